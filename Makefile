@@ -1,0 +1,69 @@
+# expense_ops: the extension builds with PGXS (make, make install, make installcheck);
+# the core library, the worker and the GoogleTest suites build with CMake (see CMakeLists.txt).
+#
+#   make run     install what is missing, build, and run the embedded default under .run/
+#   make test    every test layer on a throwaway cluster
+#   make bench   benchmarks against their peers; results in bench/README.md
+
+MODULE_big   = expense_ops
+CORE_SRCS    = $(sort $(wildcard extension/core/*.cpp))
+GLUE_SRCS    = $(sort $(wildcard extension/pg/*.cpp))
+OBJS         = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+PGFILEDESC   = "expense_ops - expense management API and support plan"
+
+# Installed as share/extension/*, like any extension's control file and scripts.
+MODULEDIR    = extension
+DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expense_ops--*.sql))
+
+REGRESS      = boundary roles health
+
+# The one place the version lives is the control file.
+EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)
+
+PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+
+WARNINGS     = -Wall -Wextra $(if $(CI)$(WERROR),-Werror)
+# The server headers are C and not warning-clean C++ (register, unused parameters): reading them
+# as system headers keeps -Wextra -Werror about our own code.
+PG_CPPFLAGS  = -I$(CURDIR)/extension -isystem $(shell $(PG_CONFIG) --includedir-server) \
+               -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
+PG_CXXFLAGS  = -std=c++17 -fexceptions $(WARNINGS)
+SHLIB_LINK   = -lstdc++
+
+# No LLVM bitcode: the C++ bodies are not worth inlining into JIT-compiled expressions, and
+# skipping it keeps clang out of the build. Must be set before PGXS reads with_llvm.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "PostgreSQL 15 server headers (PGXS) are missing: run scripts/install-deps.sh, or just make run / make test" >&2
+	@exit 1
+endif
+
+# extension/core never sees PostgreSQL: its objects compile without the server include path,
+# and with identifiers from postgres.h poisoned, so an include of a PostgreSQL header fails.
+$(CORE_SRCS:.cpp=.o): override CPPFLAGS := -I$(CURDIR)/extension \
+	-include $(CURDIR)/extension/core/forbid_postgres.hpp -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
+
+.PHONY: deps cmake-build test run bench format
+deps:
+	scripts/install-deps.sh
+
+cmake-build:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXPENSE_OPS_WERROR=$(if $(CI)$(WERROR),ON,OFF) >/dev/null
+	cmake --build build -j2
+
+test:
+	scripts/test.sh
+
+run:
+	scripts/run.sh
+
+bench:
+	bench/run.sh
+
+format:
+	clang-format -i $(CORE_SRCS) $(GLUE_SRCS) extension/core/*.hpp extension/pg/*.hpp worker/*.cpp worker/*.hpp test/unit/*.cpp

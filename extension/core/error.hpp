@@ -1,0 +1,38 @@
+// Errors raised by domain logic. The core cannot see PostgreSQL's ERRCODE_* macros, so a
+// rule carries its SQLSTATE as the five-character code; the glue in extension/pg maps it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace expense_ops::core {
+
+// Five-character SQLSTATE codes the core raises. Named as in PostgreSQL's errcodes.txt.
+namespace sqlstate {
+inline constexpr char kCheckViolation[] = "23514";
+inline constexpr char kInvalidParameterValue[] = "22023";
+inline constexpr char kDataException[] = "22000";
+inline constexpr char kInternalError[] = "XX000";
+}  // namespace sqlstate
+
+// A broken business rule: the message names the field and the rule, the hint says how to fix it.
+class RuleViolation : public std::runtime_error {
+ public:
+  RuleViolation(std::string sqlstate, const std::string& message, std::string hint = {},
+                std::string detail = {})
+      : std::runtime_error(message),
+        sqlstate_(std::move(sqlstate)),
+        hint_(std::move(hint)),
+        detail_(std::move(detail)) {}
+
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+  const std::string& hint() const noexcept { return hint_; }
+  const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  std::string sqlstate_;
+  std::string hint_;
+  std::string detail_;
+};
+
+}  // namespace expense_ops::core

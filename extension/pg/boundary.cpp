@@ -1,0 +1,108 @@
+#include "pg/boundary.hpp"
+
+#include <cstdio>
+#include <new>
+
+#include "core/error.hpp"
+
+namespace expense_ops::pg {
+
+namespace {
+
+std::string copy_or_empty(const char* text) { return text != nullptr ? std::string(text) : ""; }
+
+// What the boundary raises, held in plain storage: it must outlive the catch block that
+// filled it without owning anything a longjmp could leak.
+struct ErrorReport {
+  int sqlerrcode = ERRCODE_INTERNAL_ERROR;
+  char message[2048] = "";
+  char detail[2048] = "";
+  char hint[1024] = "";
+};
+
+template <std::size_t N>
+void copy_text(char (&target)[N], const char* text) {
+  snprintf(target, N, "%s", text);
+}
+
+int sqlstate_to_errcode(const std::string& code) {
+  if (code.size() != 5) {
+    return ERRCODE_INTERNAL_ERROR;
+  }
+  return MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
+}
+
+}  // namespace
+
+PostgresError::PostgresError(const ErrorData& error)
+    : sqlerrcode_(error.sqlerrcode),
+      message_(copy_or_empty(error.message)),
+      detail_(copy_or_empty(error.detail)),
+      hint_(copy_or_empty(error.hint)) {}
+
+namespace detail {
+
+ErrorData* call_catching_errors(void (*callback)(void*), void* context) {
+  const MemoryContext caller_context = CurrentMemoryContext;
+  ErrorData* volatile error = nullptr;
+  PG_TRY();
+  {
+    callback(context);
+  }
+  PG_CATCH();
+  {
+    // CopyErrorData must not run in ErrorContext, which the error left current.
+    MemoryContextSwitchTo(caller_context);
+    error = CopyErrorData();
+    FlushErrorState();
+  }
+  PG_END_TRY();
+  return error;
+}
+
+void throw_postgres_error(ErrorData* error) {
+  // Copy into C++ storage first; FreeErrorData cannot raise.
+  PostgresError exception(*error);
+  FreeErrorData(error);
+  throw exception;
+}
+
+}  // namespace detail
+
+Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* function_name) {
+  ErrorReport report;
+  bool failed = true;
+  Datum result = 0;
+  try {
+    result = body(fcinfo);
+    failed = false;
+  } catch (const PostgresError& error) {
+    report.sqlerrcode = error.sqlerrcode();
+    copy_text(report.message, error.message().c_str());
+    copy_text(report.detail, error.detail().c_str());
+    copy_text(report.hint, error.hint().c_str());
+  } catch (const core::RuleViolation& violation) {
+    report.sqlerrcode = sqlstate_to_errcode(violation.sqlstate());
+    copy_text(report.message, violation.what());
+    copy_text(report.detail, violation.detail().c_str());
+    copy_text(report.hint, violation.hint().c_str());
+  } catch (const std::bad_alloc&) {
+    report.sqlerrcode = ERRCODE_OUT_OF_MEMORY;
+    snprintf(report.message, sizeof report.message, "out of memory in %s", function_name);
+  } catch (const std::exception& exception) {
+    snprintf(report.message, sizeof report.message, "internal error in %s: %s",
+                  function_name, exception.what());
+  } catch (...) {
+    snprintf(report.message, sizeof report.message,
+                  "internal error in %s: unknown C++ exception", function_name);
+  }
+  // The catch blocks are closed and `report` owns nothing, so ereport may longjmp from here.
+  if (failed) {
+    ereport(ERROR, (errcode(report.sqlerrcode), errmsg_internal("%s", report.message),
+                    report.detail[0] != '\0' ? errdetail_internal("%s", report.detail) : 0,
+                    report.hint[0] != '\0' ? errhint("%s", report.hint) : 0));
+  }
+  return result;
+}
+
+}  // namespace expense_ops::pg

@@ -1,0 +1,104 @@
+// Functions that exercise the error boundary on purpose, for sql/boundary.sql.
+//
+// They are compiled into the library but no extension script declares them: only a superuser
+// can reach them, by creating the C functions by hand as the regression test does.
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/spi.hpp"
+
+namespace {
+
+// What the probes observed in this backend, so the test can ask whether C++ unwound properly.
+struct ProbeCounters {
+  long destructors_run = 0;
+  long postgres_errors_caught = 0;
+  int last_sqlerrcode = 0;
+};
+ProbeCounters counters;
+
+// Counts its own destruction: proof that an error left this frame by unwinding, not longjmp.
+struct UnwindWitness {
+  ~UnwindWitness() { ++counters.destructors_run; }
+};
+
+std::string text_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) {
+    throw expense_ops::core::RuleViolation(expense_ops::core::sqlstate::kInvalidParameterValue,
+                                           "probe argument must not be null");
+  }
+  const Datum argument = PG_GETARG_DATUM(index);
+  const char* copy = expense_ops::pg::guarded(
+      [&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
+  return copy;
+}
+
+Datum text_result(const std::string& result) {
+  return expense_ops::pg::guarded([&] { return PointerGetDatum(cstring_to_text(result.c_str())); });
+}
+
+}  // namespace
+
+// expense_ops_probe_raise(kind text) RETURNS text: throws the C++ exception named by `kind`.
+EXPENSE_OPS_FUNCTION(expense_ops_probe_raise) {
+  const std::string kind = text_argument(fcinfo, 0);
+  UnwindWitness witness;
+  if (kind == "rule_violation") {
+    throw expense_ops::core::RuleViolation(expense_ops::core::sqlstate::kCheckViolation,
+                                           "amount must be greater than zero",
+                                           "Enter a positive amount.", "amount was -5.00");
+  }
+  if (kind == "bad_alloc") {
+    throw std::bad_alloc();
+  }
+  if (kind == "huge_allocation") {
+    // A real allocation failure: no machine has an exabyte to give.
+    auto buffer = std::make_unique<char[]>(std::size_t{1} << 60);
+    buffer[0] = 1;
+    return text_result("allocated");
+  }
+  if (kind == "runtime_error") {
+    throw std::runtime_error("the probe failed on purpose");
+  }
+  if (kind == "non_standard") {
+    throw 42;
+  }
+  if (kind == "none") {
+    return text_result("no exception");
+  }
+  throw expense_ops::core::RuleViolation(
+      expense_ops::core::sqlstate::kInvalidParameterValue, "unknown probe kind \"" + kind + "\"",
+      "Use rule_violation, bad_alloc, huge_allocation, runtime_error, non_standard or none.");
+}
+
+// expense_ops_probe_guarded_sql(sql text) RETURNS text: runs `sql` under the guard, with C++
+// objects alive on the stack. A PostgreSQL error must arrive here as a PostgresError, unwind
+// the witnesses, and leave through the boundary with its own SQLSTATE.
+EXPENSE_OPS_FUNCTION(expense_ops_probe_guarded_sql) {
+  const std::string sql = text_argument(fcinfo, 0);
+  UnwindWitness outer;
+  try {
+    UnwindWitness inner;
+    expense_ops::pg::SpiConnection spi;
+    const int status = expense_ops::pg::guarded([&] { return SPI_execute(sql.c_str(), false, 0); });
+    spi.finish();
+    return text_result("ok: " + std::string(SPI_result_code_string(status)));
+  } catch (const expense_ops::pg::PostgresError& error) {
+    ++counters.postgres_errors_caught;
+    counters.last_sqlerrcode = error.sqlerrcode();
+    throw;
+  }
+}
+
+// expense_ops_probe_counters() RETURNS text
+EXPENSE_OPS_FUNCTION(expense_ops_probe_counters) {
+  (void)fcinfo;
+  const char* state = counters.last_sqlerrcode == 0 ? "none" : unpack_sql_state(counters.last_sqlerrcode);
+  return text_result("destructors_run=" + std::to_string(counters.destructors_run) +
+                     " postgres_errors_caught=" + std::to_string(counters.postgres_errors_caught) +
+                     " last_sqlstate=" + state);
+}

@@ -1,0 +1,124 @@
+#include "pg/spi.hpp"
+
+#include <stdexcept>
+
+#include "pg/boundary.hpp"
+
+namespace expense_ops::pg {
+
+namespace {
+
+// Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01.
+constexpr std::int64_t kPostgresEpochOffsetMicros =
+    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+}  // namespace
+
+SpiConnection::SpiConnection() {
+  const int status = guarded([] { return SPI_connect(); });
+  if (status != SPI_OK_CONNECT) {
+    throw std::runtime_error(std::string("SPI_connect failed: ") + SPI_result_code_string(status));
+  }
+  open_ = true;
+}
+
+SpiConnection::~SpiConnection() {
+  if (!open_) {
+    return;
+  }
+  try {
+    finish();
+  } catch (...) {
+    // Unwinding already carries the error that matters; the abort that follows cleans up SPI.
+  }
+}
+
+void SpiConnection::finish() {
+  if (!open_) {
+    return;
+  }
+  open_ = false;
+  guarded([] { SPI_finish(); });
+}
+
+std::optional<Datum> SpiRow::datum(int column, Oid expected_type) const {
+  const Oid actual_type = guarded([&] { return SPI_gettypeid(descriptor_, column); });
+  if (actual_type != expected_type) {
+    throw std::logic_error("SPI column " + std::to_string(column) + " has type oid " +
+                           std::to_string(actual_type) + ", expected " +
+                           std::to_string(expected_type));
+  }
+  bool is_null = false;
+  const Datum value = guarded([&] { return SPI_getbinval(tuple_, descriptor_, column, &is_null); });
+  if (is_null) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::string> SpiRow::string(int column) const {
+  const auto value = datum(column, TEXTOID);
+  if (!value) {
+    return std::nullopt;
+  }
+  const Datum datum_value = *value;
+  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(datum_value)); });
+  return std::string(copy);
+}
+
+std::optional<std::int64_t> SpiRow::integer(int column) const {
+  const auto value = datum(column, INT8OID);
+  return value ? std::optional<std::int64_t>(DatumGetInt64(*value)) : std::nullopt;
+}
+
+std::optional<double> SpiRow::floating(int column) const {
+  const auto value = datum(column, FLOAT8OID);
+  return value ? std::optional<double>(DatumGetFloat8(*value)) : std::nullopt;
+}
+
+std::optional<bool> SpiRow::boolean(int column) const {
+  const auto value = datum(column, BOOLOID);
+  return value ? std::optional<bool>(DatumGetBool(*value)) : std::nullopt;
+}
+
+std::optional<core::Instant> SpiRow::instant(int column) const {
+  const auto value = datum(column, TIMESTAMPTZOID);
+  if (!value) {
+    return std::nullopt;
+  }
+  const Datum datum_value = *value;
+  return to_instant(DatumGetTimestampTz(datum_value));
+}
+
+SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql) {
+  if (cache == nullptr) {
+    cache = guarded([&] {
+      SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+      if (plan == nullptr) {
+        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+      }
+      SPI_keepplan(plan);
+      return plan;
+    });
+  }
+  return cache;
+}
+
+SpiRows execute_read_only(SPIPlanPtr plan) {
+  const int status = guarded([&] { return SPI_execute_plan(plan, nullptr, nullptr, true, 0); });
+  if (status != SPI_OK_SELECT) {
+    throw std::runtime_error(std::string("SPI_execute_plan failed: ") +
+                             SPI_result_code_string(status));
+  }
+  return SpiRows(SPI_tuptable, SPI_processed);
+}
+
+core::Instant to_instant(TimestampTz timestamp) {
+  return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
+}
+
+TimestampTz to_timestamptz(core::Instant instant) {
+  return instant.time_since_epoch().count() - kPostgresEpochOffsetMicros;
+}
+
+}  // namespace expense_ops::pg

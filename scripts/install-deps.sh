@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages expense_ops needs, only those missing. Safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  postgresql-15 postgresql-server-dev-15 postgresql-contrib
+  postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
+  libgtest-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

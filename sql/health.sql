@@ -1,0 +1,86 @@
+-- api.health() and api.health_db(): shape, status rules, and the worker heartbeat.
+CREATE EXTENSION IF NOT EXISTS expense_ops;
+TRUNCATE ops.worker_heartbeats;
+
+-- No worker has ever reported: degraded, and the finding says why.
+SELECT h->>'status' AS status,
+       h->>'version' = (SELECT extversion FROM pg_extension WHERE extname = 'expense_ops') AS version_matches,
+       h->>'database' = current_database() AS database_matches,
+       (h->>'time')::timestamptz = now() AS time_is_now,
+       h->'worker' AS worker,
+       h->'findings'->0->>'message' AS finding
+  FROM api.health() h;
+
+-- A heartbeat, as the worker records it, makes the service ok.
+SELECT ops.record_worker_heartbeat('worker-a', 'host-a', 4242, '0.1.0', now() - interval '1 hour',
+                                   interval '10 seconds') = now() AS recorded_at_now;
+SELECT h->>'status' AS status,
+       h->'worker'->>'status' AS worker_status,
+       h->'worker'->>'worker_id' AS worker_id,
+       (h->'worker'->>'age_seconds')::float8 BETWEEN 0 AND 5 AS fresh,
+       (h->'worker'->>'heartbeat_interval_seconds')::float8 AS interval_seconds,
+       jsonb_array_length(h->'findings') AS findings
+  FROM api.health() h;
+
+-- Heartbeats upsert: one row per worker.
+SELECT ops.record_worker_heartbeat('worker-a', 'host-a', 4243, '0.1.0', now(), interval '10 seconds') IS NOT NULL;
+SELECT count(*) AS rows, max(pid) AS pid FROM ops.worker_heartbeats;
+
+-- Exactly three intervals of silence is still ok; a moment more is stale. (One transaction,
+-- so that now() stands still.)
+BEGIN;
+UPDATE ops.worker_heartbeats SET last_seen = now() - interval '30 seconds';
+SELECT api.health()->>'status' AS at_three_intervals;
+UPDATE ops.worker_heartbeats SET last_seen = now() - interval '30.001 seconds';
+SELECT h->>'status' AS status, h->'worker'->>'status' AS worker_status,
+       (h->'worker'->>'age_seconds')::float8 AS age_seconds,
+       h->'findings'->0->>'check' AS check
+  FROM api.health() h;
+COMMIT;
+
+-- The newest of several workers speaks for the service.
+SELECT ops.record_worker_heartbeat('worker-b', 'host-b', 7, '0.1.0', now(), interval '10 seconds') IS NOT NULL;
+SELECT api.health()->>'status' AS status, api.health()->'worker'->>'worker_id' AS newest;
+
+-- Workers silent for a week are forgotten at the next heartbeat.
+UPDATE ops.worker_heartbeats SET last_seen = now() - interval '8 days' WHERE worker_id = 'worker-a';
+SELECT ops.record_worker_heartbeat('worker-b', 'host-b', 7, '0.1.0', now(), interval '10 seconds') IS NOT NULL;
+SELECT worker_id FROM ops.worker_heartbeats ORDER BY 1;
+
+-- Bad heartbeats are refused, and nothing is written.
+\set VERBOSITY terse
+SELECT ops.record_worker_heartbeat('', 'h', 1, 'v', now(), interval '1 second');
+SELECT ops.record_worker_heartbeat('w', 'h', 0, 'v', now(), interval '1 second');
+SELECT ops.record_worker_heartbeat('w', 'h', 1, 'v', now(), interval '0 seconds');
+SELECT ops.record_worker_heartbeat('w', NULL, 1, 'v', now(), interval '1 second');
+\set VERBOSITY default
+SELECT count(*) AS rows FROM ops.worker_heartbeats;
+
+-- api.health_db(): every documented key, with sane values on this primary.
+SELECT h->>'status' AS status,
+       (h->>'server_version_num')::int >= 150000 AS is_pg15_or_later,
+       h->>'in_recovery' AS in_recovery,
+       h->'replication'->>'role' AS role,
+       jsonb_typeof(h->'replication'->'replicas') AS replicas,
+       (h->'connections'->>'used')::int >= 1 AS sees_this_connection,
+       (h->'connections'->>'max')::int = current_setting('max_connections')::int AS max_matches,
+       (h->'connections'->>'percent')::float8 BETWEEN 0 AND 100 AS percent_in_range,
+       (h->'xid_wraparound'->>'percent')::float8 < 1 AS young_xids,
+       (h->'database'->>'size_bytes')::bigint = pg_database_size(current_database()) AS size_matches,
+       h->'database'->>'name' = current_database() AS name_matches,
+       (h->'database'->>'deadlocks')::int >= 0 AS deadlocks_counted,
+       jsonb_typeof(h->'database'->'cache_hit_ratio') IN ('number', 'null') AS cache_hit_ratio,
+       h ? 'longest_transaction_seconds' AS has_longest_transaction,
+       h->'findings' AS findings
+  FROM api.health_db() h;
+
+-- Both are STABLE, so PostgREST may serve them with GET.
+SELECT proname, provolatile FROM pg_proc
+ WHERE pronamespace = 'api'::regnamespace AND proname LIKE 'health%' ORDER BY 1;
+
+-- The anonymous role may call both.
+SET ROLE expense_anon;
+SELECT api.health() ? 'status' AS anon_health, api.health_db() ? 'status' AS anon_health_db;
+SELECT count(*) FROM ops.worker_heartbeats;  -- but not read the table behind them
+RESET ROLE;
+TRUNCATE ops.worker_heartbeats;

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Integration tests against a live cluster: the worker's heartbeat drives api.health(), the
+# worker survives an unreachable database and a PostgreSQL restart, bad configuration exits 2,
+# and the extension's upgrade path matches a fresh install.
+#
+# Needs: the cluster environment (PGHOST, PGPORT, PGUSER) and CLUSTER_BASE, the extension
+# installed, and build/expense-ops-worker. scripts/test.sh provides all of them.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$root/scripts/cluster.sh"
+source "$here/lib.sh"
+
+: "${CLUSTER_BASE:?CLUSTER_BASE must name the cluster base directory}"
+WORKER=${WORKER:-$root/build/expense-ops-worker}
+IT_DATABASE=expense_ops_it
+WORK=$(mktemp -d /tmp/expense_ops_it.XXXXXX)
+WORKER_PID=
+trap 'stop_worker; rm -rf "$WORK"' EXIT
+
+start_worker() {
+  local log=$1
+  shift
+  "$WORKER" --dsn "host=$PGHOST port=$PGPORT dbname=$IT_DATABASE user=it_worker" \
+    --worker-id it-worker "$@" >"$log" 2>&1 &
+  WORKER_PID=$!
+}
+
+stop_worker() {
+  if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
+    kill -TERM "$WORKER_PID" 2>/dev/null
+    wait "$WORKER_PID" 2>/dev/null
+  fi
+  WORKER_PID=
+}
+
+worker_running() { kill -0 "$WORKER_PID" 2>/dev/null; }
+count_events() { grep -c "\"event\":\"$2\"" "$1"; }
+last_seen() { sql "SELECT extract(epoch FROM last_seen) FROM ops.worker_heartbeats WHERE worker_id = 'it-worker'"; }
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $IT_DATABASE" -c "CREATE DATABASE $IT_DATABASE"
+sql "CREATE EXTENSION expense_ops"
+# The worker's LOGIN role holds nothing but expense_ops_worker's privileges.
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_worker" -c "CREATE ROLE it_worker LOGIN IN ROLE expense_ops_worker"
+
+echo "# worker heartbeat drives api.health()"
+check "health is degraded before any worker ran" health_is degraded
+start_worker "$WORK/worker.log" --heartbeat-interval 1
+check "health turns ok once the worker's heartbeats arrive" wait_until 10 health_is ok
+check "the worker logs structured JSON lines" grep -q '^{"ts":"[^"]*","level":"info","event":"connected"' "$WORK/worker.log"
+kill -KILL "$WORKER_PID"
+wait "$WORKER_PID" 2>/dev/null
+killed_at=$SECONDS
+WORKER_PID=
+check "health turns degraded within three intervals (plus a second) of killing the worker" \
+  wait_until 4 health_is degraded
+check "and not before two intervals passed" [ $((SECONDS - killed_at)) -ge 2 ]
+
+echo "# clean shutdown"
+start_worker "$WORK/term.log" --heartbeat-interval 1
+wait_until 10 health_is ok
+kill -TERM "$WORKER_PID"
+term_started=$SECONDS
+wait "$WORKER_PID"
+term_status=$?
+WORKER_PID=
+check "SIGTERM stops the worker with exit code 0" [ "$term_status" -eq 0 ]
+check "promptly, within 2 seconds" [ $((SECONDS - term_started)) -le 2 ]
+check "and it logs that it stopped" grep -q '"event":"stopped","signal":15' "$WORK/term.log"
+start_worker "$WORK/int.log" --heartbeat-interval 1
+wait_until 10 grep -q '"event":"connected"' "$WORK/int.log"
+kill -INT "$WORKER_PID"
+wait "$WORKER_PID"
+check "SIGINT stops it too" [ $? -eq 0 ]
+WORKER_PID=
+
+echo "# bad configuration"
+"$WORKER" --heartbeat-interval 1 >"$WORK/nodsn.out" 2>&1
+check "no DSN exits with code 2" [ $? -eq 2 ]
+check "and names the option" grep -q -- "--dsn" "$WORK/nodsn.out"
+"$WORKER" --dsn x --heartbeat-interval fast >"$WORK/badint.out" 2>&1
+check "a malformed interval exits with code 2" [ $? -eq 2 ]
+check "and names the option" grep -q "heartbeat-interval" "$WORK/badint.out"
+printf 'dsn = x\nbogus = 1\n' >"$WORK/bad.conf"
+"$WORKER" --config "$WORK/bad.conf" >"$WORK/badconf.out" 2>&1
+check "an unknown option in the config file exits with code 2" [ $? -eq 2 ]
+check "and names it" grep -q "bogus" "$WORK/badconf.out"
+EXPENSE_OPS_RECONNECT_MAX_DELAY=-1 "$WORKER" --dsn x >"$WORK/badenv.out" 2>&1
+check "a bad value from the environment exits with code 2" [ $? -eq 2 ]
+check "and names the option" grep -q -- "--reconnect-max-delay" "$WORK/badenv.out"
+
+echo "# the database goes away and comes back"
+start_worker "$WORK/outage.log" --heartbeat-interval 1 --reconnect-initial-delay 0.2 --reconnect-max-delay 0.8
+wait_until 10 health_is ok
+cluster_stop "$CLUSTER_BASE"
+check "the worker notices the lost connection" wait_until 10 grep -q '"event":"connection_lost"' "$WORK/outage.log"
+sleep 3
+check "it keeps running while the database is down" worker_running
+retries=$(count_events "$WORK/outage.log" connect_failed)
+check "it logs one line per retry ($retries so far)" [ "$retries" -ge 3 ]
+delays=$(grep -o '"retry_in_seconds":[0-9.]*' "$WORK/outage.log" | cut -d: -f2 | tr '\n' ' ')
+check "the delays double and stop at the cap (${delays% })" \
+  bash -c "[[ '$delays' == '0.2 0.4 0.8 0.8 '* ]]"
+cluster_start "$CLUSTER_BASE"
+check "it reconnects once the database is back" \
+  wait_until 15 bash -c "[ \$(grep -c '\"event\":\"connected\"' '$WORK/outage.log') -ge 2 ]"
+check "and health is ok again" wait_until 10 health_is ok
+
+echo "# a PostgreSQL restart under the worker"
+before=$(last_seen)
+cluster_restart "$CLUSTER_BASE"
+check "the worker survives a restart" wait_until 15 bash -c "[ \$(grep -c '\"event\":\"connected\"' '$WORK/outage.log') -ge 3 ]"
+check "the same worker process is still running" worker_running
+check "its heartbeats continue after the restart" \
+  wait_until 10 bash -c "[ \"\$(psql -X -A -t -d $IT_DATABASE -c \"SELECT extract(epoch FROM last_seen) > $before FROM ops.worker_heartbeats WHERE worker_id = 'it-worker'\")\" = t ]"
+stop_worker
+
+echo "# the upgrade path"
+"$here/upgrade_path.sh" >"$WORK/upgrade.out" 2>&1
+if [ $? -eq 0 ]; then
+  pass "ALTER EXTENSION UPDATE from the oldest version matches a fresh install"
+else
+  fail "ALTER EXTENSION UPDATE from the oldest version matches a fresh install" "$(tail -20 "$WORK/upgrade.out")"
+fi
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $IT_DATABASE" -c "DROP ROLE IF EXISTS it_worker"
+summary

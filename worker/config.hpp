@@ -1,0 +1,50 @@
+// The worker's configuration: defaults, then a config file, then the environment, then flags,
+// each overriding the one before.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace expense_ops::worker {
+
+using Seconds = std::chrono::duration<double>;
+
+struct WorkerConfig {
+  std::string dsn;
+  std::string worker_id;  // defaults to the host name
+  Seconds heartbeat_interval{10.0};
+  Seconds reconnect_initial_delay{1.0};
+  Seconds reconnect_max_delay{30.0};
+  std::string log_level = "info";
+};
+
+// A configuration the worker cannot run with. The message names the offending option.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What the command line asked for.
+struct ParsedCommandLine {
+  enum class Action { kRun, kHelp, kVersion };
+  Action action = Action::kRun;
+  WorkerConfig config;
+  std::string help_text;
+};
+
+// Reads an environment variable; nullopt when unset. Injected so tests need no real environment.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+EnvironmentLookup process_environment();
+
+// Parses argv (argv[0] is the program name), the EXPENSE_OPS_* environment and the file named by
+// --config / EXPENSE_OPS_CONFIG. Throws ConfigError.
+ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
+                                     const EnvironmentLookup& environment,
+                                     const std::string& default_worker_id);
+
+}  // namespace expense_ops::worker

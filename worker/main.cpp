@@ -1,0 +1,71 @@
+// expense-ops-worker: the sidecar that runs expense_ops' scheduled work next to PostgreSQL.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "core/version.hpp"
+#include "worker/config.hpp"
+#include "worker/heartbeat.hpp"
+#include "worker/log.hpp"
+#include "worker/shutdown.hpp"
+
+namespace {
+
+constexpr int kExitConfigError = 2;
+
+std::string host_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace expense_ops::worker;
+  // Block the shutdown signals before anything else, so none is lost or kills us mid-write.
+  ShutdownSignal shutdown;
+
+  ParsedCommandLine parsed;
+  try {
+    parsed = parse_command_line(std::vector<std::string>(argv, argv + argc), process_environment(),
+                                host_name());
+  } catch (const ConfigError& error) {
+    std::cerr << "expense-ops-worker: configuration error: " << error.what() << "\n"
+              << "Try 'expense-ops-worker --help'.\n";
+    return kExitConfigError;
+  }
+  switch (parsed.action) {
+    case ParsedCommandLine::Action::kHelp:
+      std::cout << parsed.help_text;
+      return 0;
+    case ParsedCommandLine::Action::kVersion:
+      std::cout << "expense-ops-worker " << expense_ops::core::kLibraryVersion << "\n";
+      return 0;
+    case ParsedCommandLine::Action::kRun:
+      break;
+  }
+
+  const WorkerConfig& config = parsed.config;
+  log::init(config.log_level);
+  // Bound each connection attempt, so that an unreachable host neither hangs the retry loop
+  // nor delays a shutdown. An explicit PGCONNECT_TIMEOUT or connect_timeout still wins.
+  setenv("PGCONNECT_TIMEOUT", "5", 0);
+  setenv("PGAPPNAME", "expense-ops-worker", 0);
+
+  const WorkerIdentity identity = current_identity(config);
+  log::info("started", {{"worker_id", identity.worker_id},
+                        {"host", identity.host},
+                        {"pid", identity.pid},
+                        {"version", identity.version},
+                        {"heartbeat_interval_seconds", config.heartbeat_interval.count()}});
+  try {
+    run_heartbeat_loop(config, identity, shutdown);
+  } catch (const std::exception& error) {
+    log::error("fatal", {{"error", error.what()}});
+    return 1;
+  }
+  log::info("stopped", {{"signal", shutdown.signal_number()}});
+  return 0;
+}
