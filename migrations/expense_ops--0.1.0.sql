@@ -87,16 +87,18 @@ GRANT EXECUTE ON FUNCTION ops.record_worker_heartbeat(text, text, integer, text,
   TO expense_ops_worker;
 
 -- ---------------------------------------------------------------------------------------------
--- Health. SECURITY DEFINER so that the anonymous caller sees complete statistics; both return
--- aggregates only, never another session's query text or a heartbeat's host details beyond the
--- newest worker's id.
+-- Health. Neither exposes more than the documented summary: aggregates, never another
+-- session's query text, and of the heartbeats only the newest worker's id and host.
+--
+-- api.health() runs no SQL: its C code reads the catalogs and the newest heartbeat directly,
+-- so it needs neither SECURITY DEFINER nor a search_path, and stays cheap enough to poll.
+-- api.health_db() queries statistics views, which hide other sessions from ordinary roles, so
+-- it runs as its owner with a pinned search_path.
 
 CREATE FUNCTION api.health()
 RETURNS jsonb
 LANGUAGE c
 STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'expense_ops_health';
 COMMENT ON FUNCTION api.health() IS
 $$Service health (GET /rpc/health). status is ok, degraded or down: degraded when no worker heartbeat arrived within 3 of the worker's heartbeat intervals, when the loaded library and the installed extension versions differ, or when the oldest transaction id passed 50 % of wraparound; down past 95 %. Also reports version, time, database, in_recovery, the worker (status ok/stale/missing, last_heartbeat, age_seconds) and the findings behind the status.$$;

@@ -56,6 +56,20 @@ SELECT ops.record_worker_heartbeat('w', NULL, 1, 'v', now(), interval '1 second'
 \set VERBOSITY default
 SELECT count(*) AS rows FROM ops.worker_heartbeats;
 
+-- A library that does not match the installed extension (binaries upgraded, ALTER EXTENSION
+-- UPDATE not yet run) degrades health. The installed version is reread at most once a second.
+SELECT api.health()->>'status' AS before_mismatch;
+UPDATE pg_extension SET extversion = '0.0.9' WHERE extname = 'expense_ops';
+SELECT pg_sleep(1.1);
+SELECT h->>'status' AS status, h->>'version' AS version, h->>'library_version' = '0.0.9' AS same,
+       h->'findings'->0->>'message' AS finding
+  FROM api.health() h;
+UPDATE pg_extension SET extversion = (SELECT default_version FROM pg_available_extensions
+                                       WHERE name = 'expense_ops')
+ WHERE extname = 'expense_ops';
+SELECT pg_sleep(1.1);
+SELECT api.health()->>'status' AS after_repair;
+
 -- api.health_db(): every documented key, with sane values on this primary.
 SELECT h->>'status' AS status,
        (h->>'server_version_num')::int >= 150000 AS is_pg15_or_later,

@@ -1,9 +1,27 @@
 #include "core/time.hpp"
 
-#include <cstdio>
 #include <ctime>
 
 namespace expense_ops::core {
+
+namespace {
+
+void append_digits(std::string& out, long long value, int width) {
+  char digits[20];
+  int length = 0;
+  do {
+    digits[length++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && length < 20);
+  for (int pad = length; pad < width; ++pad) {
+    out.push_back('0');
+  }
+  while (length > 0) {
+    out.push_back(digits[--length]);
+  }
+}
+
+}  // namespace
 
 std::string format_iso8601(Instant instant) {
   using std::chrono::microseconds;
@@ -14,11 +32,24 @@ std::string format_iso8601(Instant instant) {
   const std::time_t t = static_cast<std::time_t>(whole.time_since_epoch().count());
   std::tm utc{};
   gmtime_r(&t, &utc);
-  char buffer[96];  // room for any int fields, which the compiler cannot rule out
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<long long>(fraction));
-  return buffer;
+  // Written by hand rather than with snprintf: api.health() formats two of these per call.
+  std::string out;
+  out.reserve(27);
+  append_digits(out, utc.tm_year + 1900LL, 4);
+  out.push_back('-');
+  append_digits(out, utc.tm_mon + 1, 2);
+  out.push_back('-');
+  append_digits(out, utc.tm_mday, 2);
+  out.push_back('T');
+  append_digits(out, utc.tm_hour, 2);
+  out.push_back(':');
+  append_digits(out, utc.tm_min, 2);
+  out.push_back(':');
+  append_digits(out, utc.tm_sec, 2);
+  out.push_back('.');
+  append_digits(out, fraction, 6);
+  out.push_back('Z');
+  return out;
 }
 
 double seconds_between(Instant earlier, Instant later) {

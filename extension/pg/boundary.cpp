@@ -12,12 +12,18 @@ namespace {
 std::string copy_or_empty(const char* text) { return text != nullptr ? std::string(text) : ""; }
 
 // What the boundary raises, held in plain storage: it must outlive the catch block that
-// filled it without owning anything a longjmp could leak.
+// filled it without owning anything a longjmp could leak. Left uninitialised on purpose: every
+// call pays for the frame, only failing calls fill it (see clear()).
 struct ErrorReport {
-  int sqlerrcode = ERRCODE_INTERNAL_ERROR;
-  char message[2048] = "";
-  char detail[2048] = "";
-  char hint[1024] = "";
+  int sqlerrcode;
+  char message[2048];
+  char detail[2048];
+  char hint[1024];
+
+  void clear(int code) {
+    sqlerrcode = code;
+    message[0] = detail[0] = hint[0] = '\0';
+  }
 };
 
 template <std::size_t N>
@@ -77,22 +83,24 @@ Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* f
     result = body(fcinfo);
     failed = false;
   } catch (const PostgresError& error) {
-    report.sqlerrcode = error.sqlerrcode();
+    report.clear(error.sqlerrcode());
     copy_text(report.message, error.message().c_str());
     copy_text(report.detail, error.detail().c_str());
     copy_text(report.hint, error.hint().c_str());
   } catch (const core::RuleViolation& violation) {
-    report.sqlerrcode = sqlstate_to_errcode(violation.sqlstate());
+    report.clear(sqlstate_to_errcode(violation.sqlstate()));
     copy_text(report.message, violation.what());
     copy_text(report.detail, violation.detail().c_str());
     copy_text(report.hint, violation.hint().c_str());
   } catch (const std::bad_alloc&) {
-    report.sqlerrcode = ERRCODE_OUT_OF_MEMORY;
+    report.clear(ERRCODE_OUT_OF_MEMORY);
     snprintf(report.message, sizeof report.message, "out of memory in %s", function_name);
   } catch (const std::exception& exception) {
+    report.clear(ERRCODE_INTERNAL_ERROR);
     snprintf(report.message, sizeof report.message, "internal error in %s: %s",
                   function_name, exception.what());
   } catch (...) {
+    report.clear(ERRCODE_INTERNAL_ERROR);
     snprintf(report.message, sizeof report.message,
                   "internal error in %s: unknown C++ exception", function_name);
   }

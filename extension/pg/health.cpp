@@ -1,7 +1,7 @@
-// api.health() and api.health_db(): read the facts with SPI, let the core judge them.
+// api.health() and api.health_db(): gather the facts, let the core judge them.
 //
-// Both queries touch only catalogs, statistics views and ops.worker_heartbeats, which holds one
-// row per worker; nothing here scans a table that grows with traffic.
+// Both read only catalogs, statistics views and ops.worker_heartbeats, which holds one row per
+// worker; nothing here scans a table that grows with traffic.
 #include <stdexcept>
 
 #include "core/health.hpp"
@@ -16,46 +16,131 @@ namespace {
 
 namespace health = core::health;
 
-constexpr const char* kServiceFactsSql = R"sql(
-SELECT e.extversion::text,
-       now(),
-       current_database()::text,
-       pg_is_in_recovery(),
-       age(d.datfrozenxid)::int8,
-       h.worker_id,
-       h.host,
-       h.last_seen,
-       extract(epoch FROM h.heartbeat_interval)::float8
-  FROM pg_database d
-  LEFT JOIN pg_extension e ON e.extname = 'expense_ops'
-  LEFT JOIN LATERAL (SELECT worker_id, host, last_seen, heartbeat_interval
-                       FROM ops.worker_heartbeats
-                      ORDER BY last_seen DESC
-                      LIMIT 1) h ON true
- WHERE d.datname = current_database()
-)sql";
+// api.health() is what load balancers and uptime checks poll, so it reads its few facts
+// straight from the syscache and one index probe: no SQL, no executor, no SPI.
+
+int attribute_number(TupleDesc descriptor, const char* name) {
+  for (int i = 0; i < descriptor->natts; ++i) {
+    const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+    if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) {
+      return attribute->attnum;
+    }
+  }
+  elog(ERROR, "column ops.worker_heartbeats.%s is missing; reinstall expense_ops", name);
+  return InvalidAttrNumber;  // not reached
+}
+
+// The newest heartbeat as plain data, made in one guarded stretch of PostgreSQL calls.
+struct NewestHeartbeat {
+  bool found;
+  const char* worker_id;
+  const char* host;
+  TimestampTz last_seen;
+  double interval_seconds;
+};
+
+NewestHeartbeat read_newest_heartbeat() {
+  return guarded([] {
+    NewestHeartbeat newest{};
+    const Oid ops = get_namespace_oid("ops", false);
+    const Oid table_oid = get_relname_relid("worker_heartbeats", ops);
+    const Oid index_oid = get_relname_relid("worker_heartbeats_last_seen", ops);
+    if (!OidIsValid(table_oid) || !OidIsValid(index_oid)) {
+      elog(ERROR, "ops.worker_heartbeats or its last_seen index is missing; reinstall expense_ops");
+    }
+    Relation table = table_open(table_oid, AccessShareLock);
+    // The index runs on last_seen DESC: its first entry visible to our snapshot is the newest.
+    const Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 0, nullptr);
+    const HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+      const TupleDesc descriptor = RelationGetDescr(table);
+      bool is_null = false;
+      auto column = [&](const char* name) {
+        return heap_getattr(tuple, attribute_number(descriptor, name), descriptor, &is_null);
+      };
+      newest.found = true;
+      newest.worker_id = TextDatumGetCString(column("worker_id"));
+      newest.host = TextDatumGetCString(column("host"));
+      newest.last_seen = DatumGetTimestampTz(column("last_seen"));
+      const Interval* interval = DatumGetIntervalP(column("heartbeat_interval"));
+      newest.interval_seconds = static_cast<double>(interval->time) / USECS_PER_SEC +
+                                static_cast<double>(interval->day) * SECS_PER_DAY +
+                                static_cast<double>(interval->month) * DAYS_PER_MONTH * SECS_PER_DAY;
+    }
+    systable_endscan(scan);
+    table_close(table, NoLock);  // the lock is kept until the end of the transaction
+    return newest;
+  });
+}
+
+const char* read_installed_extension_version() {
+  return guarded([] {
+    const char* version = "";
+    Relation extensions = table_open(ExtensionRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+                CStringGetDatum("expense_ops"));
+    SysScanDesc scan = systable_beginscan(extensions, ExtensionNameIndexId, true, nullptr, 1, &key);
+    const HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+      bool is_null = false;
+      const Datum value = heap_getattr(tuple, Anum_pg_extension_extversion,
+                                       RelationGetDescr(extensions), &is_null);
+      if (!is_null) {
+        version = TextDatumGetCString(value);
+      }
+    }
+    systable_endscan(scan);
+    table_close(extensions, AccessShareLock);
+    return version;
+  });
+}
+
+// pg_extension has no syscache and sends no invalidation when ALTER EXTENSION UPDATE changes
+// a version, and reading it costs each transaction a catalog snapshot: the dearest part of a
+// health probe. So a backend rereads it once a second at most; a changed version shows up in
+// api.health() within a second.
+std::string installed_extension_version(TimestampTz now) {
+  static bool cached = false;
+  static std::string cached_version;
+  static TimestampTz cached_at = 0;
+  if (!cached || now < cached_at || now - cached_at >= USECS_PER_SEC) {
+    cached_version = read_installed_extension_version();
+    cached_at = now;
+    cached = true;
+  }
+  return cached_version;
+}
+
+// Like age(datfrozenxid) for this database.
+std::int64_t database_xid_age() {
+  return guarded([] {
+    const HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+    if (!HeapTupleIsValid(tuple)) {
+      elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+    }
+    const TransactionId frozen = ((Form_pg_database)GETSTRUCT(tuple))->datfrozenxid;
+    ReleaseSysCache(tuple);
+    return static_cast<std::int64_t>(static_cast<int32>(ReadNextTransactionId() - frozen));
+  });
+}
 
 health::ServiceFacts read_service_facts() {
-  static SPIPlanPtr plan = nullptr;
-  SpiConnection spi;
-  const SpiRows rows = execute_read_only(kept_plan(plan, kServiceFactsSql));
-  if (rows.size() != 1) {
-    throw std::runtime_error("health facts query returned no row for the current database");
-  }
-  const SpiRow row = rows[0];
   health::ServiceFacts facts;
-  facts.installed_version = row.string(1).value_or("");
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
+  facts.installed_version = installed_extension_version(now);
   facts.library_version = core::kLibraryVersion;
-  facts.now = row.instant(2).value();
-  facts.database = row.string(3).value_or("");
-  facts.in_recovery = row.boolean(4).value_or(false);
-  facts.oldest_xid_age = row.integer(5).value_or(0);
-  if (const auto last_seen = row.instant(8)) {
-    facts.latest_heartbeat = health::WorkerHeartbeat{row.string(6).value_or(""),
-                                                     row.string(7).value_or(""), *last_seen,
-                                                     row.floating(9).value_or(10.0)};
+  facts.now = to_instant(now);
+  facts.database = guarded([] { return static_cast<const char*>(get_database_name(MyDatabaseId)); });
+  facts.in_recovery = guarded([] { return RecoveryInProgress(); });
+  facts.oldest_xid_age = database_xid_age();
+  const NewestHeartbeat newest = read_newest_heartbeat();
+  if (newest.found) {
+    facts.latest_heartbeat = health::WorkerHeartbeat{newest.worker_id, newest.host,
+                                                     to_instant(newest.last_seen),
+                                                     newest.interval_seconds};
   }
-  spi.finish();
   return facts;
 }
 

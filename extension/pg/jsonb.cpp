@@ -48,8 +48,12 @@ JsonbValue scalar_value(const Value& scalar) {
           if (!std::isfinite(v)) {
             value.type = jbvNull;  // jsonb, like JSON, has no NaN or infinity
           } else {
-            value = numeric_value(guarded(
-                [&] { return DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(v))); }));
+            // Shortest round-trip text, then numeric_in: exact, and no printf on the way.
+            const std::string text = core::json::format_number(v);
+            value = numeric_value(guarded([&] {
+              return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()),
+                                                         ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+            }));
           }
         } else if constexpr (std::is_same_v<T, std::string>) {
           value = string_value(v);

@@ -15,7 +15,7 @@ SELECT schemas_are(ARRAY['api', 'expense', 'iam', 'ops', 'public'], 'the extensi
 
 SELECT function_returns('api', 'health', ARRAY[]::text[], 'jsonb');
 SELECT function_returns('api', 'health_db', ARRAY[]::text[], 'jsonb');
-SELECT is_definer('api', 'health', ARRAY[]::text[], 'api.health() runs as its owner');
+SELECT isnt_definer('api', 'health', ARRAY[]::text[], 'api.health() runs no SQL and needs no owner rights');
 SELECT volatility_is('api', 'health', ARRAY[]::text[], 'stable', 'api.health() is STABLE (GET in PostgREST)');
 SELECT volatility_is('api', 'health_db', ARRAY[]::text[], 'stable', 'api.health_db() is STABLE (GET in PostgREST)');
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make bench: each benchmark against its named peer, in the same run, on a throwaway cluster.
+# Prints markdown rows for bench/README.md. The machine is shared and noisy: read the ratios.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/cluster.sh
+
+scripts/install-deps.sh
+make -s >/dev/null
+install_extension
+
+base=$(mktemp -d /tmp/expense_ops_bench.XXXXXX)
+port=$(free_port 56432)
+trap 'cluster_stop "$base"; rm -rf "$base"' EXIT
+cluster_create "$base" "$port"
+cluster_start "$base"
+cluster_env "$base" "$port"
+psql -X -q -d postgres -c "CREATE DATABASE expense_ops_bench"
+psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_bench -c "CREATE EXTENSION expense_ops"
+
+mkdir -p bench/results
+export BENCH_DATABASE=expense_ops_bench BENCH_WORK=$base
+for benchmark in bench/health_vs_select1.sh; do
+  "$benchmark"
+done

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# make run: the embedded default. Installs what is missing, builds, starts a throwaway cluster
+# under .run/ with the extension, demo data and the worker, prints how to connect, and follows
+# the worker's log until Ctrl-C, which stops everything.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/cluster.sh
+
+scripts/install-deps.sh
+echo "== building"
+make -s >/dev/null
+install_extension
+make -s cmake-build >/dev/null
+
+run_dir=$root/.run
+base=$run_dir/cluster
+database=expense_ops
+worker_log=$run_dir/worker.log
+worker_pid=
+tail_pid=
+
+stop_everything() {
+  trap - INT TERM EXIT
+  echo
+  echo "== stopping"
+  [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
+    kill -TERM "$worker_pid" 2>/dev/null
+    wait "$worker_pid" 2>/dev/null || true
+  fi
+  cluster_stop "$base"
+  echo "worker and cluster stopped; the cluster's files stay in .run/ until the next make run"
+}
+
+# A cluster left over from an earlier run (even one killed hard) is stopped and replaced.
+mkdir -p "$run_dir"
+cluster_stop "$base"
+rm -rf "$(readlink -f "$base")" "$base"
+port=$(free_port "${EXPENSE_OPS_PORT:-54329}")
+
+echo "== starting PostgreSQL 15 on 127.0.0.1:$port"
+cluster_create "$base" "$port"
+trap stop_everything INT TERM EXIT
+cluster_start "$base"
+cluster_env "$base" "$port"
+
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
+psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "CREATE EXTENSION expense_ops" -f scripts/demo-data.sql
+
+: >"$worker_log"
+build/expense-ops-worker \
+  --dsn "host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
+  --worker-id "run-$(hostname)" >>"$worker_log" 2>&1 &
+worker_pid=$!
+
+for _ in $(seq 1 150); do
+  [ "$(psql -X -A -t -d "$database" -c "SELECT api.health()->>'status'")" = ok ] && break
+  sleep 0.2
+done
+
+dsn="postgresql://postgres@127.0.0.1:$port/$database"
+cat <<INFO
+
+== expense_ops is running
+connect:     psql "$dsn"
+worker role: expense_ops_worker_login (log: .run/worker.log)
+PostgREST:   db-uri = "postgresql://authenticator@127.0.0.1:$port/$database"
+             db-schemas = "api", db-anon-role = "expense_anon"
+
+SELECT jsonb_pretty(api.health());
+INFO
+psql -X -A -t -d "$database" -c "SELECT jsonb_pretty(api.health())"
+echo
+echo "SELECT api.health_db()->>'status';  -- $(psql -X -A -t -d "$database" -c "SELECT api.health_db()->>'status'")"
+echo
+echo "== worker log (Ctrl-C stops the worker and the cluster)"
+tail -n +1 -f "$worker_log" &
+tail_pid=$!
+wait "$worker_pid" || true
+echo "the worker exited; see .run/worker.log"
