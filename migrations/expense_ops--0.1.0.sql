@@ -46,7 +46,6 @@ CREATE TABLE ops.worker_heartbeats (
   last_seen          timestamptz NOT NULL DEFAULT now(),
   heartbeat_interval interval NOT NULL CHECK (heartbeat_interval > interval '0')
 );
-CREATE INDEX worker_heartbeats_last_seen ON ops.worker_heartbeats (last_seen DESC);
 
 COMMENT ON TABLE ops.worker_heartbeats IS
   'One row per expense-ops-worker, refreshed every heartbeat; api.health() reads the newest';

@@ -22,6 +22,13 @@ SELECT h->>'status' AS status,
        jsonb_array_length(h->'findings') AS findings
   FROM api.health() h;
 
+-- The document is well-formed jsonb: reparsing its text gives an equal value, which it would
+-- not if its object keys were out of jsonb's order.
+SELECT api.health() = (api.health()::text)::jsonb AS canonical,
+       api.health_db() - 'longest_transaction_seconds' - 'connections' - 'database'
+         = ((api.health_db() - 'longest_transaction_seconds' - 'connections' - 'database')::text)::jsonb
+         AS canonical_db;
+
 -- Heartbeats upsert: one row per worker.
 SELECT ops.record_worker_heartbeat('worker-a', 'host-a', 4243, '0.1.0', now(), interval '10 seconds') IS NOT NULL;
 SELECT count(*) AS rows, max(pid) AS pid FROM ops.worker_heartbeats;

@@ -39,36 +39,46 @@ struct NewestHeartbeat {
   double interval_seconds;
 };
 
+// ops.worker_heartbeats holds one row per worker (upserted, and pruned after a week of
+// silence), so it is a page or two: scanning it is cheaper than opening and descending an index.
 NewestHeartbeat read_newest_heartbeat() {
   return guarded([] {
     NewestHeartbeat newest{};
     const Oid ops = get_namespace_oid("ops", false);
     const Oid table_oid = get_relname_relid("worker_heartbeats", ops);
-    const Oid index_oid = get_relname_relid("worker_heartbeats_last_seen", ops);
-    if (!OidIsValid(table_oid) || !OidIsValid(index_oid)) {
-      elog(ERROR, "ops.worker_heartbeats or its last_seen index is missing; reinstall expense_ops");
+    if (!OidIsValid(table_oid)) {
+      elog(ERROR, "ops.worker_heartbeats is missing; reinstall expense_ops");
     }
     Relation table = table_open(table_oid, AccessShareLock);
-    // The index runs on last_seen DESC: its first entry visible to our snapshot is the newest.
+    const TupleDesc descriptor = RelationGetDescr(table);
+    const int last_seen_column = attribute_number(descriptor, "last_seen");
     const Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-    SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 0, nullptr);
-    const HeapTuple tuple = systable_getnext(scan);
-    if (HeapTupleIsValid(tuple)) {
-      const TupleDesc descriptor = RelationGetDescr(table);
+    TableScanDesc scan = table_beginscan(table, snapshot, 0, nullptr);
+    HeapTuple newest_tuple = nullptr;
+    TimestampTz newest_seen = DT_NOBEGIN;
+    for (HeapTuple tuple; (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr;) {
+      bool is_null = false;
+      const TimestampTz seen = DatumGetTimestampTz(heap_getattr(tuple, last_seen_column, descriptor, &is_null));
+      if (!is_null && (newest_tuple == nullptr || seen > newest_seen)) {
+        newest_tuple = heap_copytuple(tuple);  // the scan's tuple dies when it moves on
+        newest_seen = seen;
+      }
+    }
+    table_endscan(scan);
+    if (newest_tuple != nullptr) {
       bool is_null = false;
       auto column = [&](const char* name) {
-        return heap_getattr(tuple, attribute_number(descriptor, name), descriptor, &is_null);
+        return heap_getattr(newest_tuple, attribute_number(descriptor, name), descriptor, &is_null);
       };
       newest.found = true;
       newest.worker_id = TextDatumGetCString(column("worker_id"));
       newest.host = TextDatumGetCString(column("host"));
-      newest.last_seen = DatumGetTimestampTz(column("last_seen"));
+      newest.last_seen = newest_seen;
       const Interval* interval = DatumGetIntervalP(column("heartbeat_interval"));
       newest.interval_seconds = static_cast<double>(interval->time) / USECS_PER_SEC +
                                 static_cast<double>(interval->day) * SECS_PER_DAY +
                                 static_cast<double>(interval->month) * DAYS_PER_MONTH * SECS_PER_DAY;
     }
-    systable_endscan(scan);
     table_close(table, NoLock);  // the lock is kept until the end of the transaction
     return newest;
   });
