@@ -45,10 +45,22 @@ endif
 
 # extension/core never sees PostgreSQL: its objects compile without the server include path,
 # and with identifiers from postgres.h poisoned, so an include of a PostgreSQL header fails.
-$(CORE_SRCS:.cpp=.o): override CPPFLAGS := -I$(CURDIR)/extension \
-	-include $(CURDIR)/extension/core/forbid_postgres.hpp -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
+CORE_CPPFLAGS = -I$(CURDIR)/extension -include $(CURDIR)/extension/core/forbid_postgres.hpp \
+	-DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
+$(CORE_SRCS:.cpp=.o): override CPPFLAGS := $(CORE_CPPFLAGS)
 
-.PHONY: deps cmake-build test run bench format
+# Proves that these flags reject a PostgreSQL header even with the server headers in reach:
+# the probe must fail to compile, on the poison. make test runs it with the unit layer.
+check-core-isolation:
+	@out=$$($(CXX) -std=c++17 -fsyntax-only $(CORE_CPPFLAGS) -I$(includedir_server) \
+		test/unit/probes/core_includes_postgres.cpp 2>&1); \
+	if echo "$$out" | grep -q "attempt to use poisoned"; then \
+		echo "core isolation: a PostgreSQL header in extension/core fails to compile, as it must"; \
+	else \
+		echo "core isolation BROKEN: the probe including postgres.h was not refused:"; echo "$$out"; exit 1; \
+	fi
+
+.PHONY: deps cmake-build check-core-isolation test run bench format
 deps:
 	scripts/install-deps.sh
 

@@ -56,7 +56,11 @@ regress() {
   return 1
 }
 
-run_layer "unit (ctest)" ctest --test-dir build --output-on-failure
+unit() {
+  ctest --test-dir build --output-on-failure && make -s check-core-isolation
+}
+
+run_layer "unit (ctest)" unit
 run_layer "pg_regress" regress
 run_layer "pgTAP" pgtap
 run_layer "integration" env CLUSTER_BASE="$base" test/integration/run.sh
