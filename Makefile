@@ -27,7 +27,11 @@ WARNINGS     = -Wall -Wextra $(if $(CI)$(WERROR),-Werror)
 # as system headers keeps -Wextra -Werror about our own code.
 PG_CPPFLAGS  = -I$(CURDIR)/extension -isystem $(shell $(PG_CONFIG) --includedir-server) \
                -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
-PG_CXXFLAGS  = -std=c++17 -fexceptions $(WARNINGS)
+# -MMD -MP: each object records the headers it read (foo.o -> foo.d), so editing a header
+# rebuilds what uses it. PGXS's own autodepend names them by basename, and core/health.cpp and
+# pg/health.cpp would collide.
+PG_CXXFLAGS  = -std=c++17 -fexceptions $(WARNINGS) -MMD -MP
+EXTRA_CLEAN  = $(OBJS:.o=.d)
 SHLIB_LINK   = -lstdc++
 
 # No LLVM bitcode: the C++ bodies are not worth inlining into JIT-compiled expressions, and
@@ -42,6 +46,8 @@ all install installcheck:
 	@echo "PostgreSQL 15 server headers (PGXS) are missing: run scripts/install-deps.sh, or just make run / make test" >&2
 	@exit 1
 endif
+
+-include $(OBJS:.o=.d)
 
 # extension/core never sees PostgreSQL: its objects compile without the server include path,
 # and with identifiers from postgres.h poisoned, so an include of a PostgreSQL header fails.
