@@ -9,7 +9,8 @@ namespace expense_ops::worker {
 
 class Backoff {
  public:
-  Backoff(Seconds initial, Seconds cap) : initial_(initial), cap_(std::max(cap, initial)), next_(initial) {}
+  Backoff(Seconds initial, Seconds cap)
+      : initial_(initial), cap_(std::max(cap, initial)), next_(initial) {}
 
   // The delay before the next attempt; each call doubles the following one, up to the cap.
   Seconds next() {

@@ -43,7 +43,8 @@ po::options_description describe_options() {
 std::string environment_variable_for(const std::string& option) {
   std::string variable = kEnvironmentPrefix;
   for (const char c : option) {
-    variable.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    variable.push_back(c == '-' ? '_'
+                                : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   return variable;
 }
@@ -79,7 +80,8 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     // The first store of an option wins: flags, then environment, then file.
     const std::vector<std::string> flags(args.begin() + (args.empty() ? 0 : 1), args.end());
     // No guessing from prefixes: --heartbeat must not quietly mean --heartbeat-interval.
-    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(flags).options(options).style(style).run(), values);
 
     po::parsed_options from_environment(&options);
@@ -123,8 +125,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
 
   WorkerConfig& config = parsed.config;
   if (values.count("dsn") == 0 || values["dsn"].as<std::string>().empty()) {
-    throw ConfigError("--dsn: no database to connect to; set --dsn, EXPENSE_OPS_DSN or dsn in the "
-                      "configuration file");
+    throw ConfigError(
+        "--dsn: no database to connect to; set --dsn, EXPENSE_OPS_DSN or dsn in the "
+        "configuration file");
   }
   config.dsn = values["dsn"].as<std::string>();
   config.worker_id =

@@ -38,13 +38,17 @@ bool connection_lost(const pqxx::connection& connection, const std::string& sqls
 
 }  // namespace
 
-WorkerIdentity current_identity(const WorkerConfig& config) {
+std::string host_name() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now());
-  return WorkerIdentity{config.worker_id, host, static_cast<int>(getpid()), core::kLibraryVersion,
-                        core::format_iso8601(now)};
+  return host;
+}
+
+WorkerIdentity current_identity(const WorkerConfig& config) {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  return WorkerIdentity{config.worker_id, host_name(), static_cast<int>(getpid()),
+                        core::kLibraryVersion, core::format_iso8601(now)};
 }
 
 void run_heartbeat_loop(const WorkerConfig& config, const WorkerIdentity& identity,
@@ -74,7 +78,8 @@ void run_heartbeat_loop(const WorkerConfig& config, const WorkerIdentity& identi
       }
     }
 
-    const auto next_beat = Clock::now() + std::chrono::duration_cast<Clock::duration>(config.heartbeat_interval);
+    const auto next_beat =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(config.heartbeat_interval);
     try {
       pqxx::work transaction(*connection);
       const pqxx::result result = transaction.exec_params(
@@ -85,11 +90,13 @@ void run_heartbeat_loop(const WorkerConfig& config, const WorkerIdentity& identi
       log::debug("heartbeat", {{"last_seen", result[0][0].c_str()}});
     } catch (const pqxx::sql_error& error) {
       if (connection_lost(*connection, error.sqlstate())) {
-        log::warn("connection_lost", {{"sqlstate", error.sqlstate()}, {"error", one_line(error.what())}});
+        log::warn("connection_lost",
+                  {{"sqlstate", error.sqlstate()}, {"error", one_line(error.what())}});
         connection.reset();
         continue;
       }
-      log::error("heartbeat_failed", {{"sqlstate", error.sqlstate()}, {"error", one_line(error.what())}});
+      log::error("heartbeat_failed",
+                 {{"sqlstate", error.sqlstate()}, {"error", one_line(error.what())}});
     } catch (const pqxx::broken_connection& error) {
       log::warn("connection_lost", {{"error", one_line(error.what())}});
       connection.reset();
@@ -101,7 +108,8 @@ void run_heartbeat_loop(const WorkerConfig& config, const WorkerIdentity& identi
       continue;
     }
     // A steady clock: wall-clock jumps neither bunch heartbeats up nor stall them.
-    shutdown.wait_for(std::chrono::duration_cast<Seconds>(std::max(next_beat - Clock::now(), Clock::duration::zero())));
+    shutdown.wait_for(std::chrono::duration_cast<Seconds>(
+        std::max(next_beat - Clock::now(), Clock::duration::zero())));
   }
 }
 

@@ -17,6 +17,8 @@ struct WorkerIdentity {
   std::string started_at;  // ISO 8601, UTC
 };
 
+std::string host_name();
+
 WorkerIdentity current_identity(const WorkerConfig& config);
 
 // Runs until SIGTERM or SIGINT. A database that goes away is waited for, never a reason to exit.

@@ -1,7 +1,5 @@
 // expense-ops-worker: the sidecar that runs expense_ops' scheduled work next to PostgreSQL.
-#include <unistd.h>
-
-#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/version.hpp"
@@ -13,12 +11,6 @@
 namespace {
 
 constexpr int kExitConfigError = 2;
-
-std::string host_name() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 }  // namespace
 

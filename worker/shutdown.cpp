@@ -29,7 +29,8 @@ bool ShutdownSignal::wait_for(Seconds timeout) {
   const sigset_t set = shutdown_signals();
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
   while (signal_ == 0) {
-    const auto remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
     const long long nanos = remaining.count() > 0 ? remaining.count() : 0;
     timespec wait{static_cast<time_t>(nanos / 1000000000), static_cast<long>(nanos % 1000000000)};
     const int received = sigtimedwait(&set, nullptr, &wait);
@@ -43,6 +44,8 @@ bool ShutdownSignal::wait_for(Seconds timeout) {
   return signal_ != 0;
 }
 
-bool ShutdownSignal::requested() { return wait_for(Seconds(0)); }
+bool ShutdownSignal::requested() {
+  return wait_for(Seconds(0));
+}
 
 }  // namespace expense_ops::worker

@@ -7,14 +7,19 @@ namespace expense_ops::core::health {
 
 std::string_view to_string(Status status) {
   switch (status) {
-    case Status::kOk: return "ok";
-    case Status::kDegraded: return "degraded";
-    case Status::kDown: return "down";
+    case Status::kOk:
+      return "ok";
+    case Status::kDegraded:
+      return "degraded";
+    case Status::kDown:
+      return "down";
   }
   return "down";
 }
 
-Status worst(Status a, Status b) { return std::max(a, b); }
+Status worst(Status a, Status b) {
+  return std::max(a, b);
+}
 
 double xid_wraparound_percent(std::int64_t oldest_xid_age) {
   return 100.0 * static_cast<double>(oldest_xid_age) / kXidWraparoundHorizon;
@@ -101,18 +106,18 @@ json::Value service_health(const ServiceFacts& facts, const ServiceThresholds& t
     findings.push_back({"worker", Status::kDegraded,
                         "no worker heartbeat has been recorded; start expense-ops-worker"});
   } else if (worker == "stale") {
-    findings.push_back(
-        {"worker", Status::kDegraded,
-         format("no worker heartbeat for %.0f s, more than %.0f heartbeat intervals",
-                seconds_between(facts.latest_heartbeat->last_seen, facts.now),
-                thresholds.missed_heartbeats)});
+    findings.push_back({"worker", Status::kDegraded,
+                        format("no worker heartbeat for %.0f s, more than %.0f heartbeat intervals",
+                               seconds_between(facts.latest_heartbeat->last_seen, facts.now),
+                               thresholds.missed_heartbeats)});
   }
 
   if (facts.installed_version != facts.library_version) {
     findings.push_back({"version", Status::kDegraded,
-                        "the loaded library is " + facts.library_version + " but the installed "
-                            "extension is " + facts.installed_version +
-                            "; run ALTER EXTENSION expense_ops UPDATE"});
+                        "the loaded library is " + facts.library_version +
+                            " but the installed "
+                            "extension is " +
+                            facts.installed_version + "; run ALTER EXTENSION expense_ops UPDATE"});
   }
   if (auto xid = xid_finding(facts.oldest_xid_age, thresholds.xid_degraded_percent,
                              thresholds.xid_down_percent)) {
@@ -162,10 +167,10 @@ std::vector<Finding> database_findings(const DatabaseFacts& facts,
 
   if (facts.longest_transaction_seconds &&
       *facts.longest_transaction_seconds >= thresholds.long_transaction_degraded_seconds) {
-    findings.push_back({"long_transaction", Status::kDegraded,
-                        format("a transaction has been open for %.0f s (degraded at %.0f s)",
-                               *facts.longest_transaction_seconds,
-                               thresholds.long_transaction_degraded_seconds)});
+    findings.push_back(
+        {"long_transaction", Status::kDegraded,
+         format("a transaction has been open for %.0f s (degraded at %.0f s)",
+                *facts.longest_transaction_seconds, thresholds.long_transaction_degraded_seconds)});
   }
 
   if (auto xid = xid_finding(facts.oldest_xid_age, thresholds.xid_degraded_percent,
@@ -177,18 +182,18 @@ std::vector<Finding> database_findings(const DatabaseFacts& facts,
     return lag && *lag >= thresholds.replication_lag_degraded_seconds;
   };
   if (facts.in_recovery && lagging(facts.standby_replay_lag_seconds)) {
-    findings.push_back({"replication_lag", Status::kDegraded,
-                        format("this standby replays %.0f s behind its primary (degraded at %.0f s)",
-                               *facts.standby_replay_lag_seconds,
-                               thresholds.replication_lag_degraded_seconds)});
+    findings.push_back(
+        {"replication_lag", Status::kDegraded,
+         format("this standby replays %.0f s behind its primary (degraded at %.0f s)",
+                *facts.standby_replay_lag_seconds, thresholds.replication_lag_degraded_seconds)});
   }
   for (const auto& replica : facts.replicas) {
     if (lagging(replica.replay_lag_seconds)) {
-      findings.push_back({"replication_lag", Status::kDegraded,
-                          "replica " + replica.application_name +
-                              format(" replays %.0f s behind (degraded at %.0f s)",
-                                     *replica.replay_lag_seconds,
-                                     thresholds.replication_lag_degraded_seconds)});
+      findings.push_back(
+          {"replication_lag", Status::kDegraded,
+           "replica " + replica.application_name +
+               format(" replays %.0f s behind (degraded at %.0f s)", *replica.replay_lag_seconds,
+                      thresholds.replication_lag_degraded_seconds)});
     }
   }
 

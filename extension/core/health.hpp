@@ -77,14 +77,14 @@ struct DatabaseFacts {
   std::string server_version;
   std::int64_t server_version_num = 0;
   bool in_recovery = false;
-  std::vector<ReplicaFacts> replicas;                      // on a primary
-  std::optional<double> standby_replay_lag_seconds;        // on a standby
-  std::optional<std::int64_t> standby_replay_lag_bytes;    // on a standby: received, not replayed
-  std::int64_t connections_used = 0;                       // client backends
+  std::vector<ReplicaFacts> replicas;                    // on a primary
+  std::optional<double> standby_replay_lag_seconds;      // on a standby
+  std::optional<std::int64_t> standby_replay_lag_bytes;  // on a standby: received, not replayed
+  std::int64_t connections_used = 0;                     // client backends
   std::int64_t max_connections = 0;
-  std::int64_t reserved_connections = 0;                   // superuser_reserved_connections
-  std::optional<double> longest_transaction_seconds;       // other sessions' open transactions
-  std::int64_t oldest_xid_age = 0;                         // max age(datfrozenxid), all databases
+  std::int64_t reserved_connections = 0;              // superuser_reserved_connections
+  std::optional<double> longest_transaction_seconds;  // other sessions' open transactions
+  std::int64_t oldest_xid_age = 0;                    // max age(datfrozenxid), all databases
   std::string database;
   std::int64_t size_bytes = 0;
   std::int64_t blocks_hit = 0;

@@ -9,7 +9,9 @@ namespace expense_ops::pg {
 
 namespace {
 
-std::string copy_or_empty(const char* text) { return text != nullptr ? std::string(text) : ""; }
+std::string copy_or_empty(const char* text) {
+  return text != nullptr ? std::string(text) : "";
+}
 
 // What the boundary raises, held in plain storage: it must outlive the catch block that
 // filled it without owning anything a longjmp could leak. Left uninitialised on purpose: every
@@ -52,9 +54,7 @@ ErrorData* call_catching_errors(void (*callback)(void*), void* context) {
   const MemoryContext caller_context = CurrentMemoryContext;
   ErrorData* volatile error = nullptr;
   PG_TRY();
-  {
-    callback(context);
-  }
+  { callback(context); }
   PG_CATCH();
   {
     // CopyErrorData must not run in ErrorContext, which the error left current.
@@ -97,12 +97,12 @@ Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* f
     snprintf(report.message, sizeof report.message, "out of memory in %s", function_name);
   } catch (const std::exception& exception) {
     report.clear(ERRCODE_INTERNAL_ERROR);
-    snprintf(report.message, sizeof report.message, "internal error in %s: %s",
-                  function_name, exception.what());
+    snprintf(report.message, sizeof report.message, "internal error in %s: %s", function_name,
+             exception.what());
   } catch (...) {
     report.clear(ERRCODE_INTERNAL_ERROR);
-    snprintf(report.message, sizeof report.message,
-                  "internal error in %s: unknown C++ exception", function_name);
+    snprintf(report.message, sizeof report.message, "internal error in %s: unknown C++ exception",
+             function_name);
   }
   // The catch blocks are closed and `report` owns nothing, so ereport may longjmp from here.
   if (failed) {

@@ -102,12 +102,12 @@ Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* f
 
 // Defines the SQL-callable C function `name`. The body that follows is ordinary C++ with
 // `fcinfo` in scope; it may throw, and it calls PostgreSQL only through guarded().
-#define EXPENSE_OPS_FUNCTION(name)                                                      \
-  extern "C" {                                                                          \
-  PG_FUNCTION_INFO_V1(name);                                                            \
-  }                                                                                     \
-  static Datum name##_body(FunctionCallInfo fcinfo);                                    \
-  Datum name(PG_FUNCTION_ARGS) {                                                        \
-    return ::expense_ops::pg::invoke_at_boundary(name##_body, fcinfo, #name);           \
-  }                                                                                     \
+#define EXPENSE_OPS_FUNCTION(name)                                            \
+  extern "C" {                                                                \
+  PG_FUNCTION_INFO_V1(name);                                                  \
+  }                                                                           \
+  static Datum name##_body(FunctionCallInfo fcinfo);                          \
+  Datum name(PG_FUNCTION_ARGS) {                                              \
+    return ::expense_ops::pg::invoke_at_boundary(name##_body, fcinfo, #name); \
+  }                                                                           \
   static Datum name##_body(FunctionCallInfo fcinfo)

@@ -97,7 +97,8 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_guarded_sql) {
 // expense_ops_probe_counters() RETURNS text
 EXPENSE_OPS_FUNCTION(expense_ops_probe_counters) {
   (void)fcinfo;
-  const char* state = counters.last_sqlerrcode == 0 ? "none" : unpack_sql_state(counters.last_sqlerrcode);
+  const char* state =
+      counters.last_sqlerrcode == 0 ? "none" : unpack_sql_state(counters.last_sqlerrcode);
   return text_result("destructors_run=" + std::to_string(counters.destructors_run) +
                      " postgres_errors_caught=" + std::to_string(counters.postgres_errors_caught) +
                      " last_sqlstate=" + state);

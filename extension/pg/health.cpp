@@ -58,7 +58,8 @@ NewestHeartbeat read_newest_heartbeat() {
     TimestampTz newest_seen = DT_NOBEGIN;
     for (HeapTuple tuple; (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr;) {
       bool is_null = false;
-      const TimestampTz seen = DatumGetTimestampTz(heap_getattr(tuple, last_seen_column, descriptor, &is_null));
+      const TimestampTz seen =
+          DatumGetTimestampTz(heap_getattr(tuple, last_seen_column, descriptor, &is_null));
       if (!is_null && (newest_tuple == nullptr || seen > newest_seen)) {
         newest_tuple = heap_copytuple(tuple);  // the scan's tuple dies when it moves on
         newest_seen = seen;
@@ -75,9 +76,10 @@ NewestHeartbeat read_newest_heartbeat() {
       newest.host = TextDatumGetCString(column("host"));
       newest.last_seen = newest_seen;
       const Interval* interval = DatumGetIntervalP(column("heartbeat_interval"));
-      newest.interval_seconds = static_cast<double>(interval->time) / USECS_PER_SEC +
-                                static_cast<double>(interval->day) * SECS_PER_DAY +
-                                static_cast<double>(interval->month) * DAYS_PER_MONTH * SECS_PER_DAY;
+      newest.interval_seconds =
+          static_cast<double>(interval->time) / USECS_PER_SEC +
+          static_cast<double>(interval->day) * SECS_PER_DAY +
+          static_cast<double>(interval->month) * DAYS_PER_MONTH * SECS_PER_DAY;
     }
     table_close(table, NoLock);  // the lock is kept until the end of the transaction
     return newest;
@@ -95,8 +97,8 @@ const char* read_installed_extension_version() {
     const HeapTuple tuple = systable_getnext(scan);
     if (HeapTupleIsValid(tuple)) {
       bool is_null = false;
-      const Datum value = heap_getattr(tuple, Anum_pg_extension_extversion,
-                                       RelationGetDescr(extensions), &is_null);
+      const Datum value =
+          heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(extensions), &is_null);
       if (!is_null) {
         version = TextDatumGetCString(value);
       }
@@ -142,14 +144,14 @@ health::ServiceFacts read_service_facts() {
   facts.installed_version = installed_extension_version(now);
   facts.library_version = core::kLibraryVersion;
   facts.now = to_instant(now);
-  facts.database = guarded([] { return static_cast<const char*>(get_database_name(MyDatabaseId)); });
+  facts.database =
+      guarded([] { return static_cast<const char*>(get_database_name(MyDatabaseId)); });
   facts.in_recovery = guarded([] { return RecoveryInProgress(); });
   facts.oldest_xid_age = database_xid_age();
   const NewestHeartbeat newest = read_newest_heartbeat();
   if (newest.found) {
-    facts.latest_heartbeat = health::WorkerHeartbeat{newest.worker_id, newest.host,
-                                                     to_instant(newest.last_seen),
-                                                     newest.interval_seconds};
+    facts.latest_heartbeat = health::WorkerHeartbeat{
+        newest.worker_id, newest.host, to_instant(newest.last_seen), newest.interval_seconds};
   }
   return facts;
 }

@@ -119,9 +119,9 @@ class TreeBuilder {
               // Shortest round-trip text, then numeric_in: exact, and no printf on the way.
               const std::string text = core::json::format_number(v);
               value = numeric_value(guarded([&] {
-                return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()),
-                                                           ObjectIdGetDatum(InvalidOid),
-                                                           Int32GetDatum(-1)));
+                return DatumGetNumeric(
+                    DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()),
+                                        ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
               }));
             }
           } else if constexpr (std::is_same_v<T, std::string>) {

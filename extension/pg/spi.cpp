@@ -62,7 +62,8 @@ std::optional<std::string> SpiRow::string(int column) const {
     return std::nullopt;
   }
   const Datum datum_value = *value;
-  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(datum_value)); });
+  const char* copy =
+      guarded([&] { return static_cast<const char*>(TextDatumGetCString(datum_value)); });
   return std::string(copy);
 }
 
@@ -115,10 +116,6 @@ SpiRows execute_read_only(SPIPlanPtr plan) {
 
 core::Instant to_instant(TimestampTz timestamp) {
   return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
-}
-
-TimestampTz to_timestamptz(core::Instant instant) {
-  return instant.time_since_epoch().count() - kPostgresEpochOffsetMicros;
 }
 
 }  // namespace expense_ops::pg

@@ -52,7 +52,9 @@ class SpiRows {
  public:
   explicit SpiRows(SPITupleTable* table, std::uint64_t count) : table_(table), count_(count) {}
   std::uint64_t size() const { return count_; }
-  SpiRow operator[](std::uint64_t index) const { return SpiRow(table_->vals[index], table_->tupdesc); }
+  SpiRow operator[](std::uint64_t index) const {
+    return SpiRow(table_->vals[index], table_->tupdesc);
+  }
 
  private:
   SPITupleTable* table_;
@@ -66,8 +68,7 @@ SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql);
 // Runs a parameterless read-only plan and returns its rows; they live until the connection ends.
 SpiRows execute_read_only(SPIPlanPtr plan);
 
-// Converts between PostgreSQL's timestamptz (microseconds since 2000-01-01) and core::Instant.
+// PostgreSQL's timestamptz (microseconds since 2000-01-01) as a core::Instant.
 core::Instant to_instant(TimestampTz timestamp);
-TimestampTz to_timestamptz(core::Instant instant);
 
 }  // namespace expense_ops::pg

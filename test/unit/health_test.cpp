@@ -45,7 +45,8 @@ health::DatabaseFacts healthy_database() {
 }  // namespace
 
 TEST(Status, WorstWins) {
-  EXPECT_EQ(health::worst(health::Status::kOk, health::Status::kDegraded), health::Status::kDegraded);
+  EXPECT_EQ(health::worst(health::Status::kOk, health::Status::kDegraded),
+            health::Status::kDegraded);
   EXPECT_EQ(health::worst(health::Status::kDown, health::Status::kDegraded), health::Status::kDown);
   EXPECT_EQ(health::to_string(health::Status::kDown), "down");
 }
@@ -106,7 +107,8 @@ TEST(ServiceHealth, VersionMismatchDegradesAndSaysWhatToRun) {
   facts.installed_version = "0.0.9";
   const json::Value report = health::service_health(facts);
   EXPECT_EQ(field(report, "status"), "\"degraded\"");
-  EXPECT_NE(field(report, "findings").find("ALTER EXTENSION expense_ops UPDATE"), std::string::npos);
+  EXPECT_NE(field(report, "findings").find("ALTER EXTENSION expense_ops UPDATE"),
+            std::string::npos);
 }
 
 TEST(ServiceHealth, WraparoundDegradesThenGoesDown) {

@@ -13,7 +13,8 @@ TEST(Time, FormatsUtcWithMicroseconds) {
   EXPECT_EQ(format_iso8601(Instant(microseconds(1795710343123456LL))),
             "2026-11-26T16:25:43.123456Z");
   // Leap day.
-  EXPECT_EQ(format_iso8601(Instant(microseconds(951782400000000LL))), "2000-02-29T00:00:00.000000Z");
+  EXPECT_EQ(format_iso8601(Instant(microseconds(951782400000000LL))),
+            "2000-02-29T00:00:00.000000Z");
 }
 
 TEST(Time, FormatsInstantsBeforeTheEpoch) {

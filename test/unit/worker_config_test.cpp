@@ -62,18 +62,19 @@ TEST(WorkerConfig, DefaultsNeedOnlyADsn) {
 }
 
 TEST(WorkerConfig, DsnFromTheEnvironment) {
-  FakeEnvironment environment{{{"EXPENSE_OPS_DSN", "dbname=from_env"},
-                               {"EXPENSE_OPS_HEARTBEAT_INTERVAL", "2.5"}}};
+  FakeEnvironment environment{
+      {{"EXPENSE_OPS_DSN", "dbname=from_env"}, {"EXPENSE_OPS_HEARTBEAT_INTERVAL", "2.5"}}};
   const auto parsed = parse({}, environment);
   EXPECT_EQ(parsed.config.dsn, "dbname=from_env");
   EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 2.5);
 }
 
 TEST(WorkerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
-  const std::string path = write_file("dsn = dbname=from_file\nworker-id = file-worker\n"
-                                      "heartbeat-interval = 7\nlog-level = debug\n");
-  FakeEnvironment environment{{{"EXPENSE_OPS_DSN", "dbname=from_env"},
-                               {"EXPENSE_OPS_WORKER_ID", "env-worker"}}};
+  const std::string path = write_file(
+      "dsn = dbname=from_file\nworker-id = file-worker\n"
+      "heartbeat-interval = 7\nlog-level = debug\n");
+  FakeEnvironment environment{
+      {{"EXPENSE_OPS_DSN", "dbname=from_env"}, {"EXPENSE_OPS_WORKER_ID", "env-worker"}}};
   const auto parsed = parse({"--config", path, "--worker-id", "flag-worker"}, environment);
   EXPECT_EQ(parsed.config.worker_id, "flag-worker");
   EXPECT_EQ(parsed.config.dsn, "dbname=from_env");
@@ -96,17 +97,21 @@ TEST(WorkerConfig, MissingDsnNamesTheOption) {
 TEST(WorkerConfig, BadValuesNameTheOption) {
   EXPECT_NE(config_error({"--dsn", "x", "--heartbeat-interval", "soon"}).find("heartbeat-interval"),
             std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--heartbeat-interval", "0"}).find("--heartbeat-interval must be between"),
+  EXPECT_NE(config_error({"--dsn", "x", "--heartbeat-interval", "0"})
+                .find("--heartbeat-interval must be between"),
             std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--log-level", "loud"}).find("--log-level"), std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--reconnect-initial-delay", "5", "--reconnect-max-delay", "1"})
-                .find("--reconnect-max-delay"),
+  EXPECT_NE(config_error({"--dsn", "x", "--log-level", "loud"}).find("--log-level"),
             std::string::npos);
+  EXPECT_NE(
+      config_error({"--dsn", "x", "--reconnect-initial-delay", "5", "--reconnect-max-delay", "1"})
+          .find("--reconnect-max-delay"),
+      std::string::npos);
   EXPECT_NE(config_error({"--dsn", "x", "--worker-id", ""}).find("--worker-id"), std::string::npos);
 }
 
 TEST(WorkerConfig, BadEnvironmentValueNamesTheOption) {
-  FakeEnvironment environment{{{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_RECONNECT_MAX_DELAY", "-3"}}};
+  FakeEnvironment environment{
+      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_RECONNECT_MAX_DELAY", "-3"}}};
   EXPECT_NE(config_error({}, environment).find("--reconnect-max-delay"), std::string::npos);
 }
 
@@ -118,7 +123,8 @@ TEST(WorkerConfig, UnknownOptionsAreRefusedByName) {
 }
 
 TEST(WorkerConfig, UnreadableConfigFileIsAnError) {
-  EXPECT_NE(config_error({"--config", "/nonexistent/worker.conf"}).find("--config"), std::string::npos);
+  EXPECT_NE(config_error({"--config", "/nonexistent/worker.conf"}).find("--config"),
+            std::string::npos);
 }
 
 TEST(WorkerConfig, HelpAndVersionNeedNoDsn) {
