@@ -17,20 +17,25 @@ run_dir=$root/.run
 base=$run_dir/cluster
 database=expense_ops
 worker_log=$run_dir/worker.log
-worker_pid=
+worker_wrapper=
 tail_pid=
 
 stop_everything() {
-  trap - INT TERM EXIT
-  echo
-  echo "== stopping"
-  [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
-  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null
-    wait "$worker_pid" 2>/dev/null || true
+  # Nothing interrupts the cleanup: not a second Ctrl-C, not the terminal closing, and not a
+  # reader of our output that died with the first Ctrl-C (so: stop first, talk after).
+  trap '' INT TERM HUP PIPE
+  trap - EXIT
+  set +e  # every step runs, whatever the one before it found
+  if [ -n "$worker_wrapper" ]; then
+    pkill -TERM -P "$worker_wrapper" 2>/dev/null
+    wait "$worker_wrapper" 2>/dev/null
+  fi
+  if [ -n "$tail_pid" ]; then
+    kill "$tail_pid" 2>/dev/null
   fi
   cluster_stop "$base"
-  echo "worker and cluster stopped; the cluster's files stay in .run/ until the next make run"
+  echo
+  echo "== stopped the worker and the cluster; their files stay in .run/ until the next make run"
 }
 
 # A cluster left over from an earlier run (even one killed hard) is stopped and replaced.
@@ -41,7 +46,7 @@ port=$(free_port "${EXPENSE_OPS_PORT:-54329}")
 
 echo "== starting PostgreSQL 15 on 127.0.0.1:$port"
 cluster_create "$base" "$port"
-trap stop_everything INT TERM EXIT
+trap stop_everything INT TERM HUP EXIT
 cluster_start "$base"
 cluster_env "$base" "$port"
 
@@ -49,10 +54,16 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
 psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "CREATE EXTENSION expense_ops" -f scripts/demo-data.sql
 
 : >"$worker_log"
-build/expense-ops-worker \
-  --dsn "host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
-  --worker-id "run-$(hostname)" >>"$worker_log" 2>&1 &
-worker_pid=$!
+# The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch
+# api.health() turn degraded) leaves the cluster up, and Ctrl-C still stops both.
+(
+  status=0
+  build/expense-ops-worker \
+    --dsn "host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
+    --worker-id "run-$(hostname)" || status=$?
+  echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
+) >>"$worker_log" 2>&1 &
+worker_wrapper=$!
 
 for _ in $(seq 1 150); do
   [ "$(psql -X -A -t -d "$database" -c "SELECT api.health()->>'status'")" = ok ] && break
@@ -77,5 +88,4 @@ echo
 echo "== worker log (Ctrl-C stops the worker and the cluster)"
 tail -n +1 -f "$worker_log" &
 tail_pid=$!
-wait "$worker_pid" || true
-echo "the worker exited; see .run/worker.log"
+wait "$tail_pid" || true
