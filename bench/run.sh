@@ -9,6 +9,11 @@ source scripts/cluster.sh
 scripts/install-deps.sh
 make -s >/dev/null
 install_extension
+make -s cmake-build >/dev/null
+
+mkdir -p bench/results
+# Benchmarks of extension/core alone, without a server.
+bench/jwt.sh
 
 base=$(mktemp -d /tmp/expense_ops_bench.XXXXXX)
 port=$(free_port 56432)
@@ -19,7 +24,6 @@ cluster_env "$base" "$port"
 psql -X -q -d postgres -c "CREATE DATABASE expense_ops_bench"
 psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_bench -c "CREATE EXTENSION expense_ops"
 
-mkdir -p bench/results
 export BENCH_DATABASE=expense_ops_bench BENCH_WORK=$base
 for benchmark in bench/health_vs_select1.sh; do
   "$benchmark"

@@ -7,7 +7,9 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
-  libgtest-dev
+  libgtest-dev libbenchmark-dev
+  libssl-dev libargon2-dev libcrypt-dev
+  python3 python3-jwt python3-psycopg2
 )
 
 missing=()

@@ -13,6 +13,14 @@ inline constexpr char kCheckViolation[] = "23514";
 inline constexpr char kInvalidParameterValue[] = "22023";
 inline constexpr char kDataException[] = "22000";
 inline constexpr char kInternalError[] = "XX000";
+
+// expense_ops' own codes, one per rule. Class 22 (data exception) for input that cannot be
+// accepted as given; PostgREST answers them with HTTP 400. The README lists them all.
+inline constexpr char kUnknownCurrency[] = "22X01";
+inline constexpr char kInvalidAmount[] = "22X02";
+inline constexpr char kAmountPrecision[] = "22X03";
+inline constexpr char kAmountNotPositive[] = "22X04";
+inline constexpr char kAmountTooLarge[] = "22X05";
 }  // namespace sqlstate
 
 // A broken business rule: the message names the field and the rule, the hint says how to fix it.

@@ -1,0 +1,48 @@
+// Password hashing: argon2id (libargon2) for everything new, bcrypt (libxcrypt) accepted for
+// accounts migrated from elsewhere, such as Supabase's auth.users, and rehashed at next login.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace expense_ops::core::password {
+
+struct Argon2Parameters {
+  std::uint32_t memory_kib;
+  std::uint32_t iterations;
+  std::uint32_t parallelism;
+};
+
+// OWASP's recommendation for argon2id: m = 19 MiB, t = 2, p = 1.
+inline constexpr Argon2Parameters kOwasp{19 * 1024, 2, 1};
+
+// Passwords longer than this are refused rather than hashed: hashing cost is the point of the
+// scheme, and an unbounded input would hand it to the caller.
+inline constexpr std::size_t kMaxPasswordBytes = 1024;
+
+// A PHC string: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, with a fresh 16-byte salt.
+std::string hash(std::string_view password, const Argon2Parameters& parameters = kOwasp);
+
+enum class Verdict {
+  kMismatch,
+  kMatch,
+  kMatchButRehash,  // right password, stored hash weaker than `current` (or bcrypt)
+};
+
+// Checks `password` against a stored argon2id PHC string or bcrypt hash ($2a$, $2b$, $2y$).
+// Anything else never matches.
+Verdict verify(std::string_view password, std::string_view stored,
+               const Argon2Parameters& current = kOwasp);
+
+// Spends what a verification costs and matches nothing: for unknown accounts, so that their
+// answer takes as long as a wrong password's.
+void spend_a_verification(std::string_view password, const Argon2Parameters& current = kOwasp);
+
+// The parameters of an argon2id PHC string, or nullopt if it is not one.
+std::optional<Argon2Parameters> argon2id_parameters(std::string_view phc);
+
+bool is_bcrypt(std::string_view stored);
+
+}  // namespace expense_ops::core::password

@@ -1,0 +1,98 @@
+#include "core/currency.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+
+using expense_ops::core::find_currency;
+using expense_ops::core::format_amount;
+using expense_ops::core::parse_amount;
+using expense_ops::core::RuleViolation;
+
+namespace {
+
+std::string rejection(std::string_view amount, std::string_view currency) {
+  try {
+    parse_amount(amount, currency);
+  } catch (const RuleViolation& violation) {
+    return violation.sqlstate() + " " + violation.what();
+  }
+  return "<accepted>";
+}
+
+}  // namespace
+
+TEST(Currency, KnowsExponents) {
+  EXPECT_EQ(find_currency("JPY")->exponent, 0);
+  EXPECT_EQ(find_currency("USD")->exponent, 2);
+  EXPECT_EQ(find_currency("EUR")->exponent, 2);
+  EXPECT_EQ(find_currency("KWD")->exponent, 3);
+  EXPECT_EQ(find_currency("CLF")->exponent, 4);
+  EXPECT_EQ(find_currency("AED")->exponent, 2);  // first in the table
+  EXPECT_EQ(find_currency("ZWG")->exponent, 2);  // last in the table
+}
+
+TEST(Currency, RejectsUnknownAndMiscasedCodes) {
+  EXPECT_FALSE(find_currency("XYZ"));
+  EXPECT_FALSE(find_currency("usd"));
+  EXPECT_FALSE(find_currency("US"));
+  EXPECT_FALSE(find_currency(""));
+  EXPECT_FALSE(find_currency("XAU"));  // gold has no minor unit
+}
+
+TEST(Money, ParsesIntoMinorUnits) {
+  EXPECT_EQ(parse_amount("12.34", "USD"), 1234);
+  EXPECT_EQ(parse_amount("12.3", "USD"), 1230);
+  EXPECT_EQ(parse_amount("12", "USD"), 1200);
+  EXPECT_EQ(parse_amount("0.01", "USD"), 1);
+  EXPECT_EQ(parse_amount(".5", "EUR"), 50);
+  EXPECT_EQ(parse_amount("1500", "JPY"), 1500);
+  EXPECT_EQ(parse_amount("1.234", "KWD"), 1234);
+  EXPECT_EQ(parse_amount("+7.5", "EUR"), 750);
+}
+
+TEST(Money, TrailingZerosBeyondTheExponentAreExact) {
+  EXPECT_EQ(parse_amount("12.300", "USD"), 1230);
+  EXPECT_EQ(parse_amount("1500.00", "JPY"), 1500);
+}
+
+TEST(Money, RejectsMoreDecimalsThanTheCurrencyHas) {
+  EXPECT_EQ(rejection("12.345", "USD").substr(0, 5), "22X03");
+  EXPECT_EQ(rejection("1500.5", "JPY").substr(0, 5), "22X03");
+  EXPECT_EQ(rejection("1.2345", "KWD").substr(0, 5), "22X03");
+  EXPECT_NE(rejection("12.345", "USD").find("USD allows (2)"), std::string::npos);
+}
+
+TEST(Money, RejectsAmountsAtOrBelowZero) {
+  EXPECT_EQ(rejection("0", "USD").substr(0, 5), "22X04");
+  EXPECT_EQ(rejection("0.00", "USD").substr(0, 5), "22X04");
+  EXPECT_EQ(rejection("-5.00", "USD").substr(0, 5), "22X04");
+}
+
+TEST(Money, RejectsAbsurdMagnitudesAtTheBoundary) {
+  EXPECT_EQ(parse_amount("999999999999.99", "USD"), 99999999999999);
+  EXPECT_EQ(rejection("1000000000000", "USD").substr(0, 5), "22X05");
+  EXPECT_EQ(rejection("99999999999999999999999999999", "USD").substr(0, 5), "22X05");
+  EXPECT_EQ(parse_amount("999999999999.999", "KWD"), 999999999999999);
+}
+
+TEST(Money, RejectsMalformedNumbers) {
+  for (const char* bad : {"", ".", "-", "1,5", "1.2.3", "1e3", " 12", "12 ", "twelve", "0x10", "1;DROP"}) {
+    EXPECT_EQ(rejection(bad, "USD").substr(0, 5), "22X02") << '"' << bad << '"';
+  }
+}
+
+TEST(Money, UnknownCurrencyComesFirst) {
+  EXPECT_EQ(rejection("12.00", "XYZ").substr(0, 5), "22X01");
+  EXPECT_EQ(rejection("12.00", "'; DROP TABLE x; --").substr(0, 5), "22X01");
+}
+
+TEST(Money, FormatsWithExactlyTheExponent) {
+  EXPECT_EQ(format_amount(1230, 2), "12.30");
+  EXPECT_EQ(format_amount(5, 2), "0.05");
+  EXPECT_EQ(format_amount(0, 2), "0.00");
+  EXPECT_EQ(format_amount(1500, 0), "1500");
+  EXPECT_EQ(format_amount(1234, 3), "1.234");
+  EXPECT_EQ(format_amount(-1234, 2), "-12.34");
+  EXPECT_EQ(format_amount(INT64_MIN, 2), "-92233720368547758.08");
+}
