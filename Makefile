@@ -15,7 +15,7 @@ PGFILEDESC   = "expense_ops - expense management API and support plan"
 MODULEDIR    = extension
 DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expense_ops--*.sql))
 
-REGRESS      = boundary roles health
+REGRESS      = boundary roles health identity
 
 # The one place the version lives is the control file.
 EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)
@@ -48,6 +48,8 @@ all install installcheck:
 endif
 
 -include $(OBJS:.o=.d)
+# The version is compiled in (core/version.hpp): a new default_version must rebuild.
+$(OBJS): extension/expense_ops.control
 
 # extension/core never sees PostgreSQL: its objects compile without the server include path,
 # and with identifiers from postgres.h poisoned, so an include of a PostgreSQL header fails.

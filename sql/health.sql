@@ -69,7 +69,9 @@ SELECT api.health()->>'status' AS before_mismatch;
 UPDATE pg_extension SET extversion = '0.0.9' WHERE extname = 'expense_ops';
 SELECT pg_sleep(1.1);
 SELECT h->>'status' AS status, h->>'version' AS version, h->>'library_version' = '0.0.9' AS same,
-       h->'findings'->0->>'message' AS finding
+       h->'findings'->0->>'message' = format('the loaded library is %s but the installed extension '
+                                             'is 0.0.9; run ALTER EXTENSION expense_ops UPDATE',
+                                             h->>'library_version') AS finding_says_what_to_run
   FROM api.health() h;
 UPDATE pg_extension SET extversion = (SELECT default_version FROM pg_available_extensions
                                        WHERE name = 'expense_ops')

@@ -10,7 +10,9 @@ SELECT rolname, rolcanlogin, rolsuper, rolinherit
 DROP EXTENSION expense_ops;
 SELECT count(*) AS roles_kept FROM pg_roles WHERE rolname LIKE 'expense\_%';
 CREATE EXTENSION expense_ops;
-SELECT extversion FROM pg_extension WHERE extname = 'expense_ops';
+SELECT extversion = default_version AS installed_the_default_version
+  FROM pg_extension JOIN pg_available_extensions ON name = extname
+ WHERE extname = 'expense_ops';
 
 SELECT nspname FROM pg_namespace WHERE nspname IN ('api', 'expense', 'iam', 'ops') ORDER BY 1;
 

@@ -21,6 +21,9 @@ inline constexpr char kInvalidAmount[] = "22X02";
 inline constexpr char kAmountPrecision[] = "22X03";
 inline constexpr char kAmountNotPositive[] = "22X04";
 inline constexpr char kAmountTooLarge[] = "22X05";
+inline constexpr char kPasswordTooShort[] = "22X10";
+inline constexpr char kPasswordTooLong[] = "22X11";
+inline constexpr char kNullValueNotAllowed[] = "22004";
 }  // namespace sqlstate
 
 // A broken business rule: the message names the field and the rule, the hint says how to fix it.

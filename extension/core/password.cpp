@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/jwt.hpp"
 
 namespace expense_ops::core::password {
@@ -59,6 +60,17 @@ bool bcrypt_matches(std::string_view password, std::string_view stored) {
 }
 
 }  // namespace
+
+void check_new_password(std::string_view password) {
+  if (password.size() < kMinPasswordBytes) {
+    throw RuleViolation(sqlstate::kPasswordTooShort, "password must have at least 8 characters",
+                        "Choose a longer password; a passphrase of several words works well.");
+  }
+  if (password.size() > kMaxPasswordBytes) {
+    throw RuleViolation(sqlstate::kPasswordTooLong, "password must have at most 1024 bytes",
+                        "Choose a shorter password.");
+  }
+}
 
 bool is_bcrypt(std::string_view stored) {
   return stored.size() == 60 && stored[0] == '$' && stored[1] == '2' &&

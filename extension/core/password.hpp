@@ -22,6 +22,10 @@ inline constexpr Argon2Parameters kOwasp{19 * 1024, 2, 1};
 // scheme, and an unbounded input would hand it to the caller.
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
 
+// The rule for a new password: 8 to 1024 bytes. Throws RuleViolation (22X10, 22X11).
+inline constexpr std::size_t kMinPasswordBytes = 8;
+void check_new_password(std::string_view password);
+
 // A PHC string: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, with a fresh 16-byte salt.
 std::string hash(std::string_view password, const Argon2Parameters& parameters = kOwasp);
 

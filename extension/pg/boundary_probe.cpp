@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum.hpp"
 #include "pg/spi.hpp"
 
 namespace {
@@ -26,26 +27,11 @@ struct UnwindWitness {
   ~UnwindWitness() { ++counters.destructors_run; }
 };
 
-std::string text_argument(FunctionCallInfo fcinfo, int index) {
-  if (PG_ARGISNULL(index)) {
-    throw expense_ops::core::RuleViolation(expense_ops::core::sqlstate::kInvalidParameterValue,
-                                           "probe argument must not be null");
-  }
-  const Datum argument = PG_GETARG_DATUM(index);
-  const char* copy = expense_ops::pg::guarded(
-      [&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
-  return copy;
-}
-
-Datum text_result(const std::string& result) {
-  return expense_ops::pg::guarded([&] { return PointerGetDatum(cstring_to_text(result.c_str())); });
-}
-
 }  // namespace
 
 // expense_ops_probe_raise(kind text) RETURNS text: throws the C++ exception named by `kind`.
 EXPENSE_OPS_FUNCTION(expense_ops_probe_raise) {
-  const std::string kind = text_argument(fcinfo, 0);
+  const std::string kind = expense_ops::pg::text_argument(fcinfo, 0, "probe argument");
   UnwindWitness witness;
   if (kind == "rule_violation") {
     throw expense_ops::core::RuleViolation(expense_ops::core::sqlstate::kCheckViolation,
@@ -59,7 +45,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_raise) {
     // A real allocation failure: no machine has an exabyte to give.
     auto buffer = std::make_unique<char[]>(std::size_t{1} << 60);
     buffer[0] = 1;
-    return text_result("allocated");
+    return expense_ops::pg::text_datum("allocated");
   }
   if (kind == "runtime_error") {
     throw std::runtime_error("the probe failed on purpose");
@@ -68,7 +54,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_raise) {
     throw 42;
   }
   if (kind == "none") {
-    return text_result("no exception");
+    return expense_ops::pg::text_datum("no exception");
   }
   throw expense_ops::core::RuleViolation(
       expense_ops::core::sqlstate::kInvalidParameterValue, "unknown probe kind \"" + kind + "\"",
@@ -79,14 +65,14 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_raise) {
 // objects alive on the stack. A PostgreSQL error must arrive here as a PostgresError, unwind
 // the witnesses, and leave through the boundary with its own SQLSTATE.
 EXPENSE_OPS_FUNCTION(expense_ops_probe_guarded_sql) {
-  const std::string sql = text_argument(fcinfo, 0);
+  const std::string sql = expense_ops::pg::text_argument(fcinfo, 0, "probe argument");
   UnwindWitness outer;
   try {
     UnwindWitness inner;
     expense_ops::pg::SpiConnection spi;
     const int status = expense_ops::pg::guarded([&] { return SPI_execute(sql.c_str(), false, 0); });
     spi.finish();
-    return text_result("ok: " + std::string(SPI_result_code_string(status)));
+    return expense_ops::pg::text_datum("ok: " + std::string(SPI_result_code_string(status)));
   } catch (const expense_ops::pg::PostgresError& error) {
     ++counters.postgres_errors_caught;
     counters.last_sqlerrcode = error.sqlerrcode();
@@ -99,7 +85,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_counters) {
   (void)fcinfo;
   const char* state =
       counters.last_sqlerrcode == 0 ? "none" : unpack_sql_state(counters.last_sqlerrcode);
-  return text_result("destructors_run=" + std::to_string(counters.destructors_run) +
+  return expense_ops::pg::text_datum("destructors_run=" + std::to_string(counters.destructors_run) +
                      " postgres_errors_caught=" + std::to_string(counters.postgres_errors_caught) +
                      " last_sqlstate=" + state);
 }

@@ -6,14 +6,6 @@
 
 namespace expense_ops::pg {
 
-namespace {
-
-// Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01.
-constexpr std::int64_t kPostgresEpochOffsetMicros =
-    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
-}  // namespace
-
 SpiConnection::SpiConnection() {
   const int status = guarded([] { return SPI_connect(); });
   if (status != SPI_OK_CONNECT) {
@@ -114,8 +106,5 @@ SpiRows execute_read_only(SPIPlanPtr plan) {
   return SpiRows(SPI_tuptable, SPI_processed);
 }
 
-core::Instant to_instant(TimestampTz timestamp) {
-  return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
-}
 
 }  // namespace expense_ops::pg

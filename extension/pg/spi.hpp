@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/time.hpp"
+#include "pg/datum.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace expense_ops::pg {
@@ -67,8 +68,5 @@ SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql);
 
 // Runs a parameterless read-only plan and returns its rows; they live until the connection ends.
 SpiRows execute_read_only(SPIPlanPtr plan);
-
-// PostgreSQL's timestamptz (microseconds since 2000-01-01) as a core::Instant.
-core::Instant to_instant(TimestampTz timestamp);
 
 }  // namespace expense_ops::pg

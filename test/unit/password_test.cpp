@@ -1,5 +1,7 @@
 #include "core/password.hpp"
 
+#include "core/error.hpp"
+
 #include <gtest/gtest.h>
 
 namespace password = expense_ops::core::password;
@@ -66,4 +68,11 @@ TEST(Password, OverlongPasswordsAreRefused) {
   const std::string huge(password::kMaxPasswordBytes + 1, 'x');
   EXPECT_THROW(password::hash(huge, kCheap), std::invalid_argument);
   EXPECT_EQ(password::verify(huge, password::hash("x", kCheap), kCheap), Verdict::kMismatch);
+}
+
+TEST(Password, NewPasswordsNeedEightToTenTwentyFourBytes) {
+  EXPECT_NO_THROW(password::check_new_password("12345678"));
+  EXPECT_THROW(password::check_new_password("1234567"), expense_ops::core::RuleViolation);
+  EXPECT_THROW(password::check_new_password(std::string(1025, 'x')), expense_ops::core::RuleViolation);
+  EXPECT_NO_THROW(password::check_new_password(std::string(1024, 'x')));
 }

@@ -1,0 +1,89 @@
+#include "pg/datum.hpp"
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+
+namespace expense_ops::pg {
+
+namespace {
+
+// Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01.
+constexpr std::int64_t kPostgresEpochOffsetMicros =
+    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+void require(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index)) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be null",
+                              std::string("Pass a value for ") + name + ".");
+  }
+}
+
+}  // namespace
+
+std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require(fcinfo, index, name);
+  const Datum argument = PG_GETARG_DATUM(index);
+  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
+  return copy;
+}
+
+std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) {
+    return std::nullopt;
+  }
+  const Datum argument = PG_GETARG_DATUM(index);
+  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
+  return std::string(copy);
+}
+
+std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require(fcinfo, index, name);
+  const Datum argument = PG_GETARG_DATUM(index);
+  const bytea* value = guarded([&] { return static_cast<const bytea*>(DatumGetByteaPP(argument)); });
+  return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* name) {
+  require(fcinfo, index, name);
+  const Datum argument = PG_GETARG_DATUM(index);
+  const char* text = guarded([&] {
+    Jsonb* document = DatumGetJsonbP(argument);
+    return static_cast<const char*>(JsonbToCString(nullptr, &document->root, VARSIZE(document)));
+  });
+  return text;
+}
+
+std::int32_t int32_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require(fcinfo, index, name);
+  return PG_GETARG_INT32(index);
+}
+
+std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) {
+    return std::nullopt;
+  }
+  return to_instant(PG_GETARG_TIMESTAMPTZ(index));
+}
+
+Datum text_datum(const std::string& value) {
+  return guarded([&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size()))); });
+}
+
+Datum bytea_datum(const std::string& bytes) {
+  return guarded([&] {
+    bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+    SET_VARSIZE(result, VARHDRSZ + bytes.size());
+    memcpy(VARDATA(result), bytes.data(), bytes.size());
+    return PointerGetDatum(result);
+  });
+}
+
+core::Instant to_instant(TimestampTz timestamp) {
+  return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
+}
+
+TimestampTz to_timestamptz(core::Instant instant) {
+  return instant.time_since_epoch().count() - kPostgresEpochOffsetMicros;
+}
+
+}  // namespace expense_ops::pg

@@ -1,0 +1,27 @@
+// Datum <-> C++ conversions for function arguments and results. Each PostgreSQL call inside is
+// guarded; a NULL where a value is required is the caller's mistake and is reported as such.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/time.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace expense_ops::pg {
+
+// Argument `index` (0-based); throws RuleViolation 22004 (null_value_not_allowed) when NULL.
+std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name);
+std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int index);
+std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name);
+std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* name);
+std::int32_t int32_argument(FunctionCallInfo fcinfo, int index, const char* name);
+std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcinfo, int index);
+
+Datum text_datum(const std::string& value);
+Datum bytea_datum(const std::string& bytes);
+
+core::Instant to_instant(TimestampTz timestamp);
+TimestampTz to_timestamptz(core::Instant instant);
+
+}  // namespace expense_ops::pg
