@@ -1,0 +1,134 @@
+"""Login, tokens and revocation through the PostgREST-shaped client.
+
+Usage: identity_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Prints one "ok" / "not ok" line per check and "identity: N passed, N failed"; exits 1 on failure.
+"""
+
+import base64
+import json
+import sys
+import time
+
+import jwt
+import psycopg2
+
+from postgrest import PostgREST
+
+passed = failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok {passed + failed} - {name}")
+    else:
+        failed += 1
+        print(f"not ok {passed + failed} - {name}")
+        if detail:
+            print(f"#   {detail}")
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(token, header=None, claims=None, signature=None):
+    head, body, sig = token.split(".")
+    if header is not None:
+        head = b64(json.dumps(header).encode())
+    if claims is not None:
+        body = b64(json.dumps(claims).encode())
+    if signature is not None:
+        sig = signature
+    return f"{head}.{body}.{sig}"
+
+
+def main(admin_dsn, authenticator_dsn):
+    admin = psycopg2.connect(admin_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO expense.orgs (org_id, name, base_currency)
+            VALUES ('00000000-0000-0000-0000-0000000000a1', 'Acme', 'EUR');
+            INSERT INTO iam.users (org_id, email, display_name, role, password_hash)
+            VALUES ('00000000-0000-0000-0000-0000000000a1', 'ana@acme.test', 'Ana', 'employee',
+                    iam.hash_password('correct horse battery'));
+        """)
+        cursor.execute("SELECT iam.postgrest_jwks()")
+        jwks = cursor.fetchone()[0]
+
+    api = PostgREST(authenticator_dsn, jwks)
+
+    response = api.rpc("login", email="ana@acme.test", password="correct horse battery")
+    check("POST /rpc/login as the anonymous role answers 200 with a token",
+          response.status == 200 and "token" in response.body, repr(response))
+    token = response.body["token"]
+
+    claims = api.verify(token)
+    check("the token verifies with python3-jwt under the JWKS key its kid names",
+          claims["role"] == "expense_user" and claims["app_role"] == "employee"
+          and set(claims) == {"role", "sub", "org", "app_role", "iat", "exp", "jti"}, repr(claims))
+    check("it expires an hour after it was issued", claims["exp"] - claims["iat"] == 3600)
+
+    response = api.rpc("login", email="ana@acme.test", password="wrong")
+    check("a wrong password answers 401 with an error body",
+          response.status == 401 and response.body["error"] == "invalid_credentials", repr(response))
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT reason FROM iam.login_attempts ORDER BY attempt_id DESC LIMIT 1")
+        reason = cursor.fetchone()[0]
+    check("and the failed attempt is committed despite the 401", reason == "wrong_password", reason)
+
+    response = api.rpc("login", email="ana@acme.test", password="wrong",
+                       headers={"x-forwarded-for": "203.0.113.9"})
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT host(client_ip) FROM iam.login_attempts ORDER BY attempt_id DESC LIMIT 1")
+        ip = cursor.fetchone()[0]
+    check("the attempt records the x-forwarded-for address", ip == "203.0.113.9", ip)
+
+    # Tampered tokens never reach the database.
+    secret = api.keys[jwt.get_unverified_header(token)["kid"]]
+    tampered = {
+        "alg none": forge(token, header={"alg": "none", "typ": "JWT", "kid": jwt.get_unverified_header(token)["kid"]},
+                          signature=""),
+        "a wrong signature": forge(token, signature=b64(b"\x00" * 32)),
+        "changed claims": forge(token, claims={**claims, "role": "postgres"}),
+        "an expired token": jwt.encode({**claims, "exp": int(time.time()) - 10}, secret, algorithm="HS256",
+                                       headers={"kid": jwt.get_unverified_header(token)["kid"]}),
+        "an unknown key": jwt.encode(claims, b"k" * 32, algorithm="HS256", headers={"kid": "nope"}),
+    }
+    for name, bad in tampered.items():
+        response = api.request("GET", "/rpc/health", "SELECT api.health()", token=bad)
+        check(f"{name} is refused with 401", response.status == 401, repr(response))
+
+    response = api.request("GET", "/rpc/health", "SELECT api.health()->>'status'", token=token)
+    check("a valid token reaches the database", response.status == 200, repr(response))
+
+    response = api.rpc("logout", token=token)
+    check("POST /rpc/logout answers 200", response.status == 200, repr(response))
+    response = api.request("GET", "/rpc/health", "SELECT api.health()->>'status'", token=token)
+    check("afterwards the same token gets 401 from api.pre_request()",
+          response.status == 401 and response.body["message"] == "token revoked", repr(response))
+
+    response = api.rpc("logout")
+    check("logging out without a token is 401", response.status == 401, repr(response))
+
+    response = api.request("GET", "/iam/signing_keys", "SELECT secret FROM iam.signing_keys")
+    check("the keys are out of reach of the anonymous role (401)", response.status == 401, repr(response))
+    fresh = api.rpc("login", email="ana@acme.test", password="correct horse battery").body["token"]
+    response = api.request("GET", "/iam/signing_keys", "SELECT secret FROM iam.signing_keys", token=fresh)
+    check("and of a logged-in user (403)", response.status == 403, repr(response))
+
+    with admin.cursor() as cursor:
+        cursor.execute("UPDATE iam.users SET disabled_at = now() WHERE email = 'ana@acme.test'")
+    response = api.request("GET", "/rpc/health", "SELECT 1", token=fresh)
+    check("a deactivated user's token gets 401", response.status == 401, repr(response))
+
+    api.close()
+    admin.close()
+    print(f"identity: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
