@@ -385,3 +385,109 @@ REVOKE ALL ON FUNCTION api.login(text, text), api.logout(), api.pre_request() FR
 GRANT EXECUTE ON FUNCTION api.login(text, text) TO expense_anon, expense_user;
 GRANT EXECUTE ON FUNCTION api.logout() TO expense_user;
 GRANT EXECUTE ON FUNCTION api.pre_request() TO expense_anon, expense_user;
+
+-- ---------------------------------------------------------------------------------------------
+-- Expenses: categories with their policies, exchange rates, expenses and their audit trail.
+-- Money is bigint minor units plus an ISO 4217 code; api.expenses shows it as numeric.
+
+ALTER TABLE expense.orgs
+  ADD COLUMN second_approval_threshold bigint NOT NULL DEFAULT 100000
+    CHECK (second_approval_threshold > 0);
+COMMENT ON COLUMN expense.orgs.second_approval_threshold IS
+  'Expenses above this base-currency amount (minor units) need a second approval, by finance';
+
+CREATE TABLE expense.categories (
+  category_id       uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
+  org_id            uuid NOT NULL REFERENCES expense.orgs,
+  name              text NOT NULL CHECK (btrim(name) <> ''),
+  active            boolean NOT NULL DEFAULT true,
+  per_item_limit    bigint CHECK (per_item_limit > 0),
+  per_day_limit     bigint CHECK (per_day_limit > 0),
+  receipt_threshold bigint NOT NULL DEFAULT 2500 CHECK (receipt_threshold >= 0),
+  max_age_days      integer NOT NULL DEFAULT 90 CHECK (max_age_days BETWEEN 1 AND 3650),
+  UNIQUE (org_id, category_id),
+  UNIQUE (org_id, name)
+);
+COMMENT ON TABLE expense.categories IS 'Expense categories of an organisation, each with its policy';
+COMMENT ON COLUMN expense.categories.category_id IS 'Key';
+COMMENT ON COLUMN expense.categories.org_id IS 'The organisation';
+COMMENT ON COLUMN expense.categories.name IS 'Name, unique within the organisation';
+COMMENT ON COLUMN expense.categories.active IS 'New expenses may only use active categories';
+COMMENT ON COLUMN expense.categories.per_item_limit IS 'Largest single expense, base-currency minor units; NULL for none';
+COMMENT ON COLUMN expense.categories.per_day_limit IS 'Largest total per user and day, base-currency minor units; NULL for none';
+COMMENT ON COLUMN expense.categories.receipt_threshold IS 'Above this base-currency amount a receipt is required before submission';
+COMMENT ON COLUMN expense.categories.max_age_days IS 'Expenses older than this many days (in the organisation''s time zone) are refused';
+
+CREATE TABLE expense.exchange_rates (
+  org_id     uuid NOT NULL REFERENCES expense.orgs,
+  currency   text NOT NULL CHECK (expense.is_currency(currency)),
+  valid_from date NOT NULL,
+  rate       numeric NOT NULL CHECK (rate > 0),
+  PRIMARY KEY (org_id, currency, valid_from)
+);
+COMMENT ON TABLE expense.exchange_rates IS
+  'Units of the organisation''s base currency per unit of currency, valid from valid_from until the next row';
+COMMENT ON COLUMN expense.exchange_rates.org_id IS 'The organisation';
+COMMENT ON COLUMN expense.exchange_rates.currency IS 'The foreign currency';
+COMMENT ON COLUMN expense.exchange_rates.valid_from IS 'First day the rate applies';
+COMMENT ON COLUMN expense.exchange_rates.rate IS 'Base-currency units per unit of currency';
+
+CREATE TABLE expense.expenses (
+  expense_id          uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
+  org_id              uuid NOT NULL REFERENCES expense.orgs,
+  user_id             uuid NOT NULL,
+  category_id         uuid NOT NULL,
+  expense_date        date NOT NULL,
+  merchant            text NOT NULL CHECK (btrim(merchant) <> '' AND length(merchant) <= 200),
+  description         text NOT NULL DEFAULT '' CHECK (length(description) <= 2000),
+  amount_minor        bigint NOT NULL,
+  currency            text NOT NULL,
+  receipt_ref         text CHECK (length(receipt_ref) <= 500),
+  status              text NOT NULL DEFAULT 'draft'
+                      CHECK (status IN ('draft', 'submitted', 'approved', 'reimbursed', 'rejected')),
+  exchange_rate       numeric,
+  base_amount_minor   bigint,
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  updated_at          timestamptz NOT NULL DEFAULT now(),
+  FOREIGN KEY (org_id, user_id) REFERENCES iam.users (org_id, user_id),
+  FOREIGN KEY (org_id, category_id) REFERENCES expense.categories (org_id, category_id)
+);
+CREATE INDEX expenses_user ON expense.expenses (org_id, user_id, expense_date);
+COMMENT ON TABLE expense.expenses IS 'Expenses. Rules run in C++ (trigger expense_rules); api.expenses is the view PostgREST serves';
+COMMENT ON COLUMN expense.expenses.expense_id IS 'Key';
+COMMENT ON COLUMN expense.expenses.org_id IS 'The organisation (the owner''s)';
+COMMENT ON COLUMN expense.expenses.user_id IS 'The owner, who spent the money';
+COMMENT ON COLUMN expense.expenses.category_id IS 'Category, whose policy applies';
+COMMENT ON COLUMN expense.expenses.expense_date IS 'When the money was spent; not in the future and not older than the policy allows';
+COMMENT ON COLUMN expense.expenses.merchant IS 'Who was paid';
+COMMENT ON COLUMN expense.expenses.description IS 'What for';
+COMMENT ON COLUMN expense.expenses.amount_minor IS 'Amount in minor units of currency, above zero';
+COMMENT ON COLUMN expense.expenses.currency IS 'ISO 4217 code';
+COMMENT ON COLUMN expense.expenses.receipt_ref IS 'Reference to the receipt (a document id or URL)';
+COMMENT ON COLUMN expense.expenses.status IS 'draft, submitted, approved, reimbursed or rejected';
+COMMENT ON COLUMN expense.expenses.exchange_rate IS 'Rate frozen at submission';
+COMMENT ON COLUMN expense.expenses.base_amount_minor IS 'Amount in base-currency minor units, frozen at submission';
+COMMENT ON COLUMN expense.expenses.created_at IS 'When it was created';
+COMMENT ON COLUMN expense.expenses.updated_at IS 'When it last changed';
+
+CREATE FUNCTION expense.enforce_expense_rules() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_enforce_expense_rules';
+COMMENT ON FUNCTION expense.enforce_expense_rules() IS
+  'BEFORE INSERT OR UPDATE on expense.expenses: currency and amount, date against today in the organisation''s time zone and the category''s maximum age, and an active category of the same organisation';
+CREATE TRIGGER expense_rules BEFORE INSERT OR UPDATE ON expense.expenses
+  FOR EACH ROW EXECUTE FUNCTION expense.enforce_expense_rules();
+
+-- The rules trigger caches organisations and categories per backend; a change to either must
+-- reach every backend. This trigger sends the invalidation, delivered at commit.
+CREATE FUNCTION expense.invalidate_policy_cache() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_invalidate_policy_cache';
+COMMENT ON FUNCTION expense.invalidate_policy_cache() IS
+  'AFTER change on expense.orgs or expense.categories: tells every backend to drop its cached policies';
+CREATE TRIGGER policy_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON expense.orgs
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.invalidate_policy_cache();
+CREATE TRIGGER policy_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON expense.categories
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.invalidate_policy_cache();
+
+SELECT pg_catalog.pg_extension_config_dump('expense.categories', '');
+SELECT pg_catalog.pg_extension_config_dump('expense.exchange_rates', '');
+SELECT pg_catalog.pg_extension_config_dump('expense.expenses', '');

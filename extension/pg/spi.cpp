@@ -83,10 +83,10 @@ std::optional<core::Instant> SpiRow::instant(int column) const {
   return to_instant(DatumGetTimestampTz(datum_value));
 }
 
-SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql) {
+SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql, int nargs, Oid* argtypes) {
   if (cache == nullptr) {
     cache = guarded([&] {
-      SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+      SPIPlanPtr plan = SPI_prepare(sql, nargs, argtypes);
       if (plan == nullptr) {
         elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
       }
@@ -97,8 +97,8 @@ SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql) {
   return cache;
 }
 
-SpiRows execute_read_only(SPIPlanPtr plan) {
-  const int status = guarded([&] { return SPI_execute_plan(plan, nullptr, nullptr, true, 0); });
+SpiRows execute_read_only(SPIPlanPtr plan, Datum* parameters) {
+  const int status = guarded([&] { return SPI_execute_plan(plan, parameters, nullptr, true, 0); });
   if (status != SPI_OK_SELECT) {
     throw std::runtime_error(std::string("SPI_execute_plan failed: ") +
                              SPI_result_code_string(status));

@@ -64,9 +64,10 @@ class SpiRows {
 
 // Prepares `sql` the first time and keeps the plan for the life of the backend. `cache` is the
 // caller's static slot; plan invalidation (DDL, search_path) is PostgreSQL's plan cache's job.
-SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql);
+SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql, int nargs = 0, Oid* argtypes = nullptr);
 
-// Runs a parameterless read-only plan and returns its rows; they live until the connection ends.
-SpiRows execute_read_only(SPIPlanPtr plan);
+// Runs a read-only plan with its parameters (none NULL) and returns its rows; they live until
+// the connection ends.
+SpiRows execute_read_only(SPIPlanPtr plan, Datum* parameters = nullptr);
 
 }  // namespace expense_ops::pg

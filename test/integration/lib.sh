@@ -52,6 +52,26 @@ health_is() {
   [ "$(health_status)" = "$1" ]
 }
 
+# python_suite NAME SCRIPT ARGS...: runs a python test script that prints "ok N - ..." and
+# "not ok N - ..." lines, and counts each of them here.
+python_suite() {
+  local name=$1 script=$2 output
+  shift 2
+  output=$(mktemp)
+  /usr/bin/python3 "$script" "$@" >"$output" 2>&1
+  local status=$?
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) pass "$name: ${line#ok * - }" ;;
+      "not ok "*) fail "$name: ${line#not ok * - }" "$(grep -A1 -F -- "$line" "$output" | tail -n 1)" ;;
+    esac
+  done <"$output"
+  if [ "$status" -ne 0 ] && ! grep -q "^not ok" "$output"; then
+    fail "$name ran to its end" "$(tail -20 "$output")"
+  fi
+  rm -f "$output"
+}
+
 summary() {
   echo "integration: $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -120,19 +120,16 @@ psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_identity" -c "CRE
   -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE it_authenticator LOGIN NOINHERIT" \
   -c "GRANT expense_anon, expense_user TO it_authenticator"
 psql -X -q -d expense_ops_identity -c "CREATE EXTENSION expense_ops"
-/usr/bin/python3 "$here/identity_test.py" "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=postgres" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=it_authenticator" >"$WORK/identity.out" 2>&1
-identity_status=$?
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) pass "${line#ok * - }" ;;
-    "not ok "*) fail "${line#not ok * - }" "$(grep -A1 -F -- "$line" "$WORK/identity.out" | tail -n 1)" ;;
-  esac
-done <"$WORK/identity.out"
-if [ "$identity_status" -ne 0 ] && ! grep -q "^not ok" "$WORK/identity.out"; then
-  fail "the identity client ran to its end" "$(tail -20 "$WORK/identity.out")"
-fi
+python_suite identity "$here/identity_test.py" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=postgres" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=it_authenticator"
 psql -X -q -d postgres -c "DROP DATABASE expense_ops_identity" -c "DROP ROLE it_authenticator"
+
+echo "# the policy cache across sessions"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_cache" -c "CREATE DATABASE expense_ops_cache"
+psql -X -q -d expense_ops_cache -c "CREATE EXTENSION expense_ops"
+python_suite policy_cache "$here/policy_cache_test.py" "host=$PGHOST port=$PGPORT dbname=expense_ops_cache user=postgres"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_cache"
 
 echo "# the upgrade path"
 "$here/upgrade_path.sh" >"$WORK/upgrade.out" 2>&1

@@ -1,0 +1,253 @@
+// The expense_rules trigger: reads a row of expense.expenses, looks up its organisation and
+// category through a per-backend cache, and lets extension/core judge it.
+//
+// The cache is what keeps a million-row INSERT ... SELECT from costing a query per row. It is
+// dropped whenever expense.orgs or expense.categories change anywhere: their statement trigger
+// (expense.invalidate_policy_cache) queues a relcache invalidation, which PostgreSQL delivers
+// to every backend when the change commits, and to this one at once.
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/expense_rules.hpp"
+#include "pg/boundary.hpp"
+#include "pg/datum.hpp"
+#include "pg/spi.hpp"
+
+namespace expense_ops::pg {
+
+namespace {
+
+namespace expenses = core::expenses;
+
+// Days between the Unix epoch and PostgreSQL's date epoch, 2000-01-01.
+constexpr expenses::Day kPostgresEpochDays = POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE;
+
+struct OrgPolicy {
+  std::string time_zone;
+  TimestampTz today_computed_for = 0;  // the transaction start the date below belongs to
+  expenses::Day today = 0;
+};
+
+struct PolicyCache {
+  Oid orgs_relid = InvalidOid;
+  Oid categories_relid = InvalidOid;
+  std::unordered_map<std::string, OrgPolicy> orgs;
+  std::unordered_map<std::string, std::optional<expenses::CategoryPolicy>> categories;
+  bool callback_registered = false;
+
+  void clear() noexcept {
+    orgs.clear();
+    categories.clear();
+  }
+};
+
+PolicyCache policy_cache;
+
+// Runs inside PostgreSQL's invalidation processing: it may only forget things.
+void on_relcache_invalidation(Datum, Oid relid) noexcept {
+  if (relid == InvalidOid || relid == policy_cache.orgs_relid || relid == policy_cache.categories_relid) {
+    policy_cache.clear();
+  }
+}
+
+void ensure_cache_ready() {
+  if (!policy_cache.callback_registered) {
+    guarded([] { CacheRegisterRelcacheCallback(on_relcache_invalidation, 0); });
+    policy_cache.callback_registered = true;
+  }
+  if (policy_cache.orgs_relid == InvalidOid) {
+    policy_cache.orgs_relid = guarded([] {
+      return get_relname_relid("orgs", get_namespace_oid("expense", false));
+    });
+    policy_cache.categories_relid = guarded([] {
+      return get_relname_relid("categories", get_namespace_oid("expense", false));
+    });
+  }
+}
+
+std::string uuid_key(Datum uuid) {
+  const auto* value = reinterpret_cast<const pg_uuid_t*>(DatumGetPointer(uuid));
+  return std::string(reinterpret_cast<const char*>(value->data), UUID_LEN);
+}
+
+OrgPolicy& org_policy(Datum org_id) {
+  const std::string key = uuid_key(org_id);
+  auto found = policy_cache.orgs.find(key);
+  if (found == policy_cache.orgs.end()) {
+    static SPIPlanPtr plan = nullptr;
+    Oid types[] = {UUIDOID};
+    Datum parameters[] = {org_id};
+    SpiConnection spi;
+    const SpiRows rows = execute_read_only(
+        kept_plan(plan, "SELECT time_zone FROM expense.orgs WHERE org_id = $1", 1, types), parameters);
+    if (rows.size() != 1) {
+      throw core::RuleViolation("23503", "org_id does not name an organisation",
+                                "Create the organisation first.");
+    }
+    OrgPolicy policy;
+    policy.time_zone = rows[0].string(1).value_or("UTC");
+    spi.finish();
+    found = policy_cache.orgs.emplace(key, std::move(policy)).first;
+  }
+  return found->second;
+}
+
+// The organisation's date now; computed once per transaction and organisation.
+expenses::Day org_today(Datum org_id) {
+  OrgPolicy& org = org_policy(org_id);  // no SPI runs while this reference is used
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
+  if (org.today_computed_for != now) {
+    const char* zone = org.time_zone.c_str();
+    const DateADT date = guarded([&] {
+      const Datum local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(zone),
+                                              TimestampTzGetDatum(now));
+      return DatumGetDateADT(DirectFunctionCall1(timestamp_date, local));
+    });
+    org.today = date + kPostgresEpochDays;
+    org.today_computed_for = now;
+  }
+  return org.today;
+}
+
+// Returned by value: a later lookup may run SPI, which may process invalidations and clear
+// the cache under any reference held into it.
+std::optional<expenses::CategoryPolicy> category_policy(Datum org_id, Datum category_id) {
+  const std::string key = uuid_key(org_id) + uuid_key(category_id);
+  auto found = policy_cache.categories.find(key);
+  if (found == policy_cache.categories.end()) {
+    static SPIPlanPtr plan = nullptr;
+    Oid types[] = {UUIDOID, UUIDOID};
+    Datum parameters[] = {org_id, category_id};
+    SpiConnection spi;
+    const SpiRows rows = execute_read_only(
+        kept_plan(plan,
+                  "SELECT name, active, max_age_days::int8 FROM expense.categories"
+                  " WHERE org_id = $1 AND category_id = $2",
+                  2, types),
+        parameters);
+    std::optional<expenses::CategoryPolicy> policy;
+    if (rows.size() == 1) {
+      policy = expenses::CategoryPolicy{rows[0].string(1).value_or(""), rows[0].boolean(2).value_or(false),
+                                        static_cast<std::int32_t>(rows[0].integer(3).value_or(90))};
+    }
+    spi.finish();
+    found = policy_cache.categories.emplace(key, std::move(policy)).first;
+  }
+  return found->second;
+}
+
+// The columns the rules read, located once per table definition.
+struct Columns {
+  Oid relid = InvalidOid;
+  int natts = 0;
+  int org_id, category_id, expense_date, amount_minor, currency;
+};
+
+const Columns& columns_of(Relation relation) {
+  static Columns columns;
+  const TupleDesc descriptor = RelationGetDescr(relation);
+  if (columns.relid != RelationGetRelid(relation) || columns.natts != descriptor->natts) {
+    auto number = [&](const char* name) {
+      const int attnum = guarded([&] { return SPI_fnumber(descriptor, name); });
+      if (attnum <= 0) {
+        throw std::logic_error(std::string("expense.expenses has no column ") + name);
+      }
+      return attnum;
+    };
+    columns = Columns{RelationGetRelid(relation), descriptor->natts, number("org_id"),
+                      number("category_id"), number("expense_date"), number("amount_minor"),
+                      number("currency")};
+  }
+  return columns;
+}
+
+struct ExpenseRow {
+  Datum org_id;
+  Datum category_id;
+  expenses::Day expense_date;
+  std::int64_t amount_minor;
+  std::string currency;
+};
+
+ExpenseRow read_row(HeapTuple tuple, Relation relation) {
+  const Columns& at = columns_of(relation);
+  const TupleDesc descriptor = RelationGetDescr(relation);
+  // NOT NULL constraints run after BEFORE triggers; a NULL here is refused by them, so the
+  // rules simply wait for a complete row.
+  auto value = [&](int attnum, bool& is_null) {
+    return guarded([&] { return heap_getattr(tuple, attnum, descriptor, &is_null); });
+  };
+  bool nulls[5] = {};
+  ExpenseRow row{};
+  row.org_id = value(at.org_id, nulls[0]);
+  row.category_id = value(at.category_id, nulls[1]);
+  const Datum date = value(at.expense_date, nulls[2]);
+  const Datum amount = value(at.amount_minor, nulls[3]);
+  const Datum currency = value(at.currency, nulls[4]);
+  for (const bool is_null : nulls) {
+    if (is_null) {
+      throw core::RuleViolation("23502", "org_id, category_id, expense_date, amount and currency are required",
+                                "Fill in every required field of the expense.");
+    }
+  }
+  row.expense_date = DatumGetDateADT(date) + kPostgresEpochDays;
+  row.amount_minor = DatumGetInt64(amount);
+  row.currency = guarded([&] { return static_cast<const char*>(TextDatumGetCString(currency)); });
+  return row;
+}
+
+bool same_uuid(Datum a, Datum b) { return uuid_key(a) == uuid_key(b); }
+
+}  // namespace
+
+}  // namespace expense_ops::pg
+
+EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
+  using namespace expense_ops;
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw core::RuleViolation("39P01", "expense.enforce_expense_rules() is a trigger function",
+                              "It runs as the expense_rules trigger of expense.expenses.");
+  }
+  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+  if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) {
+    throw core::RuleViolation("39P01", "expense.enforce_expense_rules() must fire BEFORE ... FOR EACH ROW");
+  }
+  const bool is_update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
+  HeapTuple tuple = is_update ? trigger->tg_newtuple : trigger->tg_trigtuple;
+  pg::ensure_cache_ready();
+  const pg::ExpenseRow row = pg::read_row(tuple, trigger->tg_relation);
+
+  bool amount_changed = true;
+  bool date_or_category_changed = true;
+  if (is_update) {
+    // Status changes pass without a second look: an approval on day 95 must not fail the
+    // 90-day rule that the draft met when it was written.
+    const pg::ExpenseRow old = pg::read_row(trigger->tg_trigtuple, trigger->tg_relation);
+    amount_changed = old.amount_minor != row.amount_minor || old.currency != row.currency;
+    date_or_category_changed = old.expense_date != row.expense_date ||
+                               !pg::same_uuid(old.category_id, row.category_id) ||
+                               !pg::same_uuid(old.org_id, row.org_id);
+  }
+  if (amount_changed) {
+    core::expenses::check_amount(row.amount_minor, row.currency);
+  }
+  if (date_or_category_changed) {
+    const auto category = pg::category_policy(row.org_id, row.category_id);
+    core::expenses::check_category(category);
+    core::expenses::check_date(row.expense_date, pg::org_today(row.org_id), category->max_age_days);
+  }
+  return PointerGetDatum(tuple);
+}
+
+EXPENSE_OPS_FUNCTION(expense_ops_invalidate_policy_cache) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw expense_ops::core::RuleViolation("39P01", "expense.invalidate_policy_cache() is a trigger function");
+  }
+  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+  const Oid relid = RelationGetRelid(trigger->tg_relation);
+  expense_ops::pg::guarded([&] { CacheInvalidateRelcacheByRelid(relid); });
+  return PointerGetDatum(nullptr);
+}
