@@ -491,3 +491,234 @@ CREATE TRIGGER policy_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON expe
 SELECT pg_catalog.pg_extension_config_dump('expense.categories', '');
 SELECT pg_catalog.pg_extension_config_dump('expense.exchange_rates', '');
 SELECT pg_catalog.pg_extension_config_dump('expense.expenses', '');
+
+CREATE FUNCTION expense.to_minor_units(amount numeric, currency text) RETURNS bigint
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_to_minor_units';
+COMMENT ON FUNCTION expense.to_minor_units(numeric, text) IS
+  'An amount as minor units of its currency; refuses an unknown currency (22X01), more decimals than it has (22X03), amounts <= 0 (22X04) and absurd ones (22X05)';
+CREATE FUNCTION expense.to_amount(minor_units bigint, currency text) RETURNS numeric
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_to_amount';
+COMMENT ON FUNCTION expense.to_amount(bigint, text) IS
+  'Minor units as a numeric with exactly the currency''s decimals: 1230 EUR is 12.30, 1500 JPY is 1500';
+
+-- ---------------------------------------------------------------------------------------------
+-- Who is calling. Read from the caller's user row, never from claims beyond the user id.
+
+CREATE FUNCTION iam.current_user_id() RETURNS uuid
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid
+$$;
+COMMENT ON FUNCTION iam.current_user_id() IS 'The calling user: the sub claim of the request, or NULL';
+
+CREATE FUNCTION iam.current_account(OUT user_id uuid, OUT org_id uuid, OUT role text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT u.user_id, u.org_id, u.role FROM iam.users u
+   WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL
+$$;
+COMMENT ON FUNCTION iam.current_account() IS
+  'The calling user''s id, organisation and application role, from their user row (no row for anonymous or disabled callers)';
+
+CREATE FUNCTION iam.can_see_expenses_of(owner uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (
+    SELECT FROM iam.users me JOIN iam.users them ON them.org_id = me.org_id
+     WHERE me.user_id = iam.current_user_id() AND me.disabled_at IS NULL AND them.user_id = owner
+       AND (them.user_id = me.user_id OR me.role IN ('finance', 'admin')
+            OR them.manager_id = me.user_id))
+$$;
+COMMENT ON FUNCTION iam.can_see_expenses_of(uuid) IS
+  'Whether the caller may see the owner''s expenses: their own, their reports'', or the whole organisation''s for finance and admin; never another organisation''s';
+
+REVOKE ALL ON FUNCTION iam.current_user_id(), iam.current_account(), iam.can_see_expenses_of(uuid) FROM PUBLIC;
+GRANT USAGE ON SCHEMA iam, expense TO expense_user;
+GRANT EXECUTE ON FUNCTION iam.current_user_id(), iam.current_account(), iam.can_see_expenses_of(uuid),
+  expense.to_minor_units(numeric, text), expense.to_amount(bigint, text), expense.is_currency(text)
+  TO expense_user;
+
+-- ---------------------------------------------------------------------------------------------
+-- Row-level security: enforced in the database for every path, the API's view included.
+
+ALTER TABLE expense.orgs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_org ON expense.orgs FOR SELECT TO expense_user
+  USING (org_id = (SELECT org_id FROM iam.current_account()));
+GRANT SELECT ON expense.orgs TO expense_user;
+
+ALTER TABLE expense.categories ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_org ON expense.categories FOR SELECT TO expense_user
+  USING (org_id = (SELECT org_id FROM iam.current_account()));
+GRANT SELECT ON expense.categories TO expense_user;
+
+ALTER TABLE expense.exchange_rates ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_org ON expense.exchange_rates FOR SELECT TO expense_user
+  USING (org_id = (SELECT org_id FROM iam.current_account()));
+GRANT SELECT ON expense.exchange_rates TO expense_user;
+
+ALTER TABLE expense.expenses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON expense.expenses FOR SELECT TO expense_user
+  USING (org_id = (SELECT org_id FROM iam.current_account()) AND iam.can_see_expenses_of(user_id));
+CREATE POLICY owner_creates_drafts ON expense.expenses FOR INSERT TO expense_user
+  WITH CHECK (user_id = (SELECT user_id FROM iam.current_account())
+              AND org_id = (SELECT org_id FROM iam.current_account()) AND status = 'draft');
+CREATE POLICY owner_edits_drafts ON expense.expenses FOR UPDATE TO expense_user
+  USING (user_id = (SELECT user_id FROM iam.current_account()) AND status = 'draft')
+  WITH CHECK (user_id = (SELECT user_id FROM iam.current_account())
+              AND org_id = (SELECT org_id FROM iam.current_account()) AND status = 'draft');
+CREATE POLICY owner_deletes_drafts ON expense.expenses FOR DELETE TO expense_user
+  USING (user_id = (SELECT user_id FROM iam.current_account()) AND status = 'draft');
+GRANT SELECT, INSERT, UPDATE, DELETE ON expense.expenses TO expense_user;
+
+-- ---------------------------------------------------------------------------------------------
+-- The audit trail: appended to by a trigger on every write, never rewritten.
+
+CREATE TABLE expense.expense_events (
+  event_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  org_id         uuid NOT NULL,
+  expense_id     uuid NOT NULL,
+  owner_id       uuid NOT NULL,
+  actor_id       uuid,
+  at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+  action         text NOT NULL CHECK (action IN ('create', 'edit', 'delete', 'transition')),
+  from_status    text,
+  to_status      text,
+  changed_fields jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX expense_events_expense ON expense.expense_events (expense_id, event_id);
+COMMENT ON TABLE expense.expense_events IS 'Append-only audit trail of every change to an expense';
+COMMENT ON SEQUENCE expense.expense_events_event_id_seq IS 'Numbers expense.expense_events';
+COMMENT ON COLUMN expense.expense_events.event_id IS 'Order of events';
+COMMENT ON COLUMN expense.expense_events.org_id IS 'The organisation';
+COMMENT ON COLUMN expense.expense_events.expense_id IS 'The expense (kept after a draft is deleted)';
+COMMENT ON COLUMN expense.expense_events.owner_id IS 'The expense''s owner';
+COMMENT ON COLUMN expense.expense_events.actor_id IS 'Who made the change: the calling user, NULL for a database session without one';
+COMMENT ON COLUMN expense.expense_events.at IS 'When';
+COMMENT ON COLUMN expense.expense_events.action IS 'create, edit, delete or transition';
+COMMENT ON COLUMN expense.expense_events.from_status IS 'Status before';
+COMMENT ON COLUMN expense.expense_events.to_status IS 'Status after';
+COMMENT ON COLUMN expense.expense_events.changed_fields IS 'Each changed column with its old and new value';
+
+CREATE FUNCTION expense.record_expense_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  before jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) - 'updated_at' END;
+  after jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) - 'updated_at' END;
+  row expense.expenses := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  changes jsonb;
+BEGIN
+  SELECT coalesce(jsonb_object_agg(key, jsonb_build_object('from', before->key, 'to', after->key)), '{}')
+    INTO changes
+    FROM jsonb_object_keys(coalesce(after, before)) key
+   WHERE (before->key) IS DISTINCT FROM (after->key);
+  IF TG_OP = 'UPDATE' AND changes = '{}' THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, to_status,
+                                      changed_fields)
+  VALUES (row.org_id, row.expense_id, row.user_id, iam.current_user_id(),
+          CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'DELETE' THEN 'delete'
+                     ELSE CASE WHEN OLD.status IS DISTINCT FROM NEW.status THEN 'transition' ELSE 'edit' END END,
+          before->>'status', after->>'status', changes);
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION expense.record_expense_event() IS 'AFTER each write on expense.expenses: appends the change to expense.expense_events';
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON expense.expenses
+  FOR EACH ROW EXECUTE FUNCTION expense.record_expense_event();
+
+CREATE FUNCTION expense.refuse_rewriting_history() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = '42501',
+    HINT = 'Events are recorded by the expense triggers and never changed.';
+END
+$$;
+COMMENT ON FUNCTION expense.refuse_rewriting_history() IS 'Keeps expense.expense_events append-only, whoever asks';
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON expense.expense_events
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.refuse_rewriting_history();
+
+ALTER TABLE expense.expense_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON expense.expense_events FOR SELECT TO expense_user
+  USING (org_id = (SELECT org_id FROM iam.current_account()) AND iam.can_see_expenses_of(owner_id));
+GRANT SELECT ON expense.expense_events TO expense_user, expense_ops_admin;
+SELECT pg_catalog.pg_extension_config_dump('expense.expense_events', '');
+
+-- ---------------------------------------------------------------------------------------------
+-- api.expenses: what PostgREST serves as /expenses. It runs with the caller's rights, so the
+-- policies above decide every row.
+
+CREATE VIEW api.expenses WITH (security_invoker = true) AS
+SELECT e.expense_id AS id, e.user_id, e.category_id, e.expense_date, e.merchant, e.description,
+       expense.to_amount(e.amount_minor, e.currency) AS amount, e.currency,
+       expense.to_amount(e.base_amount_minor, o.base_currency) AS base_amount,
+       o.base_currency, e.exchange_rate, e.receipt_ref, e.status, e.created_at, e.updated_at
+  FROM expense.expenses e
+  JOIN expense.orgs o USING (org_id);
+COMMENT ON VIEW api.expenses IS
+$$Expenses (GET/POST/PATCH/DELETE /expenses; Accept: text/csv exports). Employees see and change their own, managers see their reports', finance and admin the whole organisation's. Only the owner edits or deletes, and only drafts; status changes go through api.submit_expense and its siblings.$$;
+COMMENT ON COLUMN api.expenses.id IS 'Key';
+COMMENT ON COLUMN api.expenses.user_id IS 'The owner; always the caller on creation';
+COMMENT ON COLUMN api.expenses.category_id IS 'One of the organisation''s active categories';
+COMMENT ON COLUMN api.expenses.expense_date IS 'When the money was spent: not in the future, not older than the category allows';
+COMMENT ON COLUMN api.expenses.merchant IS 'Who was paid';
+COMMENT ON COLUMN api.expenses.description IS 'What for';
+COMMENT ON COLUMN api.expenses.amount IS 'Amount with exactly the currency''s decimals, above zero';
+COMMENT ON COLUMN api.expenses.currency IS 'ISO 4217 code';
+COMMENT ON COLUMN api.expenses.base_amount IS 'Amount in the base currency, frozen at submission';
+COMMENT ON COLUMN api.expenses.base_currency IS 'The organisation''s base currency';
+COMMENT ON COLUMN api.expenses.exchange_rate IS 'Rate frozen at submission';
+COMMENT ON COLUMN api.expenses.receipt_ref IS 'Reference to the receipt';
+COMMENT ON COLUMN api.expenses.status IS 'draft, submitted, approved, reimbursed or rejected';
+COMMENT ON COLUMN api.expenses.created_at IS 'When it was created';
+COMMENT ON COLUMN api.expenses.updated_at IS 'When it last changed';
+
+CREATE FUNCTION api.write_expense() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me record := iam.current_account();
+  written expense.expenses;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    DELETE FROM expense.expenses WHERE expense_id = OLD.id RETURNING * INTO written;
+    RETURN CASE WHEN written.expense_id IS NULL THEN NULL ELSE OLD END;
+  END IF;
+  IF NEW.user_id IS DISTINCT FROM me.user_id AND (TG_OP = 'INSERT' AND NEW.user_id IS NOT NULL
+                                                  OR TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id) THEN
+    RAISE EXCEPTION 'user_id: an expense belongs to the user who creates it' USING ERRCODE = '42501',
+      HINT = 'Leave user_id out.';
+  END IF;
+  IF coalesce(NEW.status, 'draft') <> coalesce(CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, 'draft') THEN
+    RAISE EXCEPTION 'status: an expense changes status through its workflow functions' USING ERRCODE = '22X30',
+      HINT = 'Call api.submit_expense, api.approve_expense, api.reject_expense or api.reimburse_expense.';
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, description,
+                                  amount_minor, currency, receipt_ref)
+    VALUES (me.org_id, me.user_id, NEW.category_id, NEW.expense_date, NEW.merchant,
+            coalesce(NEW.description, ''), expense.to_minor_units(NEW.amount, NEW.currency), NEW.currency,
+            NEW.receipt_ref)
+    RETURNING * INTO written;
+  ELSE
+    UPDATE expense.expenses
+       SET category_id = NEW.category_id, expense_date = NEW.expense_date, merchant = NEW.merchant,
+           description = coalesce(NEW.description, ''),
+           amount_minor = expense.to_minor_units(NEW.amount, NEW.currency), currency = NEW.currency,
+           receipt_ref = NEW.receipt_ref, updated_at = now()
+     WHERE expense_id = OLD.id
+    RETURNING * INTO written;
+    IF written.expense_id IS NULL THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  NEW.id := written.expense_id;
+  NEW.user_id := written.user_id;
+  NEW.status := written.status;
+  NEW.amount := expense.to_amount(written.amount_minor, written.currency);
+  NEW.created_at := written.created_at;
+  NEW.updated_at := written.updated_at;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION api.write_expense() IS
+  'INSTEAD OF trigger of api.expenses: writes expense.expenses as the caller, so row-level security and the rules apply';
+CREATE TRIGGER write INSTEAD OF INSERT OR UPDATE OR DELETE ON api.expenses
+  FOR EACH ROW EXECUTE FUNCTION api.write_expense();
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.expenses TO expense_user;

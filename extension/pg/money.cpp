@@ -1,10 +1,57 @@
-// Currencies and amounts at the SQL boundary.
+// Currencies and amounts at the SQL boundary. Money is stored as bigint minor units; the API
+// shows it as numeric with exactly the currency's number of decimals.
 #include "core/currency.hpp"
+#include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 
+namespace {
+
+namespace core = expense_ops::core;
+namespace pg = expense_ops::pg;
+
+core::Currency currency_argument(FunctionCallInfo fcinfo, int index) {
+  const std::string code = pg::text_argument(fcinfo, index, "currency");
+  const auto currency = core::find_currency(code);
+  if (!currency) {
+    throw core::RuleViolation(core::sqlstate::kUnknownCurrency,
+                              "currency \"" + code + "\" is not an ISO 4217 currency code",
+                              "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
+  }
+  return *currency;
+}
+
+}  // namespace
+
 // expense.is_currency(code text) RETURNS boolean
 EXPENSE_OPS_FUNCTION(expense_ops_is_currency) {
-  const std::string code = expense_ops::pg::text_argument(fcinfo, 0, "code");
-  PG_RETURN_BOOL(expense_ops::core::find_currency(code).has_value());
+  PG_RETURN_BOOL(core::find_currency(pg::text_argument(fcinfo, 0, "code")).has_value());
+}
+
+// expense.to_minor_units(amount numeric, currency text) RETURNS bigint
+EXPENSE_OPS_FUNCTION(expense_ops_to_minor_units) {
+  if (PG_ARGISNULL(0)) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "amount must not be null",
+                              "Give the amount, such as 12.50.");
+  }
+  const core::Currency currency = currency_argument(fcinfo, 1);
+  const Datum amount = PG_GETARG_DATUM(0);
+  const char* text = pg::guarded([&] {
+    return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, amount)));
+  });
+  PG_RETURN_INT64(core::parse_amount(text, currency.code));
+}
+
+// expense.to_amount(minor_units bigint, currency text) RETURNS numeric, with the exact scale.
+EXPENSE_OPS_FUNCTION(expense_ops_to_amount) {
+  if (PG_ARGISNULL(0)) {
+    PG_RETURN_NULL();
+  }
+  const std::int64_t minor_units = PG_GETARG_INT64(0);
+  const core::Currency currency = currency_argument(fcinfo, 1);
+  const std::string text = core::format_amount(minor_units, currency.exponent);
+  return pg::guarded([&] {
+    return DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()), ObjectIdGetDatum(InvalidOid),
+                               Int32GetDatum(-1));
+  });
 }

@@ -115,7 +115,7 @@ check "its heartbeats continue after the restart" \
   wait_until 10 bash -c "[ \"\$(psql -X -A -t -d $IT_DATABASE -c \"SELECT extract(epoch FROM last_seen) > $before FROM ops.worker_heartbeats WHERE worker_id = 'it-worker'\")\" = t ]"
 stop_worker
 
-echo "# identity through the PostgREST-shaped client (python3-jwt, non-superuser authenticator)"
+echo "# identity and expenses through the PostgREST-shaped client (python3-jwt, non-superuser authenticator)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_identity" -c "CREATE DATABASE expense_ops_identity" \
   -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE it_authenticator LOGIN NOINHERIT" \
   -c "GRANT expense_anon, expense_user TO it_authenticator"
@@ -123,7 +123,12 @@ psql -X -q -d expense_ops_identity -c "CREATE EXTENSION expense_ops"
 python_suite identity "$here/identity_test.py" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=postgres" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_identity" -c "DROP ROLE it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_identity" -c "CREATE DATABASE expense_ops_expenses"
+psql -X -q -d expense_ops_expenses -c "CREATE EXTENSION expense_ops"
+python_suite expenses "$here/expenses_test.py" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=postgres" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_expenses" -c "DROP ROLE it_authenticator"
 
 echo "# the policy cache across sessions"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_cache" -c "CREATE DATABASE expense_ops_cache"
