@@ -29,4 +29,18 @@ void check_date(Day expense_date, Day today, std::int32_t max_age_days);
 // The category exists in the expense's organisation and is active.
 void check_category(const std::optional<CategoryPolicy>& category);
 
+// What a submission is judged on, in base-currency minor units.
+struct SubmissionFacts {
+  std::int64_t base_amount = 0;
+  int base_exponent = 2;
+  bool has_receipt = false;
+  std::int64_t receipt_threshold = 0;
+  std::optional<std::int64_t> per_item_limit;
+  std::int64_t same_day_total = 0;  // the owner's other submitted expenses, same category and day
+  std::optional<std::int64_t> per_day_limit;
+};
+
+// Receipt above the threshold (22X33), per-item limit (22X34), per-day limit (22X35).
+void check_submission(const SubmissionFacts& facts);
+
 }  // namespace expense_ops::core::expenses

@@ -128,7 +128,12 @@ psql -X -q -d expense_ops_expenses -c "CREATE EXTENSION expense_ops"
 python_suite expenses "$here/expenses_test.py" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=postgres" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_expenses" -c "DROP ROLE it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_expenses" -c "CREATE DATABASE expense_ops_workflow"
+psql -X -q -d expense_ops_workflow -c "CREATE EXTENSION expense_ops"
+python_suite workflow "$here/workflow_test.py" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=postgres" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_workflow" -c "DROP ROLE it_authenticator"
 
 echo "# the policy cache across sessions"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_cache" -c "CREATE DATABASE expense_ops_cache"

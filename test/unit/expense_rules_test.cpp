@@ -65,3 +65,24 @@ TEST(ExpenseRules, Categories) {
   EXPECT_EQ(sqlstate_of([] { expenses::check_category(expenses::CategoryPolicy{"Travel", false, 90}); }), "22X22");
   EXPECT_EQ(sqlstate_of([] { expenses::check_category(expenses::CategoryPolicy{"Travel", true, 90}); }), "<accepted>");
 }
+
+TEST(ExpenseRules, SubmissionLimitsAtTheirBoundaries) {
+  expenses::SubmissionFacts facts;
+  facts.receipt_threshold = 2500;
+  facts.base_amount = 2500;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "<accepted>");
+  facts.base_amount = 2501;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "22X33");
+  facts.has_receipt = true;
+  facts.per_item_limit = 10000;
+  facts.base_amount = 10000;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "<accepted>");
+  facts.base_amount = 10001;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "22X34");
+  facts.base_amount = 4000;
+  facts.per_day_limit = 10000;
+  facts.same_day_total = 6000;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "<accepted>");
+  facts.same_day_total = 6001;
+  EXPECT_EQ(sqlstate_of([&] { expenses::check_submission(facts); }), "22X35");
+}

@@ -1,0 +1,149 @@
+#include "core/workflow.hpp"
+
+#include <cctype>
+
+#include "core/error.hpp"
+
+namespace expense_ops::core::workflow {
+
+namespace {
+
+const char* allowed_moves(std::string_view status) {
+  if (status == "draft") return "submit";
+  if (status == "submitted") return "approve or reject";
+  if (status == "approved") return "reimburse";
+  if (status == "rejected") return "reopen";
+  return "none: reimbursed is final";
+}
+
+[[noreturn]] void wrong_status(std::string_view verb, std::string_view status, std::string_view needed) {
+  throw RuleViolation("PT409",
+                      "status: cannot " + std::string(verb) + " an expense that is " + std::string(status) +
+                          "; only " + std::string(needed) + " expenses can be",
+                      std::string("From ") + std::string(status) + " the allowed moves are: " +
+                          allowed_moves(status) + ".");
+}
+
+[[noreturn]] void forbidden(const std::string& message, const std::string& hint) {
+  throw RuleViolation("42501", message, hint);
+}
+
+bool may_approve(const Actor& actor) {
+  return actor.manages_owner || actor.role == "finance" || actor.role == "admin";
+}
+
+}  // namespace
+
+Action parse_action(std::string_view name) {
+  if (name == "submit") return Action::kSubmit;
+  if (name == "approve") return Action::kApprove;
+  if (name == "reject") return Action::kReject;
+  if (name == "reimburse") return Action::kReimburse;
+  if (name == "reopen") return Action::kReopen;
+  throw RuleViolation(sqlstate::kInvalidParameterValue, "unknown workflow action \"" + std::string(name) + "\"",
+                      "Use submit, approve, reject, reimburse or reopen.");
+}
+
+Step decide(Action action, const Actor& actor, const ExpenseState& expense, std::string_view reason) {
+  switch (action) {
+    case Action::kSubmit:
+      if (!actor.is_owner) {
+        forbidden("only the owner submits an expense", "Ask the owner to submit it.");
+      }
+      if (expense.status != "draft") {
+        wrong_status("submit", expense.status, "draft");
+      }
+      return {"submitted", false};
+
+    case Action::kApprove:
+      if (actor.is_owner) {
+        forbidden("nobody approves their own expense", "Ask your manager or finance to approve it.");
+      }
+      if (!may_approve(actor)) {
+        forbidden("only the owner's manager, finance or an admin approves an expense",
+                  "Ask the owner's manager or finance.");
+      }
+      if (expense.status != "submitted") {
+        wrong_status("approve", expense.status, "submitted");
+      }
+      if (!expense.above_threshold) {
+        return {"approved", false};
+      }
+      if (!expense.first_approval_given) {
+        return {"submitted", true};
+      }
+      if (actor.role != "finance") {
+        forbidden("above the organisation's threshold the second approval is finance's",
+                  "Ask someone in finance to give the second approval.");
+      }
+      if (expense.actor_gave_first_approval) {
+        forbidden("the second approval must come from someone other than the first approver",
+                  "Ask another person in finance.");
+      }
+      return {"approved", false};
+
+    case Action::kReject:
+      if (actor.is_owner) {
+        forbidden("nobody rejects their own expense", "Delete a draft instead, or ask your manager.");
+      }
+      if (!may_approve(actor)) {
+        forbidden("only the owner's manager, finance or an admin rejects an expense",
+                  "Ask the owner's manager or finance.");
+      }
+      if (expense.status != "submitted") {
+        wrong_status("reject", expense.status, "submitted");
+      }
+      {
+        bool blank = true;
+        for (const char c : reason) {
+          blank = blank && std::isspace(static_cast<unsigned char>(c));
+        }
+        if (blank) {
+          throw RuleViolation("22X32", "reason: a rejection needs a reason",
+                              "Say what is wrong, so the owner can fix it.");
+        }
+      }
+      return {"rejected", false};
+
+    case Action::kReimburse:
+      if (actor.role != "finance") {
+        forbidden("only finance reimburses expenses", "Ask someone in finance.");
+      }
+      if (expense.status != "approved") {
+        wrong_status("reimburse", expense.status, "approved");
+      }
+      return {"reimbursed", false};
+
+    case Action::kReopen:
+      if (!actor.is_owner) {
+        forbidden("only the owner reopens a rejected expense", "Ask the owner.");
+      }
+      if (expense.status != "rejected") {
+        wrong_status("reopen", expense.status, "rejected");
+      }
+      return {"draft", false};
+  }
+  throw RuleViolation(sqlstate::kInternalError, "unhandled workflow action");
+}
+
+std::string normalize_merchant(std::string_view merchant) {
+  std::string out;
+  bool pending_space = false;
+  for (const char c : merchant) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {  // UTF-8 text passes through; only ASCII is folded
+      if (pending_space && !out.empty()) out.push_back(' ');
+      pending_space = false;
+      out.push_back(c);
+    } else if (std::isalnum(byte)) {
+      if (pending_space && !out.empty()) out.push_back(' ');
+      pending_space = false;
+      out.push_back(static_cast<char>(std::tolower(byte)));
+    } else {
+      pending_space = true;  // spaces and punctuation separate words
+    }
+  }
+  return out;
+}
+
+}  // namespace expense_ops::core::workflow
