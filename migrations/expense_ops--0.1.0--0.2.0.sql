@@ -371,8 +371,10 @@ BEGIN
   IF NOT FOUND OR account.disabled_at IS NOT NULL THEN
     RAISE EXCEPTION 'account disabled' USING ERRCODE = 'PT401', HINT = 'Ask an administrator.';
   END IF;
+  -- iat has whole seconds; against the exact change instant, every token issued before the
+  -- change is refused (and one issued later within the same second too: log in again).
   IF account.password_changed_at IS NOT NULL
-     AND (claims->>'iat')::bigint < floor(extract(epoch FROM account.password_changed_at)) THEN
+     AND (claims->>'iat')::numeric < extract(epoch FROM account.password_changed_at) THEN
     RAISE EXCEPTION 'token issued before the last password change' USING ERRCODE = 'PT401',
       HINT = 'Log in again with the new password.';
   END IF;
@@ -618,33 +620,44 @@ COMMENT ON COLUMN expense.expense_events.from_status IS 'Status before';
 COMMENT ON COLUMN expense.expense_events.to_status IS 'Status after';
 COMMENT ON COLUMN expense.expense_events.changed_fields IS 'Each changed column with its old and new value';
 
-CREATE FUNCTION expense.record_expense_event() RETURNS trigger
+-- Statement-level, over transition tables: a million-row INSERT ... SELECT writes its million
+-- events in one set-based statement instead of a million trigger calls.
+CREATE FUNCTION expense.record_expense_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  before jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) - 'updated_at' END;
-  after jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) - 'updated_at' END;
-  row expense.expenses := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-  changes jsonb;
+  actor uuid := iam.current_user_id();
 BEGIN
-  SELECT coalesce(jsonb_object_agg(key, jsonb_build_object('from', before->key, 'to', after->key)), '{}')
-    INTO changes
-    FROM jsonb_object_keys(coalesce(after, before)) key
-   WHERE (before->key) IS DISTINCT FROM (after->key);
-  IF TG_OP = 'UPDATE' AND changes = '{}' THEN
-    RETURN NULL;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, to_status, changed_fields)
+    SELECT n.org_id, n.expense_id, n.user_id, actor, 'create', n.status, '{}' FROM new_rows n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, changed_fields)
+    SELECT o.org_id, o.expense_id, o.user_id, actor, 'delete', o.status, '{}' FROM old_rows o;
+  ELSE
+    INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, to_status,
+                                        changed_fields)
+    SELECT n.org_id, n.expense_id, n.user_id, actor,
+           CASE WHEN o.status IS DISTINCT FROM n.status THEN 'transition' ELSE 'edit' END,
+           o.status, n.status, d.changes
+      FROM old_rows o
+      JOIN new_rows n USING (expense_id)
+     CROSS JOIN LATERAL (
+       SELECT jsonb_object_agg(key, jsonb_build_object('from', to_jsonb(o) -> key, 'to', to_jsonb(n) -> key)) AS changes
+         FROM jsonb_object_keys(to_jsonb(n) - 'updated_at') key
+        WHERE (to_jsonb(o) -> key) IS DISTINCT FROM (to_jsonb(n) -> key)) d
+     WHERE d.changes IS NOT NULL;
   END IF;
-  INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, to_status,
-                                      changed_fields)
-  VALUES (row.org_id, row.expense_id, row.user_id, iam.current_user_id(),
-          CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'DELETE' THEN 'delete'
-                     ELSE CASE WHEN OLD.status IS DISTINCT FROM NEW.status THEN 'transition' ELSE 'edit' END END,
-          before->>'status', after->>'status', changes);
   RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION expense.record_expense_event() IS 'AFTER each write on expense.expenses: appends the change to expense.expense_events';
-CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON expense.expenses
-  FOR EACH ROW EXECUTE FUNCTION expense.record_expense_event();
+COMMENT ON FUNCTION expense.record_expense_events() IS
+  'AFTER each statement on expense.expenses: appends its creations, edits, transitions and deletions to expense.expense_events';
+CREATE TRIGGER audit_insert AFTER INSERT ON expense.expenses
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
+CREATE TRIGGER audit_update AFTER UPDATE ON expense.expenses
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
+CREATE TRIGGER audit_delete AFTER DELETE ON expense.expenses
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
 
 CREATE FUNCTION expense.refuse_rewriting_history() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -975,3 +988,206 @@ REVOKE ALL ON FUNCTION expense.workflow_step(text, text, text, boolean, boolean,
 GRANT EXECUTE ON FUNCTION expense.normalize_merchant(text), expense.currency_exponent(text) TO expense_user;
 GRANT EXECUTE ON FUNCTION api.submit_expense(uuid), api.confirm_not_duplicate(uuid), api.approve_expense(uuid),
   api.reject_expense(uuid, text), api.reimburse_expense(uuid), api.reopen_expense(uuid) TO expense_user;
+
+-- ---------------------------------------------------------------------------------------------
+-- User administration. Admins act within their own organisation; everyone else gets 403, and
+-- users of other organisations look missing (404).
+
+CREATE TABLE iam.invitations (
+  invitation_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id       uuid NOT NULL REFERENCES iam.users ON DELETE CASCADE,
+  secret_hash   text NOT NULL,
+  created_by    uuid NOT NULL,
+  expires_at    timestamptz NOT NULL DEFAULT now() + interval '7 days',
+  accepted_at   timestamptz
+);
+COMMENT ON TABLE iam.invitations IS 'Invitations to set a first password; the code''s secret is kept only as an argon2id hash';
+COMMENT ON COLUMN iam.invitations.invitation_id IS 'First part of the invitation code';
+COMMENT ON COLUMN iam.invitations.user_id IS 'The invited user';
+COMMENT ON COLUMN iam.invitations.secret_hash IS 'argon2id hash of the code''s secret part';
+COMMENT ON COLUMN iam.invitations.created_by IS 'The admin who invited';
+COMMENT ON COLUMN iam.invitations.expires_at IS 'The code works until then (7 days)';
+COMMENT ON COLUMN iam.invitations.accepted_at IS 'When it was used; a code works once';
+SELECT pg_catalog.pg_extension_config_dump('iam.invitations', '');
+
+-- The caller, who must be an admin; and a user of the caller's organisation.
+CREATE FUNCTION iam.require_admin() RETURNS iam.users
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users;
+BEGIN
+  SELECT * INTO me FROM iam.users u WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL;
+  IF me.user_id IS NULL OR me.role <> 'admin' THEN
+    RAISE EXCEPTION 'only an admin manages users' USING ERRCODE = '42501', HINT = 'Ask an administrator.';
+  END IF;
+  RETURN me;
+END
+$$;
+COMMENT ON FUNCTION iam.require_admin() IS 'The calling admin''s user row; 42501 for anyone else';
+
+CREATE FUNCTION iam.user_of_org(user_id uuid, org_id uuid) RETURNS iam.users
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found iam.users;
+BEGIN
+  SELECT * INTO found FROM iam.users u WHERE u.user_id = user_of_org.user_id AND u.org_id = user_of_org.org_id
+     FOR UPDATE;
+  IF found.user_id IS NULL THEN
+    RAISE EXCEPTION 'user_id: no user % in your organisation', user_id USING ERRCODE = 'PT404';
+  END IF;
+  RETURN found;
+END
+$$;
+COMMENT ON FUNCTION iam.user_of_org(uuid, uuid) IS 'A user of the given organisation, locked; 404 otherwise';
+REVOKE ALL ON FUNCTION iam.require_admin(), iam.user_of_org(uuid, uuid) FROM PUBLIC;
+
+CREATE FUNCTION api.create_user(email text, display_name text, role text DEFAULT 'employee',
+                                manager_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users := iam.require_admin();
+  created iam.users;
+  secret text := rtrim(translate(encode(iam.random_bytes(24), 'base64'), '+/', '-_'), '=');
+  invitation uuid;
+BEGIN
+  IF manager_id IS NOT NULL THEN
+    PERFORM iam.user_of_org(manager_id, me.org_id);
+  END IF;
+  INSERT INTO iam.users (org_id, email, display_name, role, manager_id)
+  VALUES (me.org_id, btrim(email), display_name, role, manager_id)
+  RETURNING * INTO created;
+  INSERT INTO iam.invitations (user_id, secret_hash, created_by)
+  VALUES (created.user_id, iam.rehash_password(secret), me.user_id)
+  RETURNING invitation_id INTO invitation;
+  RETURN jsonb_build_object('user_id', created.user_id, 'email', created.email, 'role', created.role,
+                            'invitation_code', invitation || '.' || secret,
+                            'invitation_expires_at', now() + interval '7 days');
+END
+$$;
+COMMENT ON FUNCTION api.create_user(text, text, text, uuid) IS
+  'Admins invite a user into their organisation (POST /rpc/create_user). Returns the user and a one-time invitation_code, valid 7 days, which api.accept_invitation exchanges for a first password';
+
+CREATE FUNCTION api.accept_invitation(code text, password text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  invitation iam.invitations;
+  invitee iam.users;
+BEGIN
+  BEGIN
+    SELECT * INTO invitation FROM iam.invitations i
+     WHERE i.invitation_id = split_part(code, '.', 1)::uuid FOR UPDATE;
+  EXCEPTION WHEN invalid_text_representation THEN
+    invitation := NULL;
+  END;
+  IF invitation.invitation_id IS NULL OR invitation.accepted_at IS NOT NULL OR invitation.expires_at < now()
+     OR iam.verify_password(split_part(code, '.', 2), invitation.secret_hash) = 'mismatch' THEN
+    RAISE EXCEPTION 'code: the invitation code is wrong, used or expired' USING ERRCODE = '28P01',
+      HINT = 'Ask your administrator for a new invitation.';
+  END IF;
+  -- A first password leaves password_changed_at alone: no earlier token exists to end.
+  UPDATE iam.users u SET password_hash = iam.hash_password(password)
+   WHERE u.user_id = invitation.user_id RETURNING * INTO invitee;
+  UPDATE iam.invitations i SET accepted_at = now() WHERE i.invitation_id = invitation.invitation_id;
+  RETURN jsonb_build_object('user_id', invitee.user_id, 'email', invitee.email);
+END
+$$;
+COMMENT ON FUNCTION api.accept_invitation(text, text) IS
+  'Sets a first password with an invitation code (POST /rpc/accept_invitation); the code works once. Then log in with api.login';
+
+CREATE FUNCTION api.set_user_role(user_id uuid, role text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users := iam.require_admin();
+BEGIN
+  PERFORM iam.user_of_org(user_id, me.org_id);
+  UPDATE iam.users u SET role = set_user_role.role WHERE u.user_id = set_user_role.user_id;
+END
+$$;
+COMMENT ON FUNCTION api.set_user_role(uuid, text) IS
+  'Admins set a user''s application role (employee, manager, finance, support, admin); policies read it at once';
+
+CREATE FUNCTION api.set_user_manager(user_id uuid, manager_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users := iam.require_admin();
+BEGIN
+  PERFORM iam.user_of_org(user_id, me.org_id);
+  IF manager_id IS NOT NULL THEN
+    PERFORM iam.user_of_org(manager_id, me.org_id);
+  END IF;
+  UPDATE iam.users u SET manager_id = set_user_manager.manager_id WHERE u.user_id = set_user_manager.user_id;
+END
+$$;
+COMMENT ON FUNCTION api.set_user_manager(uuid, uuid) IS 'Admins set (or clear, with NULL) a user''s manager, from the same organisation';
+
+CREATE FUNCTION api.deactivate_user(user_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users := iam.require_admin();
+BEGIN
+  IF user_id = me.user_id THEN
+    RAISE EXCEPTION 'user_id: admins cannot deactivate themselves' USING ERRCODE = 'PT409',
+      HINT = 'Ask another admin.';
+  END IF;
+  PERFORM iam.user_of_org(user_id, me.org_id);
+  UPDATE iam.users u SET disabled_at = coalesce(u.disabled_at, now()) WHERE u.user_id = deactivate_user.user_id;
+END
+$$;
+COMMENT ON FUNCTION api.deactivate_user(uuid) IS
+  'Admins deactivate a user: logins are refused and api.pre_request() refuses their tokens from now on';
+
+CREATE FUNCTION api.change_password(old_password text, new_password text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me iam.users;
+BEGIN
+  SELECT * INTO me FROM iam.users u WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL FOR UPDATE;
+  IF me.user_id IS NULL THEN
+    RAISE EXCEPTION 'not logged in' USING ERRCODE = 'PT401';
+  END IF;
+  IF me.password_hash IS NULL OR iam.verify_password(coalesce(old_password, ''), me.password_hash) = 'mismatch' THEN
+    RAISE EXCEPTION 'old_password: the current password is wrong' USING ERRCODE = '28P01',
+      HINT = 'Enter the password you log in with now.';
+  END IF;
+  UPDATE iam.users u SET password_hash = iam.hash_password(new_password), password_changed_at = now()
+   WHERE u.user_id = me.user_id;
+END
+$$;
+COMMENT ON FUNCTION api.change_password(text, text) IS
+  'Users change their own password, giving the old one (POST /rpc/change_password). Tokens issued before stop working; log in again';
+
+REVOKE ALL ON FUNCTION api.create_user(text, text, text, uuid), api.accept_invitation(text, text),
+  api.set_user_role(uuid, text), api.set_user_manager(uuid, uuid), api.deactivate_user(uuid),
+  api.change_password(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.create_user(text, text, text, uuid), api.set_user_role(uuid, text),
+  api.set_user_manager(uuid, uuid), api.deactivate_user(uuid), api.change_password(text, text) TO expense_user;
+GRANT EXECUTE ON FUNCTION api.accept_invitation(text, text) TO expense_anon, expense_user;
+
+-- ---------------------------------------------------------------------------------------------
+-- Reporting
+
+CREATE FUNCTION api.expense_summary("from" date, "to" date)
+RETURNS TABLE (month date, category text, base_currency text, expenses bigint, total numeric)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+    RAISE EXCEPTION 'from and to must be dates with from <= to, got % and %', "from", "to"
+      USING ERRCODE = '22023', HINT = 'For example: from => ''2026-01-01'', to => ''2026-12-31''.';
+  END IF;
+  -- Runs with the caller's rights: row-level security limits it to the expenses they may see.
+  RETURN QUERY
+  SELECT date_trunc('month', e.expense_date)::date, c.name, o.base_currency, count(*),
+         expense.to_amount(sum(e.base_amount_minor)::bigint, o.base_currency)
+    FROM expense.expenses e
+    JOIN expense.categories c USING (category_id)
+    JOIN expense.orgs o ON o.org_id = e.org_id
+   WHERE e.expense_date BETWEEN "from" AND "to"
+     AND e.status IN ('submitted', 'approved', 'reimbursed')
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2;
+END
+$$;
+COMMENT ON FUNCTION api.expense_summary(date, date) IS
+  'Totals of submitted, approved and reimbursed expenses per month and category, in the base currency, over the expenses the caller may see (GET /rpc/expense_summary?from=2026-01-01&to=2026-12-31)';
+REVOKE ALL ON FUNCTION api.expense_summary(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.expense_summary(date, date) TO expense_user;

@@ -51,7 +51,7 @@ cluster_start "$base"
 cluster_env "$base" "$port"
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
-psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "CREATE EXTENSION expense_ops" -f scripts/demo-data.sql
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" -f scripts/demo-data.sql
 
 : >"$worker_log"
 # The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch

@@ -133,7 +133,28 @@ psql -X -q -d expense_ops_workflow -c "CREATE EXTENSION expense_ops"
 python_suite workflow "$here/workflow_test.py" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=postgres" \
   "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_workflow" -c "DROP ROLE it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_workflow" -c "CREATE DATABASE expense_ops_users"
+psql -X -q -d expense_ops_users -c "CREATE EXTENSION expense_ops"
+python_suite users "$here/user_admin_test.py" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_users user=postgres" \
+  "host=$PGHOST port=$PGPORT dbname=expense_ops_users user=it_authenticator"
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_users" -c "DROP ROLE it_authenticator"
+
+echo "# the demo data of make run loads, and its users log in"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_demo" -c "CREATE DATABASE expense_ops_demo"
+if psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_demo -c "CREATE EXTENSION expense_ops" \
+     -f "$root/scripts/demo-data.sql" >"$WORK/demo.out" 2>&1; then
+  pass "scripts/demo-data.sql loads"
+else
+  fail "scripts/demo-data.sql loads" "$(tail -5 "$WORK/demo.out")"
+fi
+states=$(psql -X -A -t -d expense_ops_demo -c "SELECT string_agg(DISTINCT status, ',' ORDER BY status) FROM expense.expenses")
+check "its expenses are in every state ($states)" [ "$states" = "approved,draft,reimbursed,rejected,submitted" ]
+currencies=$(psql -X -A -t -d expense_ops_demo -c "SELECT count(DISTINCT currency) FROM expense.expenses")
+check "in several currencies ($currencies)" [ "$currencies" -ge 3 ]
+check "ana@example.com logs in with the password 'secret'" \
+  [ "$(psql -X -A -t -d expense_ops_demo -c "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_demo"
 
 echo "# the policy cache across sessions"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_cache" -c "CREATE DATABASE expense_ops_cache"

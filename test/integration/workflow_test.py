@@ -197,6 +197,17 @@ def main(admin_dsn, authenticator_dsn):
           [row[:2] for row in response.body] == [("create", "draft"), ("transition", "submitted")]
           and response.body[-1][2] == USERS["ana"][0], repr(response))
 
+    # The summary covers what the caller may see, in the base currency.
+    summary = "SELECT category, expenses, total FROM api.expense_summary(current_date - 30, current_date) ORDER BY 1"
+    finance = api.request("GET", "/rpc/expense_summary", summary, token=tokens["fay"])
+    ben = api.request("GET", "/rpc/expense_summary", summary, token=tokens["ben"])
+    check("finance's summary spans the organisation, Ben's only his own",
+          finance.status == 200 and ben.status == 200 and sum(r[1] for r in finance.body) > sum(r[1] for r in ben.body)
+          and all(isinstance(r[2], Decimal) for r in finance.body), f"{finance!r} {ben!r}")
+    response = api.request("GET", "/rpc/expense_summary", "SELECT * FROM api.expense_summary(current_date, current_date - 1)",
+                           token=tokens["fay"])
+    check("a reversed period is 400", response.status == 400, repr(response))
+
     # A workflow function called with nonsense.
     response = c.step("ana", "submit_expense", "00000000-0000-0000-0000-00000000dead")
     check("an unknown id is 404", response.status == 404, repr(response))

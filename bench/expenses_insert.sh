@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A million-row INSERT ... SELECT into expense.expenses with every write-time trigger active
+# (the C++ rules with their policy cache, and the audit trail), against the same insert into a
+# bare table with the same columns, indexes and foreign keys and no triggers. Same run,
+# alternating, best of each. The issue's bar: at most 1.3x.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+rows=${BENCH_ROWS:-1000000}
+rounds=${BENCH_INSERT_ROUNDS:-2}
+db=$BENCH_DATABASE
+
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
+VALUES ('00000000-0000-0000-0000-0000000000a1', 'Bench', 'EUR', 'Europe/Berlin') ON CONFLICT DO NOTHING;
+INSERT INTO iam.users (user_id, org_id, email, display_name)
+VALUES ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000a1', 'bench@bench.test', 'Bench')
+ON CONFLICT DO NOTHING;
+INSERT INTO expense.categories (category_id, org_id, name)
+SELECT ('00000000-0000-0000-0000-0000000000' || lpad(to_hex(i), 2, '0'))::uuid,
+       '00000000-0000-0000-0000-0000000000a1', 'Category ' || i
+  FROM generate_series(1, 8) i ON CONFLICT DO NOTHING;
+DROP TABLE IF EXISTS public.bare_expenses;
+CREATE TABLE public.bare_expenses (LIKE expense.expenses INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+ALTER TABLE public.bare_expenses
+  ADD FOREIGN KEY (org_id) REFERENCES expense.orgs,
+  ADD FOREIGN KEY (org_id, user_id) REFERENCES iam.users (org_id, user_id),
+  ADD FOREIGN KEY (org_id, category_id) REFERENCES expense.categories (org_id, category_id);
+SQL
+
+insert_into() {
+  cat <<SQL
+INSERT INTO $1 (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+SELECT '00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
+       ('00000000-0000-0000-0000-0000000000' || lpad(to_hex(1 + i % 8), 2, '0'))::uuid,
+       current_date - (i % 60), 'Merchant ' || (i % 1000), 100 + i % 50000, (ARRAY['EUR', 'USD', 'JPY'])[1 + i % 3]
+  FROM generate_series(1, $rows) i;
+SQL
+}
+
+seconds() {  # seconds TABLE: one timed insert, then the table is emptied again
+  local started ended
+  psql -X -q -d "$db" -c "TRUNCATE $1 CASCADE" >/dev/null 2>&1 || true
+  psql -X -q -d "$db" -c "CHECKPOINT" >/dev/null
+  started=$(date +%s.%N)
+  insert_into "$1" | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null
+  ended=$(date +%s.%N)
+  awk "BEGIN {printf \"%.2f\", $ended - $started}"
+}
+
+# The audit trail is append-only even against TRUNCATE, so expense rows are cleared by a
+# superuser session that skips the guard for the benchmark only.
+psql -X -q -d "$db" -c "ALTER TABLE expense.expense_events DISABLE TRIGGER append_only"
+best_bare= best_rules=
+for round in $(seq 1 "$rounds"); do
+  t=$(seconds public.bare_expenses)
+  if [ -z "$best_bare" ] || awk "BEGIN {exit !($t < $best_bare)}"; then best_bare=$t; fi
+  psql -X -q -d "$db" -c "TRUNCATE expense.expense_events" >/dev/null
+  t=$(seconds expense.expenses)
+  if [ -z "$best_rules" ] || awk "BEGIN {exit !($t < $best_rules)}"; then best_rules=$t; fi
+done
+psql -X -q -d "$db" -c "TRUNCATE expense.expense_events, expense.expenses" -c "ALTER TABLE expense.expense_events ENABLE TRIGGER append_only" -c "DROP TABLE public.bare_expenses"
+
+ratio=$(awk "BEGIN {printf \"%.2f\", $best_rules / $best_bare}")
+printf '| %s | INSERT ... SELECT of %d expenses with the rules trigger and audit trail, best of %d | %sx time (%s s vs %s s) | same insert into a bare table with the same columns, indexes and foreign keys |\n' \
+  "$(date +%F)" "$rows" "$rounds" "$ratio" "$best_rules" "$best_bare" | tee -a "$here/results/expenses_insert.md"

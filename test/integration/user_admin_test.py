@@ -1,0 +1,122 @@
+"""User administration and password changes through the PostgREST-shaped client.
+
+Usage: user_admin_test.py ADMIN_DSN AUTHENTICATOR_DSN
+"""
+
+import sys
+import time
+
+import psycopg2
+
+from expenses_test import PASSWORD, USERS, setup
+from postgrest import PostgREST
+
+passed = failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok {passed + failed} - {name}")
+    else:
+        failed += 1
+        print(f"not ok {passed + failed} - {name}")
+        if detail:
+            print(f"#   {detail}")
+
+
+def main(admin_dsn, authenticator_dsn):
+    admin = psycopg2.connect(admin_dsn)
+    admin.autocommit = True
+    setup(admin)
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT iam.postgrest_jwks()")
+        jwks = cursor.fetchone()[0]
+    api = PostgREST(authenticator_dsn, jwks)
+    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
+
+    # Inviting.
+    response = api.rpc("create_user", token=tokens["ada"], email="new@test", display_name="Newton",
+                       role="employee", manager_id=USERS["mia"][0])
+    check("an admin invites a user (200, with a one-time code)",
+          response.status == 200 and "." in response.body.get("invitation_code", ""), repr(response))
+    code, new_user = response.body["invitation_code"], response.body["user_id"]
+    for who, status in (("fay", 403), ("ana", 403)):
+        response = api.rpc("create_user", token=tokens[who], email=f"x-{who}@test", display_name="X")
+        check(f"{who} may not invite ({status})", response.status == status, repr(response))
+    response = api.rpc("create_user", email="anon@test", display_name="X")
+    check("nor may the anonymous role (401)", response.status == 401, repr(response))
+    response = api.rpc("create_user", token=tokens["ada"], email="NEW@test", display_name="Again")
+    check("an email already taken is 409", response.status == 409, repr(response))
+    response = api.rpc("create_user", token=tokens["ada"], email="boss@test", display_name="B", role="boss")
+    check("an unknown role is 400", response.status == 400, repr(response))
+    response = api.rpc("create_user", token=tokens["ada"], email="m@test", display_name="M", manager_id=USERS["gus"][0])
+    check("a manager from another organisation is 404", response.status == 404, repr(response))
+
+    response = api.rpc("login", email="new@test", password="anything at all")
+    check("an invited user cannot log in before accepting", response.status == 401, repr(response))
+    response = api.rpc("accept_invitation", code=code.split(".")[0] + ".wrong", password="a fine new password")
+    check("a wrong code is refused (403)", response.status == 403, repr(response))
+    response = api.rpc("accept_invitation", code="not-a-code", password="a fine new password")
+    check("a malformed code is refused the same way (403)", response.status == 403, repr(response))
+    response = api.rpc("accept_invitation", code=code, password="short")
+    check("a short password is refused (400, 22X10)", response.status == 400 and response.sqlstate == "22X10",
+          repr(response))
+    response = api.rpc("accept_invitation", code=code, password="a fine new password")
+    check("the right code sets the first password", response.status == 200, repr(response))
+    response = api.rpc("accept_invitation", code=code, password="another fine password")
+    check("and works only once (403)", response.status == 403, repr(response))
+    response = api.rpc("login", email="new@test", password="a fine new password")
+    check("the new user logs in", response.status == 200, repr(response))
+
+    # Roles and managers take effect at once: policies read the user row, not the token.
+    newton = response.body["token"]
+    response = api.rpc("set_user_role", token=tokens["ada"], user_id=new_user, role="finance")
+    check("an admin changes a role", response.status == 200, repr(response))
+    response = api.request("GET", "/expenses", "SELECT count(*) FROM api.expenses", token=newton)
+    check("the same token now sees the organisation's expenses", response.status == 200, repr(response))
+    response = api.rpc("set_user_role", token=tokens["gus"], user_id=new_user, role="admin")
+    check("another organisation's admin cannot touch the user (404)", response.status == 404, repr(response))
+    response = api.rpc("set_user_manager", token=tokens["ada"], user_id=new_user, manager_id=USERS["ana"][0])
+    check("an admin sets a manager", response.status == 200, repr(response))
+    response = api.rpc("set_user_manager", token=tokens["ada"], user_id=new_user, manager_id=new_user)
+    check("nobody manages themselves (400)", response.status == 400, repr(response))
+
+    # Changing one's password ends older tokens.
+    response = api.rpc("change_password", token=tokens["ben"], old_password="wrong", new_password="a new password")
+    check("a wrong old password is refused (403)", response.status == 403, repr(response))
+    response = api.rpc("change_password", token=tokens["ben"], old_password=PASSWORD, new_password="short")
+    check("a short new one is refused (400)", response.status == 400, repr(response))
+    response = api.rpc("change_password", token=tokens["ben"], old_password=PASSWORD, new_password="a new password")
+    check("the right old password changes it", response.status == 200, repr(response))
+    response = api.request("GET", "/expenses", "SELECT 1", token=tokens["ben"])
+    check("the token from before the change gets 401", response.status == 401, repr(response))
+    time.sleep(1.1)  # a token must be issued in a later second than the change
+    response = api.rpc("login", email="ben@test", password="a new password")
+    check("the new password logs in", response.status == 200, repr(response))
+    response = api.request("GET", "/expenses", "SELECT 1", token=response.body["token"])
+    check("and its token works", response.status == 200, repr(response))
+    response = api.rpc("login", email="ben@test", password=PASSWORD)
+    check("the old password no longer does", response.status == 401, repr(response))
+
+    # Deactivation.
+    response = api.rpc("deactivate_user", token=tokens["ada"], user_id=USERS["ada"][0])
+    check("an admin cannot deactivate themselves (409)", response.status == 409, repr(response))
+    response = api.rpc("deactivate_user", token=tokens["fay"], user_id=USERS["ana"][0])
+    check("finance cannot deactivate anyone (403)", response.status == 403, repr(response))
+    response = api.rpc("deactivate_user", token=tokens["ada"], user_id=USERS["ana"][0])
+    check("an admin deactivates a user", response.status == 200, repr(response))
+    response = api.request("GET", "/expenses", "SELECT 1", token=tokens["ana"])
+    check("whose token gets 401 at once", response.status == 401, repr(response))
+    response = api.rpc("login", email="ana@test", password=PASSWORD)
+    check("and who cannot log in", response.status == 401, repr(response))
+
+    api.close()
+    admin.close()
+    print(f"user administration: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
