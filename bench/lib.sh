@@ -11,6 +11,12 @@ pgbench_run() {
     -f "$script" --log --log-prefix=tx "$BENCH_DATABASE" 2>&1)
   local tps
   tps=$(echo "$output" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  if [ -z "$tps" ] || grep -q "aborted" <<<"$output"; then
+    echo "pgbench failed for $name:" >&2
+    echo "$output" | tail -5 >&2
+    rm -rf "$logdir"
+    return 1
+  fi
   # Column 3 of pgbench's per-transaction log is the latency in microseconds.
   local p99
   p99=$(cat "$logdir"/tx* | awk '{print $3}' | sort -n |

@@ -237,16 +237,18 @@ SELECT pg_catalog.pg_extension_config_dump('iam.revoked_tokens', '');
 CREATE FUNCTION iam.client_ip() RETURNS inet
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  forwarded text := nullif(btrim(split_part(
-    nullif(current_setting('request.headers', true), '')::json->>'x-forwarded-for', ',', 1)), '');
+  forwarded text;
 BEGIN
-  IF forwarded IS NOT NULL THEN
-    BEGIN
+  BEGIN
+    forwarded := nullif(btrim(split_part(
+      nullif(current_setting('request.headers', true), '')::json->>'x-forwarded-for', ',', 1)), '');
+    IF forwarded IS NOT NULL THEN
       RETURN forwarded::inet;
-    EXCEPTION WHEN invalid_text_representation THEN
-      RETURN NULL;  -- a forged header that is not even an address counts as no address
-    END;
-  END IF;
+    END IF;
+  EXCEPTION WHEN invalid_text_representation THEN
+    -- Headers that are not JSON, or a forwarded address that is not one, count as no address.
+    RETURN NULL;
+  END;
   RETURN inet_client_addr();
 END
 $$;
@@ -529,26 +531,35 @@ COMMENT ON FUNCTION expense.to_amount(bigint, text) IS
 -- Who is calling. Read from the caller's user row, never from claims beyond the user id.
 
 CREATE FUNCTION iam.current_user_id() RETURNS uuid
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid;
+END
 $$;
 COMMENT ON FUNCTION iam.current_user_id() IS 'The calling user: the sub claim of the request, or NULL';
 
+-- PL/pgSQL rather than SQL: a SECURITY DEFINER SQL function is never inlined and plans its
+-- query on every call, while PL/pgSQL keeps the plan for the session. Row-level security
+-- calls these for every write.
 CREATE FUNCTION iam.current_account(OUT user_id uuid, OUT org_id uuid, OUT role text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT u.user_id, u.org_id, u.role FROM iam.users u
-   WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  SELECT u.user_id, u.org_id, u.role INTO user_id, org_id, role FROM iam.users u
+   WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL;
+END
 $$;
 COMMENT ON FUNCTION iam.current_account() IS
   'The calling user''s id, organisation and application role, from their user row (no row for anonymous or disabled callers)';
 
 CREATE FUNCTION iam.can_see_expenses_of(owner uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT EXISTS (
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN EXISTS (
     SELECT FROM iam.users me JOIN iam.users them ON them.org_id = me.org_id
      WHERE me.user_id = iam.current_user_id() AND me.disabled_at IS NULL AND them.user_id = owner
        AND (them.user_id = me.user_id OR me.role IN ('finance', 'admin')
-            OR them.manager_id = me.user_id))
+            OR them.manager_id = me.user_id));
+END
 $$;
 COMMENT ON FUNCTION iam.can_see_expenses_of(uuid) IS
   'Whether the caller may see the owner''s expenses: their own, their reports'', or the whole organisation''s for finance and admin; never another organisation''s';
@@ -581,12 +592,12 @@ ALTER TABLE expense.expenses ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON expense.expenses FOR SELECT TO expense_user
   USING (org_id = (SELECT org_id FROM iam.current_account()) AND iam.can_see_expenses_of(user_id));
 CREATE POLICY owner_creates_drafts ON expense.expenses FOR INSERT TO expense_user
-  WITH CHECK (user_id = (SELECT user_id FROM iam.current_account())
-              AND org_id = (SELECT org_id FROM iam.current_account()) AND status = 'draft');
+  WITH CHECK (status = 'draft' AND EXISTS (SELECT FROM iam.current_account() me
+                                           WHERE me.user_id = expenses.user_id AND me.org_id = expenses.org_id));
 CREATE POLICY owner_edits_drafts ON expense.expenses FOR UPDATE TO expense_user
   USING (user_id = (SELECT user_id FROM iam.current_account()) AND status = 'draft')
-  WITH CHECK (user_id = (SELECT user_id FROM iam.current_account())
-              AND org_id = (SELECT org_id FROM iam.current_account()) AND status = 'draft');
+  WITH CHECK (status = 'draft' AND EXISTS (SELECT FROM iam.current_account() me
+                                           WHERE me.user_id = expenses.user_id AND me.org_id = expenses.org_id));
 CREATE POLICY owner_deletes_drafts ON expense.expenses FOR DELETE TO expense_user
   USING (user_id = (SELECT user_id FROM iam.current_account()) AND status = 'draft');
 GRANT SELECT, INSERT, UPDATE, DELETE ON expense.expenses TO expense_user;

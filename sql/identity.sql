@@ -96,4 +96,7 @@ SELECT set_config('request.headers', '{"x-forwarded-for": "198.51.100.1"}', true
 SELECT api.login('ana@acme.test', 'secret') ? 'token' AS other_address;
 SELECT set_config('request.headers', '{"x-forwarded-for": "not an address"}', true);
 SELECT iam.client_ip() IS NULL AS forged_header_ignored;
+SELECT set_config('request.headers', '{"x-forwarded-for": ', true);
+SELECT iam.client_ip() IS NULL AS malformed_headers_ignored,
+       api.login('ana@acme.test', 'wrong') ? 'error' AS login_still_answers;
 ROLLBACK;

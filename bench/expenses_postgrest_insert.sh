@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# A PostgREST-shaped single-row insert (POST /expenses) against a bare single-row insert, with
+# pgbench, 4 clients, same run, alternating rounds, best of each. Both connect as the same
+# non-superuser authenticator. The PostgREST-shaped transaction does what PostgREST does: the
+# transaction-local role and claims, api.pre_request(), then the INSERT into api.expenses (row-
+# level security, the INSTEAD OF trigger, the C++ rules and the audit trail). Bar: at least 0.7x.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+db=$BENCH_DATABASE
+seconds=${BENCH_SECONDS:-8}
+rounds=${BENCH_ROUNDS:-3}
+
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
+VALUES ('00000000-0000-0000-0000-0000000000a1', 'Bench', 'EUR', 'Europe/Berlin') ON CONFLICT DO NOTHING;
+INSERT INTO iam.users (user_id, org_id, email, display_name)
+VALUES ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000a1', 'bench@bench.test', 'Bench')
+ON CONFLICT DO NOTHING;
+INSERT INTO expense.categories (category_id, org_id, name)
+VALUES ('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-0000000000a1', 'Bench')
+ON CONFLICT DO NOTHING;
+DROP TABLE IF EXISTS public.bare_expenses;
+CREATE TABLE public.bare_expenses (LIKE expense.expenses INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+ALTER TABLE public.bare_expenses
+  ADD FOREIGN KEY (org_id) REFERENCES expense.orgs,
+  ADD FOREIGN KEY (org_id, user_id) REFERENCES iam.users (org_id, user_id),
+  ADD FOREIGN KEY (org_id, category_id) REFERENCES expense.categories (org_id, category_id);
+DROP ROLE IF EXISTS bench_authenticator;
+CREATE ROLE bench_authenticator LOGIN NOINHERIT;
+GRANT expense_anon, expense_user TO bench_authenticator;
+GRANT INSERT, SELECT ON public.bare_expenses TO bench_authenticator, expense_user;
+SQL
+
+
+postgrest_sql="BEGIN;
+SELECT set_config('role', 'expense_user', true),
+       set_config('request.jwt.claims', '{\"role\":\"expense_user\",\"sub\":\"00000000-0000-0000-0000-000000000001\",\"org\":\"00000000-0000-0000-0000-0000000000a1\",\"app_role\":\"employee\"}', true),
+       set_config('request.method', 'POST', true), set_config('request.path', '/expenses', true),
+       set_config('request.headers', '{}', true);
+SELECT api.pre_request();
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-0000000000c1', current_date, 'Merchant', 12.30, 'EUR') RETURNING id;
+COMMIT;"
+# Reference: the same envelope around the bare insert, to show what the request shape costs.
+envelope_sql="${postgrest_sql%%INSERT INTO api.expenses*}INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
+        '00000000-0000-0000-0000-0000000000c1', current_date, 'Merchant', 1230, 'EUR') RETURNING expense_id;
+COMMIT;"
+bare_sql="INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
+        '00000000-0000-0000-0000-0000000000c1', current_date, 'Merchant', 1230, 'EUR') RETURNING expense_id;"
+
+best_bare=0 best_api=0 best_envelope=0 bare_p99= api_p99= envelope_p99=
+for round in $(seq 1 "$rounds"); do
+  read -r tps p99 < <(PGUSER=bench_authenticator pgbench_run bare_insert "$bare_sql" 4 "$seconds" prepared)
+  if awk "BEGIN {exit !($tps > $best_bare)}"; then best_bare=$tps bare_p99=$p99; fi
+  read -r tps p99 < <(PGUSER=bench_authenticator pgbench_run postgrest_insert "$postgrest_sql" 4 "$seconds" prepared)
+  if awk "BEGIN {exit !($tps > $best_api)}"; then best_api=$tps api_p99=$p99; fi
+  read -r tps p99 < <(PGUSER=bench_authenticator pgbench_run envelope_insert "$envelope_sql" 4 "$seconds" prepared)
+  if awk "BEGIN {exit !($tps > $best_envelope)}"; then best_envelope=$tps envelope_p99=$p99; fi
+done
+psql -X -q -d "$db" -c "ALTER TABLE expense.expense_events DISABLE TRIGGER append_only" \
+  -c "TRUNCATE expense.expense_events, expense.expenses" \
+  -c "ALTER TABLE expense.expense_events ENABLE TRIGGER append_only" \
+  -c "DROP OWNED BY bench_authenticator" -c "DROP TABLE IF EXISTS public.bare_expenses" -c "DROP ROLE bench_authenticator"
+
+ratio=$(awk "BEGIN {printf \"%.2f\", $best_api / $best_bare}")
+printf '| %s | PostgREST-shaped POST /expenses (role, claims, pre_request, INSERT into api.expenses), pgbench -M prepared, 4 clients, best of %d x %ds | %sx tps (%.0f vs %.0f); p99 %s ms vs %s ms | bare single-row INSERT by the same authenticator |\n' \
+  "$(date +%F)" "$rounds" "$seconds" "$ratio" "$best_api" "$best_bare" "$api_p99" "$bare_p99" | tee -a "$here/results/expenses_postgrest_insert.md"
+ratio=$(awk "BEGIN {printf \"%.2f\", $best_envelope / $best_bare}")
+printf '| %s | reference: the same PostgREST envelope around the bare INSERT, pgbench -M prepared, 4 clients, best of %d x %ds | %sx tps (%.0f vs %.0f); p99 %s ms vs %s ms | bare single-row INSERT by the same authenticator |\n' \
+  "$(date +%F)" "$rounds" "$seconds" "$ratio" "$best_envelope" "$best_bare" "$envelope_p99" "$bare_p99" | tee -a "$here/results/expenses_postgrest_insert.md"
