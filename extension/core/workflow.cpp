@@ -28,8 +28,19 @@ const char* allowed_moves(std::string_view status) {
   throw RuleViolation("42501", message, hint);
 }
 
-bool may_approve(const Actor& actor) {
-  return actor.manages_owner || actor.role == "finance" || actor.role == "admin";
+// Approving and rejecting share their gatekeeping: never the owner, only the owner's manager,
+// finance or an admin, and only a submitted expense.
+void require_approver(const std::string& verb, const Actor& actor, const ExpenseState& expense) {
+  if (actor.is_owner) {
+    forbidden("nobody may " + verb + " their own expense", "Ask your manager or finance.");
+  }
+  if (!actor.manages_owner && actor.role != "finance" && actor.role != "admin") {
+    forbidden("only the owner's manager, finance or an admin may " + verb + " an expense",
+              "Ask the owner's manager or finance.");
+  }
+  if (expense.status != "submitted") {
+    wrong_status(verb, expense.status, "submitted");
+  }
 }
 
 }  // namespace
@@ -56,16 +67,7 @@ Step decide(Action action, const Actor& actor, const ExpenseState& expense, std:
       return {"submitted", false};
 
     case Action::kApprove:
-      if (actor.is_owner) {
-        forbidden("nobody approves their own expense", "Ask your manager or finance to approve it.");
-      }
-      if (!may_approve(actor)) {
-        forbidden("only the owner's manager, finance or an admin approves an expense",
-                  "Ask the owner's manager or finance.");
-      }
-      if (expense.status != "submitted") {
-        wrong_status("approve", expense.status, "submitted");
-      }
+      require_approver("approve", actor, expense);
       if (!expense.above_threshold) {
         return {"approved", false};
       }
@@ -83,16 +85,7 @@ Step decide(Action action, const Actor& actor, const ExpenseState& expense, std:
       return {"approved", false};
 
     case Action::kReject:
-      if (actor.is_owner) {
-        forbidden("nobody rejects their own expense", "Delete a draft instead, or ask your manager.");
-      }
-      if (!may_approve(actor)) {
-        forbidden("only the owner's manager, finance or an admin rejects an expense",
-                  "Ask the owner's manager or finance.");
-      }
-      if (expense.status != "submitted") {
-        wrong_status("reject", expense.status, "submitted");
-      }
+      require_approver("reject", actor, expense);
       {
         bool blank = true;
         for (const char c : reason) {

@@ -10,8 +10,7 @@ import sys
 import psycopg2
 
 from postgrest import PostgREST
-
-passed = failed = 0
+from tap import check, finish
 
 ACME = "00000000-0000-0000-0000-0000000000a1"
 GLOBEX = "00000000-0000-0000-0000-0000000000b2"
@@ -28,16 +27,6 @@ USERS = {  # name: (user id, org, role, manager)
 PASSWORD = "correct horse battery"
 
 
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok {passed + failed} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {name}")
-        if detail:
-            print(f"#   {detail}")
 
 
 def setup(admin):
@@ -189,8 +178,7 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    print(f"expenses: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("expenses")
 
 
 if __name__ == "__main__":

@@ -13,20 +13,8 @@ import jwt
 import psycopg2
 
 from postgrest import PostgREST
+from tap import check, finish
 
-passed = failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok {passed + failed} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {name}")
-        if detail:
-            print(f"#   {detail}")
 
 
 def b64(data):
@@ -126,8 +114,7 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    print(f"identity: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("identity")
 
 
 if __name__ == "__main__":

@@ -5,19 +5,8 @@ import sys
 
 import psycopg2
 
-passed = failed = 0
+from tap import check, finish
 
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok {passed + failed} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {name}")
-        if detail:
-            print(f"#   {detail}")
 
 
 INSERT = """INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant,
@@ -83,8 +72,7 @@ def main(dsn):
 
     for connection in (writer, uncommitted, admin):
         connection.close()
-    print(f"policy cache: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("policy cache")
 
 
 if __name__ == "__main__":

@@ -116,29 +116,24 @@ check "its heartbeats continue after the restart" \
 stop_worker
 
 echo "# identity and expenses through the PostgREST-shaped client (python3-jwt, non-superuser authenticator)"
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_identity" -c "CREATE DATABASE expense_ops_identity" \
-  -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE it_authenticator LOGIN NOINHERIT" \
+# api_suite NAME SCRIPT: runs a python suite in a fresh database with the extension, passing it
+# a superuser DSN and the authenticator's.
+api_suite() {
+  local name=$1 script=$2 database="expense_ops_$1"
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $database" -c "CREATE DATABASE $database"
+  psql -X -q -d "$database" -c "CREATE EXTENSION expense_ops"
+  python_suite "$name" "$script" "host=$PGHOST port=$PGPORT dbname=$database user=postgres" \
+    "host=$PGHOST port=$PGPORT dbname=$database user=it_authenticator"
+  psql -X -q -d postgres -c "DROP DATABASE $database"
+}
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE it_authenticator LOGIN NOINHERIT" \
   -c "GRANT expense_anon, expense_user TO it_authenticator"
-psql -X -q -d expense_ops_identity -c "CREATE EXTENSION expense_ops"
-python_suite identity "$here/identity_test.py" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=postgres" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_identity user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_identity" -c "CREATE DATABASE expense_ops_expenses"
-psql -X -q -d expense_ops_expenses -c "CREATE EXTENSION expense_ops"
-python_suite expenses "$here/expenses_test.py" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=postgres" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_expenses user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_expenses" -c "CREATE DATABASE expense_ops_workflow"
-psql -X -q -d expense_ops_workflow -c "CREATE EXTENSION expense_ops"
-python_suite workflow "$here/workflow_test.py" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=postgres" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_workflow user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_workflow" -c "CREATE DATABASE expense_ops_users"
-psql -X -q -d expense_ops_users -c "CREATE EXTENSION expense_ops"
-python_suite users "$here/user_admin_test.py" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_users user=postgres" \
-  "host=$PGHOST port=$PGPORT dbname=expense_ops_users user=it_authenticator"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_users" -c "DROP ROLE it_authenticator"
+api_suite identity "$here/identity_test.py"
+api_suite expenses "$here/expenses_test.py"
+api_suite workflow "$here/workflow_test.py"
+api_suite users "$here/user_admin_test.py"
+api_suite policy_cache "$here/policy_cache_test.py"  # the rules' cache across sessions
+psql -X -q -d postgres -c "DROP ROLE it_authenticator"
 
 echo "# the demo data of make run loads, and its users log in"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_demo" -c "CREATE DATABASE expense_ops_demo"
@@ -156,11 +151,6 @@ check "ana@example.com logs in with the password 'secret'" \
   [ "$(psql -X -A -t -d expense_ops_demo -c "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
 psql -X -q -d postgres -c "DROP DATABASE expense_ops_demo"
 
-echo "# the policy cache across sessions"
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_cache" -c "CREATE DATABASE expense_ops_cache"
-psql -X -q -d expense_ops_cache -c "CREATE EXTENSION expense_ops"
-python_suite policy_cache "$here/policy_cache_test.py" "host=$PGHOST port=$PGPORT dbname=expense_ops_cache user=postgres"
-psql -X -q -d postgres -c "DROP DATABASE expense_ops_cache"
 
 echo "# the upgrade path"
 "$here/upgrade_path.sh" >"$WORK/upgrade.out" 2>&1

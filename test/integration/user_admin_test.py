@@ -10,20 +10,8 @@ import psycopg2
 
 from expenses_test import PASSWORD, USERS, setup
 from postgrest import PostgREST
+from tap import check, finish
 
-passed = failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok {passed + failed} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {name}")
-        if detail:
-            print(f"#   {detail}")
 
 
 def main(admin_dsn, authenticator_dsn):
@@ -114,8 +102,7 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    print(f"user administration: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("user administration")
 
 
 if __name__ == "__main__":

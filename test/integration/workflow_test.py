@@ -10,22 +10,11 @@ import psycopg2
 
 from expenses_test import ACME, GLOBEX, PASSWORD, TRAVEL, USERS, setup
 from postgrest import PostgREST
+from tap import check, finish
 
-passed = failed = 0
 MEALS = "00000000-0000-0000-0000-0000000000c2"  # per-item limit 500.00
 TAXI = "00000000-0000-0000-0000-0000000000c3"   # per-day limit 100.00
 
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok {passed + failed} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {name}")
-        if detail:
-            print(f"#   {detail}")
 
 
 class Client:
@@ -216,8 +205,7 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    print(f"workflow: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("workflow")
 
 
 if __name__ == "__main__":
