@@ -8,6 +8,9 @@
 
 #include <array>
 #include <memory>
+// Boost 1.74's PropertyTree still includes <boost/bind.hpp>, which announces a deprecation on
+// every build; nothing here uses the global placeholders either way.
+#define BOOST_BIND_GLOBAL_PLACEHOLDERS
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <sstream>
