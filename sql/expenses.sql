@@ -57,3 +57,17 @@ SELECT amount_minor, currency, expense_date = current_date AS today
 
 -- The rules trigger is only a trigger.
 SELECT expense.enforce_expense_rules();
+
+-- The policy cache follows the tables when the extension is dropped and created again in this
+-- session: the new tables' changes must still reach it.
+DROP EXTENSION expense_ops CASCADE;
+CREATE EXTENSION expense_ops;
+INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
+VALUES ('00000000-0000-0000-0000-00000000e0a1', 'Rules Inc', 'EUR', 'UTC');
+INSERT INTO iam.users (user_id, org_id, email, display_name)
+VALUES ('00000000-0000-0000-0000-00000000e002', '00000000-0000-0000-0000-00000000e0a1', 'eve@rules.test', 'Eve');
+INSERT INTO expense.categories (category_id, org_id, name, max_age_days)
+VALUES ('00000000-0000-0000-0000-00000000ec01', '00000000-0000-0000-0000-00000000e0a1', 'Meals', 30);
+SELECT pg_temp.add(0, 1250, 'EUR') AS after_recreate;
+UPDATE expense.categories SET active = false;
+SELECT pg_temp.add(0, 1250, 'EUR') AS inactive_after_recreate;

@@ -38,9 +38,13 @@ struct PolicyCache {
   std::unordered_map<std::string, std::optional<expenses::CategoryPolicy>> categories;
   bool callback_registered = false;
 
+  // Forgets the relids too: an invalidation of these tables may mean they were dropped (DROP
+  // EXTENSION), and new ones with other relids must be looked up and watched.
   void clear() noexcept {
     orgs.clear();
     categories.clear();
+    orgs_relid = InvalidOid;
+    categories_relid = InvalidOid;
   }
 };
 
