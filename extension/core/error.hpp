@@ -11,7 +11,6 @@ namespace expense_ops::core {
 namespace sqlstate {
 inline constexpr char kCheckViolation[] = "23514";
 inline constexpr char kInvalidParameterValue[] = "22023";
-inline constexpr char kDataException[] = "22000";
 inline constexpr char kInternalError[] = "XX000";
 
 // expense_ops' own codes, one per rule. Class 22 (data exception) for input that cannot be

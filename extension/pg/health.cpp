@@ -7,6 +7,7 @@
 #include "core/health.hpp"
 #include "core/version.hpp"
 #include "pg/boundary.hpp"
+#include "pg/datum.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/spi.hpp"
 

@@ -74,14 +74,6 @@ std::optional<bool> SpiRow::boolean(int column) const {
   return value ? std::optional<bool>(DatumGetBool(*value)) : std::nullopt;
 }
 
-std::optional<core::Instant> SpiRow::instant(int column) const {
-  const auto value = datum(column, TIMESTAMPTZOID);
-  if (!value) {
-    return std::nullopt;
-  }
-  const Datum datum_value = *value;
-  return to_instant(DatumGetTimestampTz(datum_value));
-}
 
 SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql, int nargs, Oid* argtypes) {
   if (cache == nullptr) {

@@ -6,8 +6,6 @@
 #include <optional>
 #include <string>
 
-#include "core/time.hpp"
-#include "pg/datum.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace expense_ops::pg {
@@ -40,7 +38,6 @@ class SpiRow {
   std::optional<std::int64_t> integer(int column) const;   // bigint
   std::optional<double> floating(int column) const;        // double precision
   std::optional<bool> boolean(int column) const;           // boolean
-  std::optional<core::Instant> instant(int column) const;  // timestamptz
 
  private:
   std::optional<Datum> datum(int column, Oid expected_type) const;

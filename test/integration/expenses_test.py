@@ -47,6 +47,20 @@ def setup(admin):
                                (USERS[manager][0], user_id))
 
 
+def start(admin_dsn, authenticator_dsn):
+    """Seeds the organisations and users, and logs everyone in through the client.
+    Returns the superuser connection, the client and each user's token."""
+    admin = psycopg2.connect(admin_dsn)
+    admin.autocommit = True
+    setup(admin)
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT iam.postgrest_jwks()")
+        jwks = cursor.fetchone()[0]
+    api = PostgREST(authenticator_dsn, jwks)
+    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
+    return admin, api, tokens
+
+
 def create(api, token, amount="12.30", currency="EUR", days_ago=1, **extra):
     columns = {"category_id": TRAVEL, "expense_date": None, "merchant": "Taxi Zürich",
                "amount": amount, "currency": currency, **extra}
@@ -59,14 +73,7 @@ def create(api, token, amount="12.30", currency="EUR", days_ago=1, **extra):
 
 
 def main(admin_dsn, authenticator_dsn):
-    admin = psycopg2.connect(admin_dsn)
-    admin.autocommit = True
-    setup(admin)
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT iam.postgrest_jwks()")
-        jwks = cursor.fetchone()[0]
-    api = PostgREST(authenticator_dsn, jwks)
-    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
+    admin, api, tokens = start(admin_dsn, authenticator_dsn)
     tokens["anonymous"] = None
 
     # Ana's draft is the row everybody tries.

@@ -6,23 +6,12 @@ Usage: user_admin_test.py ADMIN_DSN AUTHENTICATOR_DSN
 import sys
 import time
 
-import psycopg2
-
-from expenses_test import PASSWORD, USERS, setup
-from postgrest import PostgREST
+from expenses_test import PASSWORD, USERS, start
 from tap import check, finish
 
 
-
 def main(admin_dsn, authenticator_dsn):
-    admin = psycopg2.connect(admin_dsn)
-    admin.autocommit = True
-    setup(admin)
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT iam.postgrest_jwks()")
-        jwks = cursor.fetchone()[0]
-    api = PostgREST(authenticator_dsn, jwks)
-    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
+    admin, api, tokens = start(admin_dsn, authenticator_dsn)
 
     # Inviting.
     response = api.rpc("create_user", token=tokens["ada"], email="new@test", display_name="Newton",

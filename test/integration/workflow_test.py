@@ -6,10 +6,7 @@ Usage: workflow_test.py ADMIN_DSN AUTHENTICATOR_DSN
 import sys
 from decimal import Decimal
 
-import psycopg2
-
-from expenses_test import ACME, GLOBEX, PASSWORD, TRAVEL, USERS, setup
-from postgrest import PostgREST
+from expenses_test import ACME, TRAVEL, USERS, start
 from tap import check, finish
 
 MEALS = "00000000-0000-0000-0000-0000000000c2"  # per-item limit 500.00
@@ -37,9 +34,7 @@ class Client:
 
 
 def main(admin_dsn, authenticator_dsn):
-    admin = psycopg2.connect(admin_dsn)
-    admin.autocommit = True
-    setup(admin)
+    admin, api, tokens = start(admin_dsn, authenticator_dsn)
     with admin.cursor() as cursor:
         cursor.execute(f"""
             UPDATE expense.orgs SET second_approval_threshold = 100000 WHERE org_id = '{ACME}';
@@ -50,10 +45,6 @@ def main(admin_dsn, authenticator_dsn):
             INSERT INTO expense.exchange_rates (org_id, currency, valid_from, rate)
             VALUES ('{ACME}', 'USD', '2000-01-01', 0.9), ('{ACME}', 'JPY', '2000-01-01', 0.0062);
         """)
-        cursor.execute("SELECT iam.postgrest_jwks()")
-        jwks = cursor.fetchone()[0]
-    api = PostgREST(authenticator_dsn, jwks)
-    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
     c = Client(api, tokens)
 
     # The simple path: submit, approve by the manager, reimburse by finance.
