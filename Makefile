@@ -32,7 +32,7 @@ PG_CPPFLAGS  = -I$(CURDIR)/extension -isystem $(shell $(PG_CONFIG) --includedir-
 # pg/health.cpp would collide.
 PG_CXXFLAGS  = -std=c++17 -fexceptions $(WARNINGS) -MMD -MP
 EXTRA_CLEAN  = $(OBJS:.o=.d)
-SHLIB_LINK   = -lstdc++ -lcrypto -largon2 -lcrypt
+SHLIB_LINK   = -lstdc++ -lcrypto -largon2 -lcrypt -ldate-tz
 
 # No LLVM bitcode: the C++ bodies are not worth inlining into JIT-compiled expressions, and
 # skipping it keeps clang out of the build. Must be set before PGXS reads with_llvm.
@@ -54,7 +54,7 @@ $(OBJS): extension/expense_ops.control
 # extension/core never sees PostgreSQL: its objects compile without the server include path,
 # and with identifiers from postgres.h poisoned, so an include of a PostgreSQL header fails.
 CORE_CPPFLAGS = -I$(CURDIR)/extension -include $(CURDIR)/extension/core/forbid_postgres.hpp \
-	-DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
+	-DEXPENSE_OPS_VERSION='"$(EXTVERSION)"' -DUSE_OS_TZDB=1 -DONLY_C_LOCALE=1 -DHAS_STRING_VIEW=1
 $(CORE_SRCS:.cpp=.o): override CPPFLAGS := $(CORE_CPPFLAGS)
 
 # Proves that these flags reject a PostgreSQL header even with the server headers in reach:

@@ -8,7 +8,7 @@ packages=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev libbenchmark-dev
-  libssl-dev libargon2-dev libcrypt-dev
+  libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata
   python3 python3-jwt python3-psycopg2
 )
 
