@@ -27,6 +27,14 @@ inline constexpr char kCategoryUnknown[] = "22X23";
 inline constexpr char kPasswordTooShort[] = "22X10";
 inline constexpr char kPasswordTooLong[] = "22X11";
 inline constexpr char kNullValueNotAllowed[] = "22004";
+
+// Tickets (core/ticket_lifecycle.hpp).
+inline constexpr char kUnknownTicketKind[] = "22X50";
+inline constexpr char kUnknownPriority[] = "22X51";
+inline constexpr char kUnknownTicketState[] = "22X52";
+inline constexpr char kTicketTransition[] = "22X53";
+inline constexpr char kTicketCloseRequirements[] = "22X54";
+inline constexpr char kPrioritisationInput[] = "22X55";
 }  // namespace sqlstate
 
 // A broken business rule: the message names the field and the rule, the hint says how to fix it.

@@ -1,0 +1,147 @@
+// Support tickets: their kinds, priorities and lifecycles, the evidence a close needs, and the
+// score that orders feature requests.
+//
+// Lifecycles. A ticket moves one state at a time along its kind's main line; the few extra
+// moves are listed per kind. State names are stored in the database exactly as written here.
+//
+//   bug:      Reported -> Triage -> Assigned -> In Progress -> Testing -> Resolved -> Deployed
+//             Testing -> In Progress (the fix failed its tests)
+//             Resolved -> In Progress (reopened)
+//             Triage -> Won't fix, Triage -> Duplicate (final exits)
+//   feature:  Request -> Review -> Prioritize -> Plan -> Develop -> Test -> Deploy
+//             Review -> Declined, Prioritize -> Declined (final exit)
+//   security: Identify -> Contain -> Assess -> Remediate -> Document -> Notify -> Prevent
+//   incident: Investigating -> Mitigated -> Root-caused -> Fixed -> Post-mortem done -> Closed
+//   support:  New -> Open -> Waiting on customer -> Resolved -> Closed
+//             Waiting on customer -> Open (the customer replied)
+//             Resolved -> Open (reopened by the customer)
+//
+// A state is final (no move leaves it) exactly when it is the end of the main line or an exit.
+//
+// Phases drive the SLA clocks. Reaching a state means its step has been reached, so the
+// resolution clock stops on entering the first "resolved" state and a ticket is closed on
+// entering a "closed" state; a closed ticket's resolution clock is stopped too.
+//
+//   kind      resolved                         closed
+//   bug       Resolved                         Deployed, Won't fix, Duplicate
+//   feature   -                                Deploy, Declined
+//   security  Remediate, Document, Notify      Prevent
+//   incident  Fixed, Post-mortem done          Closed
+//   support   Resolved                         Closed
+//
+// Every other state is open. A move from a resolved state back to an open one (a reopen)
+// restarts the resolution clock. Every closed state is final and every final state is closed,
+// so "closing" is simply a move into a closed state.
+//
+// Closing requirements by priority ("tier actions"): closing a P0 ticket requires a root cause
+// and a post-mortem link, a P1 ticket a root cause; P2 and P3 need nothing. They apply when a
+// bug, incident, security or support ticket is closed by getting to the end of its main line.
+// They do not apply to the exits (Won't fix, Duplicate, Declined): such a ticket was dismissed,
+// not fixed, so there is no cause of its own to record (a duplicate's lives on the original)
+// and demanding one would only get placeholder text. They do not apply to features either: a
+// delivered feature is not a failure, it has no root cause and no post-mortem.
+//
+// Feature prioritisation score. Five inputs, each an integer from 1 to 5: user impact (u),
+// business value (v), technical complexity (c), resource availability (r) and strategic
+// alignment (a). Each is normalised to [0, 1]; complexity counts inversely (a simpler feature
+// scores higher), resource availability directly (more people free scores higher):
+//
+//   n_u = (u - 1) / 4     n_v = (v - 1) / 4     n_c = ((6 - c) - 1) / 4 = (5 - c) / 4
+//   n_r = (r - 1) / 4     n_a = (a - 1) / 4
+//
+//   score = 100 * (w_u*n_u + w_v*n_v + w_c*n_c + w_r*n_r + w_a*n_a) / (w_u + w_v + w_c + w_r + w_a)
+//
+// The weights are finite numbers >= 0, not all zero; only their ratios matter. The defaults are
+// w_u = 0.30, w_v = 0.25, w_c = 0.15, w_r = 0.10, w_a = 0.20. The score lies in [0, 100]: 0 for
+// u = v = r = a = 1 with c = 5, 100 for u = v = r = a = 5 with c = 1. It is not rounded.
+//
+// Errors (RuleViolation): 22X50 unknown kind, 22X51 unknown priority, 22X52 a state the kind
+// does not have, 22X53 a move the lifecycle does not allow (skipping a state, going back, or
+// staying put), 22X54 a close without the evidence its priority requires, 22X55 a bad
+// prioritisation input or weight.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace expense_ops::core::tickets {
+
+enum class Kind { kIncident, kBug, kFeature, kSupport, kSecurity };
+enum class Priority { kP0, kP1, kP2, kP3 };
+enum class Phase { kOpen, kResolved, kClosed };
+
+// Exact names only: "incident", "bug", "feature", "support", "security" and "P0".."P3"; case
+// matters because these are the stored values. Otherwise 22X50 / 22X51 listing the valid ones.
+Kind parse_kind(std::string_view name);
+Priority parse_priority(std::string_view name);
+
+std::string_view to_string(Kind kind);
+std::string_view to_string(Priority priority);
+std::string_view to_string(Phase phase);  // "open", "resolved", "closed"
+
+// The views returned by the lifecycle functions point to static storage: they stay valid.
+
+std::string_view initial_state(Kind kind);
+
+// Every state of the kind: the main line in order, then the exits.
+std::vector<std::string_view> all_states(Kind kind);
+
+// The states a ticket may move to next: the main line's next state first, then the extra
+// moves in the order the lifecycle above lists them. Empty for a final state. A state the
+// kind does not have is 22X52.
+std::vector<std::string_view> allowed_next(Kind kind, std::string_view state);
+
+bool is_terminal(Kind kind, std::string_view state);  // 22X52 for a state the kind lacks
+Phase phase(Kind kind, std::string_view state);       // 22X52 for a state the kind lacks
+
+// What a legal move does to the SLA clocks and which checks it brings.
+struct Move {
+  Phase from_phase = Phase::kOpen;
+  Phase to_phase = Phase::kOpen;
+  bool closes = false;                    // into a closed state
+  bool reopens = false;                   // from resolved back to open: resolution clock restarts
+  bool close_requirements_apply = false;  // a close that check_close_requirements must pass
+};
+
+// The move from `from` to `to`, or a RuleViolation: 22X52 when either state is not one of the
+// kind's, naming the valid states; 22X53 when the lifecycle does not allow the move (including
+// a move to the same state), naming kind, from and to, with the allowed next states (or that
+// `from` is final) in the hint.
+Move check_transition(Kind kind, std::string_view from, std::string_view to);
+
+// What the ticket carries when someone closes it.
+struct CloseEvidence {
+  bool has_root_cause = false;       // root_cause set
+  bool has_postmortem_link = false;  // postmortem_url set
+  bool has_workaround = false;       // workaround set; no priority requires it yet
+};
+
+// 22X54 when `priority` requires evidence the ticket lacks; the message lists what is missing,
+// e.g. "closing a P0 ticket requires root_cause and postmortem_url; missing: postmortem_url".
+void check_close_requirements(Priority priority, const CloseEvidence& evidence);
+
+// check_transition, then check_close_requirements when the move is a close they apply to.
+Move check_move(Kind kind, Priority priority, std::string_view from, std::string_view to,
+                const CloseEvidence& evidence);
+
+struct FeatureInputs {
+  int user_impact = 0;            // 1..5, higher is more impact
+  int business_value = 0;         // 1..5, higher is more value
+  int technical_complexity = 0;   // 1..5, higher is harder: counts against the feature
+  int resource_availability = 0;  // 1..5, higher means more people free to build it
+  int strategic_alignment = 0;    // 1..5, higher fits the strategy better
+};
+
+struct ScoreWeights {
+  double user_impact = 0.30;
+  double business_value = 0.25;
+  double technical_complexity = 0.15;
+  double resource_availability = 0.10;
+  double strategic_alignment = 0.20;
+};
+
+// The score in [0, 100] per the formula above, or 22X55 naming the first input outside 1..5 or
+// the first weight that is negative or not finite, or saying that all weights are zero.
+double prioritisation_score(const FeatureInputs& inputs, const ScoreWeights& weights = {});
+
+}  // namespace expense_ops::core::tickets
