@@ -12,6 +12,7 @@ namespace sqlstate {
 inline constexpr char kCheckViolation[] = "23514";
 inline constexpr char kInvalidParameterValue[] = "22023";
 inline constexpr char kInternalError[] = "XX000";
+inline constexpr char kDatetimeFieldOverflow[] = "22008";
 
 // expense_ops' own codes, one per rule. Class 22 (data exception) for input that cannot be
 // accepted as given; PostgREST answers them with HTTP 400. The README lists them all.
@@ -27,6 +28,17 @@ inline constexpr char kCategoryUnknown[] = "22X23";
 inline constexpr char kPasswordTooShort[] = "22X10";
 inline constexpr char kPasswordTooLong[] = "22X11";
 inline constexpr char kNullValueNotAllowed[] = "22004";
+
+// SLA business calendars and clocks: a calendar definition that cannot describe a working week,
+// and clock parameters that cannot be measured against.
+inline constexpr char kUnknownTimeZone[] = "22X40";
+inline constexpr char kCalendarIntervalInverted[] = "22X41";
+inline constexpr char kCalendarIntervalsOverlap[] = "22X42";
+inline constexpr char kCalendarWeekday[] = "22X43";
+inline constexpr char kCalendarEmpty[] = "22X44";
+inline constexpr char kSlaTargetNegative[] = "22X45";
+inline constexpr char kSlaAtRiskFraction[] = "22X46";
+inline constexpr char kSlaTargetMonths[] = "22X47";
 
 // Tickets (core/ticket_lifecycle.hpp).
 inline constexpr char kUnknownTicketKind[] = "22X50";

@@ -1,0 +1,179 @@
+#include "core/sla_clock.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace expense_ops::core::sla {
+
+namespace {
+
+using std::chrono::microseconds;
+
+// Sorted, disjoint, non-touching pauses. A pause without an end swallows every later one.
+std::vector<Pause> normalise(std::vector<Pause> pauses) {
+  pauses.erase(
+      std::remove_if(pauses.begin(), pauses.end(),
+                     [](const Pause& pause) { return pause.end && *pause.end <= pause.start; }),
+      pauses.end());
+  std::sort(pauses.begin(), pauses.end(),
+            [](const Pause& a, const Pause& b) { return a.start < b.start; });
+  std::vector<Pause> merged;
+  for (const auto& pause : pauses) {
+    if (merged.empty() || (merged.back().end && *merged.back().end < pause.start)) {
+      merged.push_back(pause);
+      continue;
+    }
+    auto& last = merged.back();
+    if (last.end) {
+      last.end = pause.end ? std::max(*last.end, *pause.end) : pause.end;
+    }
+  }
+  return merged;
+}
+
+void require_non_negative(microseconds target) {
+  if (target < microseconds{0}) {
+    throw RuleViolation(sqlstate::kSlaTargetNegative, "SLA target must not be negative",
+                        "Give a target of zero or more, such as 8 hours.");
+  }
+}
+
+microseconds excluding_normalised(const BusinessCalendar& calendar, Instant from, Instant to,
+                                  const std::vector<Pause>& pauses) {
+  auto worked = calendar.elapsed(from, to);
+  for (const auto& pause : pauses) {
+    const Instant paused_from = std::max(pause.start, from);
+    const Instant paused_to = pause.end ? std::min(*pause.end, to) : to;
+    worked -= calendar.elapsed(paused_from, paused_to);
+  }
+  return worked;
+}
+
+std::optional<Instant> due_normalised(const BusinessCalendar& calendar, Instant started,
+                                      microseconds target, const std::vector<Pause>& pauses) {
+  if (target == microseconds{0}) {
+    return started;
+  }
+  Instant running_from = started;
+  auto remaining = target;
+  for (const auto& pause : pauses) {
+    if (pause.end && *pause.end <= running_from) {
+      continue;
+    }
+    if (pause.start > running_from) {
+      const Instant unpaused_due = calendar.add(running_from, remaining);
+      if (unpaused_due <= pause.start) {
+        return unpaused_due;
+      }
+      remaining -= calendar.elapsed(running_from, pause.start);
+    }
+    if (!pause.end) {
+      return std::nullopt;
+    }
+    running_from = *pause.end;
+  }
+  return calendar.add(running_from, remaining);
+}
+
+// The pauses as they stood when the clock stopped: later ones never happened, open ones ended.
+std::vector<Pause> clipped_at(const std::vector<Pause>& pauses, Instant stop) {
+  std::vector<Pause> clipped;
+  for (const auto& pause : pauses) {
+    if (pause.start < stop) {
+      clipped.push_back({pause.start, pause.end ? std::min(*pause.end, stop) : stop});
+    }
+  }
+  return clipped;
+}
+
+double fraction_used(microseconds worked, microseconds target) {
+  if (target == microseconds{0}) {
+    return 1.0;
+  }
+  return static_cast<double>(worked.count()) / static_cast<double>(target.count());
+}
+
+}  // namespace
+
+std::chrono::microseconds elapsed_excluding_pauses(const BusinessCalendar& calendar, Instant from,
+                                                   Instant to, const std::vector<Pause>& pauses) {
+  if (to <= from) {
+    return microseconds{0};
+  }
+  return excluding_normalised(calendar, from, to, normalise(pauses));
+}
+
+std::optional<Instant> due(const BusinessCalendar& calendar, Instant started,
+                           std::chrono::microseconds target, const std::vector<Pause>& pauses) {
+  require_non_negative(target);
+  return due_normalised(calendar, started, target, normalise(pauses));
+}
+
+std::string_view to_string(ClockState state) {
+  switch (state) {
+    case ClockState::kMet:
+      return "met";
+    case ClockState::kOnTrack:
+      return "on_track";
+    case ClockState::kAtRisk:
+      return "at_risk";
+    case ClockState::kBreached:
+      return "breached";
+    case ClockState::kPaused:
+      return "paused";
+  }
+  return "unknown";
+}
+
+ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
+                        std::chrono::microseconds target, std::optional<Instant> stopped,
+                        const std::vector<Pause>& pauses, Instant now, double at_risk_fraction) {
+  require_non_negative(target);
+  // Written so that NaN fails too.
+  if (!(at_risk_fraction > 0.0 && at_risk_fraction <= 1.0)) {
+    throw RuleViolation(
+        sqlstate::kSlaAtRiskFraction,
+        "at_risk_fraction " + std::to_string(at_risk_fraction) + " is not in (0, 1]",
+        "Give the share of the target after which a clock is at risk, such as "
+        "0.75; 1 means never before it is due.");
+  }
+
+  ClockReading reading;
+  if (stopped) {
+    const auto stop_pauses = normalise(clipped_at(pauses, *stopped));
+    reading.due = due_normalised(calendar, started, target, stop_pauses);
+    const auto worked = excluding_normalised(calendar, started, *stopped, stop_pauses);
+    reading.state = *stopped <= *reading.due ? ClockState::kMet : ClockState::kBreached;
+    reading.remaining = target - worked;
+    reading.used_fraction = fraction_used(worked, target);
+    return reading;
+  }
+
+  std::vector<Pause> happened;
+  std::copy_if(pauses.begin(), pauses.end(), std::back_inserter(happened),
+               [now](const Pause& pause) { return pause.start <= now; });
+  happened = normalise(std::move(happened));
+  reading.due = due_normalised(calendar, started, target, happened);
+  const auto worked = excluding_normalised(calendar, started, now, happened);
+  reading.remaining = target - worked;
+  reading.used_fraction = fraction_used(worked, target);
+
+  const bool paused_now = std::any_of(happened.begin(), happened.end(), [now](const Pause& pause) {
+    return pause.start <= now && (!pause.end || now < *pause.end);
+  });
+  if (paused_now) {
+    reading.state = ClockState::kPaused;
+  } else if (reading.due && now >= *reading.due) {
+    reading.state = ClockState::kBreached;
+  } else if (reading.used_fraction >= at_risk_fraction) {
+    reading.state = ClockState::kAtRisk;
+  } else {
+    reading.state = ClockState::kOnTrack;
+  }
+  return reading;
+}
+
+}  // namespace expense_ops::core::sla
