@@ -38,6 +38,11 @@ Instant utc(Ymd day, int hour = 0, int minute = 0) {
   return Instant{date::sys_days{day} + hours{hour} + minutes{minute}};
 }
 
+// Instants print as raw bytes in a failed expectation; their ISO form says more.
+std::string iso(Instant instant) {
+  return expense_ops::core::format_iso8601(instant);
+}
+
 sla::LocalDate local_date(Ymd day) {
   return static_cast<sla::LocalDate>(date::sys_days{day}.time_since_epoch().count());
 }
@@ -556,7 +561,7 @@ TEST(SlaCalendarProperty, AgreesWithAMinuteByMinuteWalk) {
       const auto reached =
           std::lower_bound(worked.begin() + from, worked.end(), worked[from] + budget);
       const int due = static_cast<int>(reached - worked.begin());
-      ASSERT_EQ(calendar.add(reference.at(from), minutes{budget}), reference.at(due))
+      ASSERT_EQ(iso(calendar.add(reference.at(from), minutes{budget})), iso(reference.at(due)))
           << "add " << budget << " minutes from minute " << from;
 
       const int probe = any_minute(random) % reference.minutes_of_span();
