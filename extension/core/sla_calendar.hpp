@@ -14,9 +14,10 @@
 //    02:00 to the second 02:30: both passes through the interval's wall-clock times count.
 //
 // Zone rules come from the operating system's zoneinfo (/usr/share/zoneinfo). Debian's files
-// list transitions only up to 2037; for later instants the offsets are whatever the date library
-// derives from them (in practice the last known offset), so calendars past 2037 may be an hour
-// off around what would have been a transition. Instants are accepted from 1900 up to 2400.
+// list transitions only up to 2037; later instants keep the offset of the last one (for Berlin,
+// CET all year round), so calendars past 2037 are an hour off in what would be summer time.
+// Instants are accepted from 1900 up to 2400, the years the cache is allowed to grow to; others
+// are a RuleViolation (22008).
 #pragma once
 
 #include <chrono>
