@@ -15,7 +15,7 @@ PGFILEDESC   = "expense_ops - expense management API and support plan"
 MODULEDIR    = extension
 DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expense_ops--*.sql))
 
-REGRESS      = boundary roles health identity expenses
+REGRESS      = boundary roles health identity expenses tickets
 
 # The one place the version lives is the control file.
 EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)

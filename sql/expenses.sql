@@ -1,6 +1,9 @@
 -- The rules on every write of expense.expenses (trigger expense_rules, C++), at their edges.
 CREATE EXTENSION IF NOT EXISTS expense_ops;
 \set VERBOSITY default
+-- The organisations below are in UTC: so is "today" here, also when pg_regress's own zone
+-- (PST8PDT) is still on yesterday.
+SET TimeZone = 'UTC';
 
 INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
 VALUES ('00000000-0000-0000-0000-00000000e0a1', 'Rules Inc', 'EUR', 'UTC'),

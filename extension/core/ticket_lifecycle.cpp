@@ -99,7 +99,7 @@ void require_state(const Lifecycle& life, std::string_view state) {
   if (contains(states, state))
     return;
   throw RuleViolation(sqlstate::kUnknownTicketState,
-                      "status: \"" + std::string(state) + "\" is not a " + std::string(life.kind) +
+                      "state: \"" + std::string(state) + "\" is not a " + std::string(life.kind) +
                           " state; valid states: " + join(states, ", "),
                       "Use a state of the " + std::string(life.kind) +
                           " lifecycle exactly as written; case and spaces matter.");
@@ -226,7 +226,7 @@ Move check_transition(Kind kind, std::string_view from, std::string_view to) {
   require_state(life, to);
   const Names next = next_states(life, from);
   if (to == from || !contains(next, to)) {
-    const std::string move = "status: a " + std::string(life.kind) + " ticket cannot move from " +
+    const std::string move = "state: a " + std::string(life.kind) + " ticket cannot move from " +
                              std::string(from) + " to " + std::string(to);
     const std::string why =
         to == from ? "; it is already " + std::string(from)

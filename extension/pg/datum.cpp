@@ -65,6 +65,15 @@ std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcin
   return to_instant(PG_GETARG_TIMESTAMPTZ(index));
 }
 
+std::optional<std::int32_t> optional_int32_argument(FunctionCallInfo fcinfo, int index) {
+  return PG_ARGISNULL(index) ? std::nullopt : std::optional<std::int32_t>(PG_GETARG_INT32(index));
+}
+
+double float8_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require(fcinfo, index, name);
+  return PG_GETARG_FLOAT8(index);
+}
+
 Datum text_datum(const std::string& value) {
   return guarded([&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size()))); });
 }
@@ -75,6 +84,18 @@ Datum bytea_datum(const std::string& bytes) {
     SET_VARSIZE(result, VARHDRSZ + bytes.size());
     memcpy(VARDATA(result), bytes.data(), bytes.size());
     return PointerGetDatum(result);
+  });
+}
+
+Datum text_array_datum(const std::vector<std::string_view>& values) {
+  const auto* data = values.data();
+  const int count = static_cast<int>(values.size());
+  return guarded([&] {
+    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (count > 0 ? count : 1)));
+    for (int i = 0; i < count; ++i) {
+      elements[i] = PointerGetDatum(cstring_to_text_with_len(data[i].data(), static_cast<int>(data[i].size())));
+    }
+    return PointerGetDatum(construct_array(elements, count, TEXTOID, -1, false, TYPALIGN_INT));
   });
 }
 

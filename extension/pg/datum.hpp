@@ -4,6 +4,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/time.hpp"
 #include "pg/postgres_headers.hpp"
@@ -17,9 +19,13 @@ std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name)
 std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* name);
 std::int32_t int32_argument(FunctionCallInfo fcinfo, int index, const char* name);
 std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcinfo, int index);
+std::optional<std::int32_t> optional_int32_argument(FunctionCallInfo fcinfo, int index);
+double float8_argument(FunctionCallInfo fcinfo, int index, const char* name);
 
 Datum text_datum(const std::string& value);
 Datum bytea_datum(const std::string& bytes);
+// A one-dimensional text[] in the current memory context.
+Datum text_array_datum(const std::vector<std::string_view>& values);
 
 core::Instant to_instant(TimestampTz timestamp);
 TimestampTz to_timestamptz(core::Instant instant);

@@ -209,7 +209,7 @@ TEST(TicketLifecycle, ASkippedStateIsRejectedWithTheAllowedOnesInTheHint) {
   const auto skip = caught([] { tk::check_transition(tk::Kind::kBug, "Reported", "Assigned"); });
   EXPECT_EQ(skip.sqlstate(), "22X53");
   EXPECT_STREQ(skip.what(),
-               "status: a bug ticket cannot move from Reported to Assigned; the bug lifecycle does "
+               "state: a bug ticket cannot move from Reported to Assigned; the bug lifecycle does "
                "not allow that move");
   EXPECT_EQ(skip.hint(), "From Reported the allowed next states are: Triage.");
 
@@ -228,7 +228,7 @@ TEST(TicketLifecycle, BackwardMovesOtherThanReopensAreRejected) {
   const auto back = caught([] { tk::check_transition(tk::Kind::kFeature, "Plan", "Review"); });
   EXPECT_EQ(back.sqlstate(), "22X53");
   EXPECT_STREQ(back.what(),
-               "status: a feature ticket cannot move from Plan to Review; the feature lifecycle "
+               "state: a feature ticket cannot move from Plan to Review; the feature lifecycle "
                "does not allow that move");
   EXPECT_EQ(back.hint(), "From Plan the allowed next states are: Develop.");
 
@@ -242,7 +242,7 @@ TEST(TicketLifecycle, AMoveToTheSameStateIsAnError) {
   const auto stay = caught([] { tk::check_transition(tk::Kind::kBug, "Triage", "Triage"); });
   EXPECT_EQ(stay.sqlstate(), "22X53");
   EXPECT_STREQ(stay.what(),
-               "status: a bug ticket cannot move from Triage to Triage; it is already Triage");
+               "state: a bug ticket cannot move from Triage to Triage; it is already Triage");
   EXPECT_EQ(stay.hint(),
             "From Triage the allowed next states are: Assigned, Won't fix, Duplicate.");
   for (const auto kind : kAllKinds) {
@@ -286,7 +286,7 @@ TEST(TicketLifecycle, UnknownStatesListTheKindsValidStates) {
   const auto wrong_case = caught([] { tk::allowed_next(tk::Kind::kBug, "triage"); });
   EXPECT_EQ(wrong_case.sqlstate(), "22X52");
   EXPECT_STREQ(wrong_case.what(),
-               "status: \"triage\" is not a bug state; valid states: Reported, Triage, Assigned, "
+               "state: \"triage\" is not a bug state; valid states: Reported, Triage, Assigned, "
                "In Progress, Testing, Resolved, Deployed, Won't fix, Duplicate");
   EXPECT_EQ(wrong_case.hint(),
             "Use a state of the bug lifecycle exactly as written; case and spaces matter.");
@@ -295,7 +295,7 @@ TEST(TicketLifecycle, UnknownStatesListTheKindsValidStates) {
   const auto other_kind = caught([] { tk::check_transition(tk::Kind::kSupport, "New", "Triage"); });
   EXPECT_EQ(other_kind.sqlstate(), "22X52");
   EXPECT_STREQ(other_kind.what(),
-               "status: \"Triage\" is not a support state; valid states: New, Open, Waiting on "
+               "state: \"Triage\" is not a support state; valid states: New, Open, Waiting on "
                "customer, Resolved, Closed");
   EXPECT_EQ(transition_outcome(tk::Kind::kSupport, "Reported", "Open"), "22X52");
   EXPECT_EQ(transition_outcome(tk::Kind::kBug, "In progress", "Testing"), "22X52");

@@ -1,0 +1,321 @@
+// SLA calendars and clocks at the SQL boundary. The arithmetic is extension/core/sla_calendar
+// and sla_clock; this file loads calendars from ops.calendars* into a per-backend cache and
+// converts timestamptz, interval and tstzmultirange.
+//
+// The cache matters: a calendar keeps its working ranges with prefix sums, so after the first
+// use a due time is two binary searches. Writes to the calendar tables invalidate it in every
+// backend through relcache invalidation, as the expense policy cache does.
+#include <memory>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/sla_calendar.hpp"
+#include "core/sla_clock.hpp"
+#include "pg/boundary.hpp"
+#include "pg/datum.hpp"
+#include "pg/spi.hpp"
+
+namespace {
+
+namespace core = expense_ops::core;
+namespace pg = expense_ops::pg;
+namespace sla = expense_ops::core::sla;
+using std::chrono::microseconds;
+
+constexpr std::int64_t kUnixEpochInPostgresDays = UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE;
+
+struct CalendarCache {
+  Oid calendars_relid = InvalidOid;
+  Oid hours_relid = InvalidOid;
+  Oid holidays_relid = InvalidOid;
+  bool callback_registered = false;
+  // shared_ptr: a caller keeps its calendar even if an invalidation empties the map meanwhile.
+  std::unordered_map<std::string, std::shared_ptr<const sla::BusinessCalendar>> calendars;
+
+  void clear() noexcept {
+    calendars.clear();
+    calendars_relid = hours_relid = holidays_relid = InvalidOid;
+  }
+};
+
+CalendarCache calendar_cache;
+
+// Runs inside PostgreSQL's invalidation processing: it may only forget things.
+void on_relcache_invalidation(Datum, Oid relid) noexcept {
+  if (relid == InvalidOid || relid == calendar_cache.calendars_relid ||
+      relid == calendar_cache.hours_relid || relid == calendar_cache.holidays_relid) {
+    calendar_cache.clear();
+  }
+}
+
+Oid ops_relid(const char* name) {
+  return pg::guarded([name] { return get_relname_relid(name, get_namespace_oid("ops", false)); });
+}
+
+void ensure_cache_ready() {
+  if (!calendar_cache.callback_registered) {
+    pg::guarded([] { CacheRegisterRelcacheCallback(on_relcache_invalidation, 0); });
+    calendar_cache.callback_registered = true;
+  }
+  if (calendar_cache.calendars_relid == InvalidOid) {
+    calendar_cache.calendars_relid = ops_relid("calendars");
+    calendar_cache.hours_relid = ops_relid("calendar_hours");
+    calendar_cache.holidays_relid = ops_relid("calendar_holidays");
+  }
+}
+
+// A week that is working time throughout, with no holidays, is the 24x7 calendar whatever its
+// zone: every instant's local time falls in some interval.
+bool always_working(const std::vector<sla::WorkingInterval>& week,
+                    const std::vector<sla::LocalDate>& holidays) {
+  if (!holidays.empty() || week.size() != 7) {
+    return false;
+  }
+  bool day_covered[8] = {};
+  for (const auto& interval : week) {
+    if (interval.iso_weekday >= 1 && interval.iso_weekday <= 7 && interval.start_minute == 0 &&
+        interval.end_minute == 24 * 60) {
+      day_covered[interval.iso_weekday] = true;
+    }
+  }
+  for (int day = 1; day <= 7; ++day) {
+    if (!day_covered[day]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+sla::BusinessCalendar load_calendar(const std::string& calendar_id) {
+  static SPIPlanPtr zone_plan = nullptr;
+  static SPIPlanPtr hours_plan = nullptr;
+  static SPIPlanPtr holidays_plan = nullptr;
+  Oid types[] = {TEXTOID};
+  Datum parameters[] = {pg::text_datum(calendar_id)};
+  pg::SpiConnection spi;
+  const auto zone_rows = pg::execute_read_only(
+      pg::kept_plan(zone_plan, "SELECT time_zone FROM ops.calendars WHERE calendar_id = $1", 1,
+                    types),
+      parameters);
+  if (zone_rows.size() != 1) {
+    throw core::RuleViolation(core::sqlstate::kInvalidParameterValue,
+                              "calendar: there is no calendar \"" + calendar_id + "\"",
+                              "Use one of ops.calendars, such as 24x7.");
+  }
+  const std::string zone = zone_rows[0].string(1).value_or("");
+  const auto hour_rows = pg::execute_read_only(
+      pg::kept_plan(hours_plan,
+                    "SELECT weekday::int8, (extract(epoch FROM starts_at) / 60)::int8,"
+                    " (extract(epoch FROM ends_at) / 60)::int8"
+                    " FROM ops.calendar_hours WHERE calendar_id = $1",
+                    1, types),
+      parameters);
+  std::vector<sla::WorkingInterval> week;
+  for (std::uint64_t i = 0; i < hour_rows.size(); ++i) {
+    week.push_back({static_cast<int>(hour_rows[i].integer(1).value_or(0)),
+                    static_cast<int>(hour_rows[i].integer(2).value_or(0)),
+                    static_cast<int>(hour_rows[i].integer(3).value_or(0))});
+  }
+  const auto holiday_rows =
+      pg::execute_read_only(pg::kept_plan(holidays_plan,
+                                          "SELECT (day - date '1970-01-01')::int8 FROM "
+                                          "ops.calendar_holidays WHERE calendar_id = $1",
+                                          1, types),
+                            parameters);
+  std::vector<sla::LocalDate> holidays;
+  for (std::uint64_t i = 0; i < holiday_rows.size(); ++i) {
+    holidays.push_back(static_cast<sla::LocalDate>(holiday_rows[i].integer(1).value_or(0)));
+  }
+  spi.finish();
+  try {
+    auto calendar = sla::BusinessCalendar::make(zone, week, holidays);
+    return always_working(week, holidays) ? sla::BusinessCalendar::always() : std::move(calendar);
+  } catch (const core::RuleViolation& violation) {
+    throw core::RuleViolation(violation.sqlstate(),
+                              "calendar " + calendar_id + ": " + violation.what(), violation.hint(),
+                              violation.detail());
+  }
+}
+
+std::shared_ptr<const sla::BusinessCalendar> calendar(const std::string& calendar_id) {
+  ensure_cache_ready();
+  auto found = calendar_cache.calendars.find(calendar_id);
+  if (found != calendar_cache.calendars.end()) {
+    return found->second;
+  }
+  // Loading runs SPI, which may process invalidations and clear the map: insert afterwards.
+  auto loaded = std::make_shared<const sla::BusinessCalendar>(load_calendar(calendar_id));
+  calendar_cache.calendars.emplace(calendar_id, loaded);
+  return loaded;
+}
+
+std::shared_ptr<const sla::BusinessCalendar> calendar_argument(FunctionCallInfo fcinfo, int index) {
+  return calendar(pg::text_argument(fcinfo, index, "calendar"));
+}
+
+core::Instant instant_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  const auto instant = pg::optional_timestamptz_argument(fcinfo, index);
+  if (!instant) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
+                              std::string(name) + " must not be null",
+                              std::string("Pass a value for ") + name + ".");
+  }
+  return *instant;
+}
+
+// Targets are working time: "4 hours" is four working hours. Months have no fixed length and
+// are refused; a day is 24 hours of working time.
+microseconds duration_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index)) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
+                              std::string(name) + " must not be null",
+                              std::string("Pass a value for ") + name + ".");
+  }
+  const Interval* span = PG_GETARG_INTERVAL_P(index);
+  if (span->month != 0) {
+    throw core::RuleViolation(core::sqlstate::kSlaTargetMonths,
+                              std::string(name) + ": an SLA target in months has no fixed length",
+                              "Give it in days, hours and minutes, such as '30 days'.");
+  }
+  const microseconds duration{span->time + static_cast<std::int64_t>(span->day) * USECS_PER_DAY};
+  if (duration.count() < 0) {
+    throw core::RuleViolation(core::sqlstate::kSlaTargetNegative,
+                              std::string(name) + ": a target cannot be negative",
+                              "Give a duration of zero or more, such as '4 hours'.");
+  }
+  return duration;
+}
+
+// NULL is no pauses. Bound inclusivity is ignored: a microsecond at most.
+std::vector<sla::Pause> pauses_argument(FunctionCallInfo fcinfo, int index) {
+  std::vector<sla::Pause> pauses;
+  if (PG_ARGISNULL(index)) {
+    return pauses;
+  }
+  const Datum argument = PG_GETARG_DATUM(index);
+  struct Bounds {
+    bool lower_infinite, upper_infinite;
+    TimestampTz lower, upper;
+  };
+  const MultirangeType* multirange = pg::guarded([&] { return DatumGetMultirangeTypeP(argument); });
+  const int32 count = multirange->rangeCount;
+  // Not multirange_get_typcache(): it keeps its entry in fn_extra, which ops.read_clock uses.
+  TypeCacheEntry* range_type = pg::guarded([&] {
+    return lookup_type_cache(MultirangeTypeGetOid(multirange), TYPECACHE_MULTIRANGE_INFO)->rngtype;
+  });
+  for (int32 i = 0; i < count; ++i) {
+    const Bounds bounds = pg::guarded([&] {
+      RangeBound lower, upper;
+      multirange_get_bounds(range_type, multirange, i, &lower, &upper);
+      return Bounds{lower.infinite, upper.infinite,
+                    lower.infinite ? 0 : DatumGetTimestampTz(lower.val),
+                    upper.infinite ? 0 : DatumGetTimestampTz(upper.val)};
+    });
+    sla::Pause pause;
+    pause.start =
+        bounds.lower_infinite ? pg::to_instant(DT_NOBEGIN + 1) : pg::to_instant(bounds.lower);
+    if (!bounds.upper_infinite) {
+      pause.end = pg::to_instant(bounds.upper);
+    }
+    pauses.push_back(pause);
+  }
+  return pauses;
+}
+
+Datum interval_datum(microseconds duration) {
+  return pg::guarded([&] {
+    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
+    span->time = duration.count();
+    return PointerGetDatum(span);
+  });
+}
+
+// What ops.read_clock builds its result with, made once per call site (fn_extra).
+struct ClockResultShape {
+  TupleDesc descriptor;
+  Datum states[5];  // ops.sla_clock_state values, in ClockState order
+};
+
+ClockResultShape& clock_result_shape(FunctionCallInfo fcinfo) {
+  if (fcinfo->flinfo->fn_extra == nullptr) {
+    fcinfo->flinfo->fn_extra = pg::guarded([&] {
+      MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+      TupleDesc descriptor;
+      if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+        elog(ERROR, "ops.read_clock must return the composite ops.sla_clock");
+      }
+      auto* shape = static_cast<ClockResultShape*>(palloc0(sizeof(ClockResultShape)));
+      shape->descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
+      const Oid state_type = TupleDescAttr(shape->descriptor, 0)->atttypid;
+      const char* names[] = {"met", "on_track", "at_risk", "breached", "paused"};
+      for (int i = 0; i < 5; ++i) {
+        shape->states[i] =
+            DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
+      }
+      MemoryContextSwitchTo(previous);
+      return static_cast<void*>(shape);
+    });
+  }
+  return *static_cast<ClockResultShape*>(fcinfo->flinfo->fn_extra);
+}
+
+}  // namespace
+
+// ops.business_time(calendar, from, to) RETURNS interval
+EXPENSE_OPS_FUNCTION(expense_ops_business_time) {
+  const auto business = calendar_argument(fcinfo, 0);
+  return interval_datum(
+      business->elapsed(instant_argument(fcinfo, 1, "from"), instant_argument(fcinfo, 2, "to")));
+}
+
+// ops.add_business_time(calendar, start, duration) RETURNS timestamptz
+EXPENSE_OPS_FUNCTION(expense_ops_add_business_time) {
+  const auto business = calendar_argument(fcinfo, 0);
+  const auto end =
+      business->add(instant_argument(fcinfo, 1, "start"), duration_argument(fcinfo, 2, "duration"));
+  PG_RETURN_TIMESTAMPTZ(pg::to_timestamptz(end));
+}
+
+// ops.clock_due(calendar, started, target, pauses) RETURNS timestamptz; NULL while paused
+// without end.
+EXPENSE_OPS_FUNCTION(expense_ops_clock_due) {
+  const auto business = calendar_argument(fcinfo, 0);
+  const auto due = sla::due(*business, instant_argument(fcinfo, 1, "started"),
+                            duration_argument(fcinfo, 2, "target"), pauses_argument(fcinfo, 3));
+  if (!due) {
+    PG_RETURN_NULL();
+  }
+  PG_RETURN_TIMESTAMPTZ(pg::to_timestamptz(*due));
+}
+
+// ops.read_clock(calendar, started, target, stopped, pauses, at_risk_fraction, at)
+//   RETURNS ops.sla_clock
+EXPENSE_OPS_FUNCTION(expense_ops_read_clock) {
+  const auto business = calendar_argument(fcinfo, 0);
+  const auto reading = sla::read_clock(
+      *business, instant_argument(fcinfo, 1, "started"), duration_argument(fcinfo, 2, "target"),
+      pg::optional_timestamptz_argument(fcinfo, 3), pauses_argument(fcinfo, 4),
+      instant_argument(fcinfo, 6, "at"), pg::float8_argument(fcinfo, 5, "at_risk_fraction"));
+  const ClockResultShape& shape = clock_result_shape(fcinfo);
+  Datum values[4];
+  bool nulls[4] = {false, !reading.due.has_value(), false, false};
+  values[0] = shape.states[static_cast<int>(reading.state)];
+  values[1] = reading.due ? TimestampTzGetDatum(pg::to_timestamptz(*reading.due)) : Datum(0);
+  values[2] = interval_datum(reading.remaining);
+  values[3] = Float8GetDatum(reading.used_fraction);
+  return pg::guarded(
+      [&] { return HeapTupleGetDatum(heap_form_tuple(shape.descriptor, values, nulls)); });
+}
+
+// AFTER each statement on ops.calendars, calendar_hours or calendar_holidays: forgets the
+// calendars here, and makes every other backend forget them at commit. Validation waits for the
+// commit (ops.validate_calendar), when a calendar and its hours are both written.
+EXPENSE_OPS_FUNCTION(expense_ops_sla_configuration_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw core::RuleViolation("39P01", "ops.sla_configuration_changed() is a trigger function");
+  }
+  const Oid relid = RelationGetRelid(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation);
+  pg::guarded([&] { CacheInvalidateRelcacheByRelid(relid); });
+  calendar_cache.clear();
+  return PointerGetDatum(nullptr);
+}
