@@ -27,9 +27,11 @@ COMMIT;
 SQL
 
 plain="SELECT count(*) FILTER (WHERE opened_at + interval '40 hours' < now()) FROM public.bench_tickets;"
-business="SELECT count(*) FILTER (WHERE c.state = 'breached'), max(c.due_at)
-  FROM public.bench_tickets t,
-       LATERAL ops.read_clock('bench-berlin', t.opened_at, interval '40 hours', NULL, NULL, 0.75, now()) c;"
+# In the select list, not LATERAL: a function in FROM materialises its results in a tuplestore,
+# which costs more than the clock itself. OFFSET 0 keeps it to one call per row.
+business="SELECT count(*) FILTER (WHERE (c).state = 'breached'), max((c).due_at)
+  FROM (SELECT ops.read_clock('bench-berlin', t.opened_at, interval '40 hours', NULL, NULL, 0.75, now()) AS c
+          FROM public.bench_tickets t OFFSET 0) s;"
 
 # One psql session, \timing on, both queries alternately; prints the best milliseconds of each.
 {

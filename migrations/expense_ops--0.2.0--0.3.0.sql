@@ -528,8 +528,9 @@ CREATE TRIGGER rules BEFORE INSERT OR UPDATE ON ops.tickets
   FOR EACH ROW EXECUTE FUNCTION ops.apply_ticket_rules();
 
 -- The event log and the transitions, after the row is written.
+-- SECURITY DEFINER: the log is written by this trigger only, so no role needs INSERT on it.
 CREATE FUNCTION ops.record_ticket_events() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   actor text := ops.current_actor();
   edited text[];
@@ -1004,7 +1005,6 @@ REVOKE EXECUTE ON FUNCTION ops.record_worker_heartbeat(text, text, integer, text
 GRANT SELECT ON ops.tickets, ops.ticket_events, ops.sla_transitions, ops.sla_board, ops.feature_backlog
   TO expense_ops_admin;
 GRANT INSERT, UPDATE ON ops.tickets TO expense_ops_admin;
-GRANT INSERT ON ops.ticket_events TO expense_ops_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.calendars, ops.calendar_hours, ops.calendar_holidays,
   ops.sla_policies, ops.releases, ops.paused_states TO expense_ops_admin;
 GRANT SELECT, UPDATE ON ops.sla_settings TO expense_ops_admin;

@@ -78,3 +78,87 @@ SELECT api.reject_expense('e0000000-0000-4000-8000-000000000005', 'Office furnit
 SELECT pg_temp.as_user('fay@example.com');
 SELECT api.reimburse_expense('e0000000-0000-4000-8000-000000000004');
 SELECT set_config('request.jwt.claims', '', false);
+
+-- ---------------------------------------------------------------------------------------------
+-- Support tickets: every kind and priority, in states that show every SLA status on the board.
+-- Ages are relative to the load, so the board looks the same whenever `make run` starts.
+
+BEGIN;  -- a calendar is checked at commit, with its hours
+INSERT INTO ops.calendars VALUES ('berlin-office', 'Europe/Berlin', 'Support desk in Berlin: Mon-Fri 09-17');
+INSERT INTO ops.calendar_hours SELECT 'berlin-office', d, time '09:00', time '17:00' FROM generate_series(1, 5) d;
+INSERT INTO ops.calendar_holidays VALUES ('berlin-office', '2026-12-24', 'Christmas Eve'),
+  ('berlin-office', '2026-12-25', 'Christmas Day'), ('berlin-office', '2026-12-26', 'Boxing Day'),
+  ('berlin-office', '2027-01-01', 'New Year''s Day');
+COMMIT;
+INSERT INTO ops.releases (version, planned_for, notes) VALUES
+  ('1.4.0', now() + interval '12 days', 'Dark mode, bulk approval'),
+  ('1.5.0', now() + interval '40 days', 'Auditor export');
+
+CREATE FUNCTION pg_temp.demo_ticket(kind text, priority text, title text, age interval,
+                                    responded_after interval, VARIADIC moves text[] DEFAULT '{}')
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  ticket bigint;
+  next_state text;
+BEGIN
+  INSERT INTO ops.tickets (kind, priority, title, description, reporter, assignee, opened_at, org_id)
+  VALUES (kind, priority, title, 'Demo ticket', 'ana@example.com',
+          CASE WHEN responded_after IS NOT NULL THEN 'sam@example.com' END, now() - age,
+          'a0000000-0000-4000-8000-000000000001')
+  RETURNING ticket_id INTO ticket;
+  IF responded_after IS NOT NULL THEN
+    UPDATE ops.tickets SET first_response_at = opened_at + responded_after WHERE ticket_id = ticket;
+  END IF;
+  FOREACH next_state IN ARRAY moves LOOP
+    UPDATE ops.tickets SET state = next_state WHERE ticket_id = ticket;
+  END LOOP;
+  RETURN ticket;
+END
+$$;
+
+SELECT pg_temp.demo_ticket('incident', 'P0', 'Checkout of expenses returns 500s', '20 minutes', NULL);        -- response breached
+SELECT pg_temp.demo_ticket('support', 'P0', 'Acme cannot submit any expense', '12 minutes', NULL);           -- response at risk
+SELECT pg_temp.demo_ticket('bug', 'P0', 'SSO users cannot log in', '3 hours 30 minutes', '9 minutes',
+                           'Triage', 'Assigned', 'In Progress');                                              -- resolution at risk
+SELECT pg_temp.demo_ticket('security', 'P0', 'API key leaked in a public repository', '40 minutes', '4 minutes',
+                           'Contain', 'Assess');                                                              -- on track
+SELECT pg_temp.demo_ticket('feature', 'P0', 'Audit export required by contract', '1 hour', '10 minutes', 'Review');
+SELECT pg_temp.demo_ticket('incident', 'P1', 'Expense list slow (P95 above 2 s)', '30 hours', '50 minutes',
+                           'Mitigated');                                                                      -- resolution breached
+SELECT pg_temp.demo_ticket('bug', 'P1', 'Duplicate detection misses accented merchants', '1 hour 45 minutes', NULL); -- response at risk
+SELECT pg_temp.demo_ticket('support', 'P1', 'Reimbursement stuck in approved', '3 hours', '25 minutes',
+                           'Open', 'Waiting on customer');                                                    -- paused
+SELECT pg_temp.demo_ticket('feature', 'P1', 'Bulk approval for managers', '5 hours', '1 hour', 'Review', 'Prioritize');
+SELECT pg_temp.demo_ticket('security', 'P1', 'Brute force from one address range', '2 days', '20 minutes',
+                           'Contain', 'Assess', 'Remediate');                                                 -- resolution breached
+SELECT pg_temp.demo_ticket('incident', 'P2', 'Status page shows stale uptime', '6 hours', '2 hours', 'Mitigated');
+SELECT pg_temp.demo_ticket('bug', 'P2', 'CSV export drops the description column', '26 hours', NULL);         -- response breached
+SELECT pg_temp.demo_ticket('support', 'P2', 'How do I change my manager?', '2 days', '3 hours', 'Open', 'Waiting on customer',
+                           'Resolved');                                                                       -- resolution met, awaiting close
+SELECT pg_temp.demo_ticket('feature', 'P2', 'Receipt photos from the mobile app', '3 days', '4 hours', 'Review');
+SELECT pg_temp.demo_ticket('security', 'P2', 'Stale admin accounts found in access review', '1 day', '2 hours', 'Contain');
+SELECT pg_temp.demo_ticket('incident', 'P3', 'Typo on the login page', '2 days', '1 day', 'Mitigated');
+SELECT pg_temp.demo_ticket('bug', 'P3', 'Dates shown in UTC in the summary', '5 days', '2 days', 'Triage', 'Assigned');
+SELECT pg_temp.demo_ticket('support', 'P3', 'Feature question about currencies', '8 days', NULL);              -- response breached
+SELECT pg_temp.demo_ticket('feature', 'P3', 'Dark mode', '20 days', '3 days', 'Review', 'Prioritize', 'Plan');
+SELECT pg_temp.demo_ticket('security', 'P3', 'Harden TLS ciphers on the status page', '3 days', '1 day', 'Contain');
+-- Closed ones, for the report.
+SELECT pg_temp.demo_ticket('incident', 'P0', 'Primary database out of disk', '2 days', '6 minutes',
+                           'Mitigated', 'Root-caused', 'Fixed', 'Post-mortem done') AS closed_incident \gset
+UPDATE ops.tickets SET workaround = 'Fail over to the replica', root_cause = 'Disk full on the primary',
+                       postmortem_url = 'https://wiki.example.com/postmortems/2026-11-disk'
+ WHERE ticket_id = :closed_incident;
+UPDATE ops.tickets SET state = 'Closed', satisfaction = 4 WHERE ticket_id = :closed_incident;
+SELECT pg_temp.demo_ticket('support', 'P1', 'Receipt upload times out', '4 days', '30 minutes',
+                           'Open', 'Waiting on customer', 'Resolved') AS closed_support \gset
+UPDATE ops.tickets SET root_cause = 'Timeout too short for large uploads', state = 'Closed', satisfaction = 5
+ WHERE ticket_id = :closed_support;
+SELECT pg_temp.demo_ticket('bug', 'P3', 'Sorting by amount ignores currency', '6 days', '1 day', 'Triage', 'Duplicate');
+UPDATE ops.tickets SET user_impact = v.impact, business_value = v.value, complexity = v.complexity,
+                       resource_availability = v.resources, strategic_alignment = v.alignment
+  FROM (VALUES ('Audit export required by contract', 4, 5, 3, 3, 5),
+               ('Bulk approval for managers', 4, 4, 2, 4, 4),
+               ('Receipt photos from the mobile app', 5, 4, 4, 2, 4),
+               ('Dark mode', 2, 1, 2, 4, 2)) v(title, impact, value, complexity, resources, alignment)
+ WHERE tickets.title = v.title;
+SELECT ops.refresh_sla_transitions();

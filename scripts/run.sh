@@ -85,6 +85,10 @@ psql -X -A -t -d "$database" -c "SELECT jsonb_pretty(api.health())"
 echo
 echo "SELECT api.health_db()->>'status';  -- $(psql -X -A -t -d "$database" -c "SELECT api.health_db()->>'status'")"
 echo
+echo "SELECT ticket_id, kind, priority, state, response_state, resolution_state, time_to_breach FROM ops.sla_board;"
+psql -X -d "$database" -c "SELECT ticket_id, kind, priority, state, response_state, resolution_state,
+                                  date_trunc('minute', time_to_breach) AS time_to_breach, title
+                             FROM ops.sla_board"
 echo "== worker log (Ctrl-C stops the worker and the cluster)"
 tail -n +1 -f "$worker_log" &
 tail_pid=$!

@@ -5,6 +5,7 @@
 // The cache matters: a calendar keeps its working ranges with prefix sums, so after the first
 // use a due time is two binary searches. Writes to the calendar tables invalidate it in every
 // backend through relcache invalidation, as the expense policy cache does.
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 
@@ -31,9 +32,12 @@ struct CalendarCache {
   bool callback_registered = false;
   // shared_ptr: a caller keeps its calendar even if an invalidation empties the map meanwhile.
   std::unordered_map<std::string, std::shared_ptr<const sla::BusinessCalendar>> calendars;
+  // Counts clears, so that a call site's remembered calendar (CallSite) knows it is stale.
+  std::uint64_t generation = 1;
 
   void clear() noexcept {
     calendars.clear();
+    ++generation;
     calendars_relid = hours_relid = holidays_relid = InvalidOid;
   }
 };
@@ -149,8 +153,58 @@ std::shared_ptr<const sla::BusinessCalendar> calendar(const std::string& calenda
   return loaded;
 }
 
-std::shared_ptr<const sla::BusinessCalendar> calendar_argument(FunctionCallInfo fcinfo, int index) {
-  return calendar(pg::text_argument(fcinfo, index, "calendar"));
+// What one call site (one expression in one query) remembers between rows, in fn_extra: the
+// calendar it last named, and for ops.read_clock the result's shape. A query over many tickets
+// names the same calendar on every row; this skips the text copy and the hash lookup.
+struct CallSite {
+  char calendar_name[64];
+  int calendar_name_length;  // -1: nothing remembered
+  std::uint64_t generation;  // calendar_cache.generation when remembered
+  const sla::BusinessCalendar* calendar;  // kept alive by calendar_cache until it is cleared
+  TupleDesc clock_descriptor;             // ops.read_clock only
+  Datum clock_states[5];                  // ops.sla_clock_state values, in ClockState order
+};
+
+CallSite& call_site(FunctionCallInfo fcinfo) {
+  if (fcinfo->flinfo->fn_extra == nullptr) {
+    fcinfo->flinfo->fn_extra = pg::guarded([&] {
+      auto* site = static_cast<CallSite*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
+      site->calendar_name_length = -1;
+      return static_cast<void*>(site);
+    });
+  }
+  return *static_cast<CallSite*>(fcinfo->flinfo->fn_extra);
+}
+
+// The reference stays valid until PostgreSQL next processes invalidations, which any catalog
+// access may do: take it after converting the other arguments, and drop it before calling
+// into PostgreSQL again.
+const sla::BusinessCalendar& calendar_argument(FunctionCallInfo fcinfo, int index) {
+  if (PG_ARGISNULL(index)) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "calendar must not be null",
+                              "Pass a calendar, such as 24x7.");
+  }
+  CallSite& site = call_site(fcinfo);
+  const auto* name = reinterpret_cast<const varlena*>(DatumGetPointer(PG_GETARG_DATUM(index)));
+  // An inline name (the usual case) is compared where it lies; anything toasted takes the
+  // long way, through text_argument.
+  if (!VARATT_IS_EXTENDED(name) || VARATT_IS_SHORT(name)) {
+    const char* bytes = VARDATA_ANY(name);
+    const int length = static_cast<int>(VARSIZE_ANY_EXHDR(name));
+    if (site.calendar_name_length == length && site.generation == calendar_cache.generation &&
+        std::memcmp(site.calendar_name, bytes, length) == 0) {
+      return *site.calendar;
+    }
+  }
+  const std::string calendar_id = pg::text_argument(fcinfo, index, "calendar");
+  const auto found = calendar(calendar_id);
+  if (calendar_id.size() <= sizeof(site.calendar_name)) {
+    std::memcpy(site.calendar_name, calendar_id.data(), calendar_id.size());
+    site.calendar_name_length = static_cast<int>(calendar_id.size());
+    site.generation = calendar_cache.generation;
+    site.calendar = found.get();
+  }
+  return *found;
 }
 
 core::Instant instant_argument(FunctionCallInfo fcinfo, int index, const char* name) {
@@ -230,58 +284,52 @@ Datum interval_datum(microseconds duration) {
   });
 }
 
-// What ops.read_clock builds its result with, made once per call site (fn_extra).
-struct ClockResultShape {
-  TupleDesc descriptor;
-  Datum states[5];  // ops.sla_clock_state values, in ClockState order
-};
-
-ClockResultShape& clock_result_shape(FunctionCallInfo fcinfo) {
-  if (fcinfo->flinfo->fn_extra == nullptr) {
-    fcinfo->flinfo->fn_extra = pg::guarded([&] {
-      MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-      TupleDesc descriptor;
-      if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-        elog(ERROR, "ops.read_clock must return the composite ops.sla_clock");
-      }
-      auto* shape = static_cast<ClockResultShape*>(palloc0(sizeof(ClockResultShape)));
-      shape->descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
-      const Oid state_type = TupleDescAttr(shape->descriptor, 0)->atttypid;
-      const char* names[] = {"met", "on_track", "at_risk", "breached", "paused"};
-      for (int i = 0; i < 5; ++i) {
-        shape->states[i] =
-            DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
-      }
-      MemoryContextSwitchTo(previous);
-      return static_cast<void*>(shape);
-    });
+// ops.read_clock's result type and its state values, looked up once per call site.
+void prepare_clock_result(FunctionCallInfo fcinfo, CallSite& site) {
+  if (site.clock_descriptor != nullptr) {
+    return;
   }
-  return *static_cast<ClockResultShape*>(fcinfo->flinfo->fn_extra);
+  pg::guarded([&] {
+    MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+      elog(ERROR, "ops.read_clock must return the composite ops.sla_clock");
+    }
+    descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
+    const Oid state_type = TupleDescAttr(descriptor, 0)->atttypid;
+    const char* names[] = {"met", "on_track", "at_risk", "breached", "paused"};
+    for (int i = 0; i < 5; ++i) {
+      site.clock_states[i] = DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
+    }
+    site.clock_descriptor = descriptor;
+    MemoryContextSwitchTo(previous);
+  });
 }
 
 }  // namespace
 
 // ops.business_time(calendar, from, to) RETURNS interval
 EXPENSE_OPS_FUNCTION(expense_ops_business_time) {
-  const auto business = calendar_argument(fcinfo, 0);
+  const auto& business = calendar_argument(fcinfo, 0);
   return interval_datum(
-      business->elapsed(instant_argument(fcinfo, 1, "from"), instant_argument(fcinfo, 2, "to")));
+      business.elapsed(instant_argument(fcinfo, 1, "from"), instant_argument(fcinfo, 2, "to")));
 }
 
 // ops.add_business_time(calendar, start, duration) RETURNS timestamptz
 EXPENSE_OPS_FUNCTION(expense_ops_add_business_time) {
-  const auto business = calendar_argument(fcinfo, 0);
+  const auto& business = calendar_argument(fcinfo, 0);
   const auto end =
-      business->add(instant_argument(fcinfo, 1, "start"), duration_argument(fcinfo, 2, "duration"));
+      business.add(instant_argument(fcinfo, 1, "start"), duration_argument(fcinfo, 2, "duration"));
   PG_RETURN_TIMESTAMPTZ(pg::to_timestamptz(end));
 }
 
 // ops.clock_due(calendar, started, target, pauses) RETURNS timestamptz; NULL while paused
 // without end.
 EXPENSE_OPS_FUNCTION(expense_ops_clock_due) {
-  const auto business = calendar_argument(fcinfo, 0);
-  const auto due = sla::due(*business, instant_argument(fcinfo, 1, "started"),
-                            duration_argument(fcinfo, 2, "target"), pauses_argument(fcinfo, 3));
+  const auto pauses = pauses_argument(fcinfo, 3);  // before the calendar: see calendar_argument
+  const auto& business = calendar_argument(fcinfo, 0);
+  const auto due = sla::due(business, instant_argument(fcinfo, 1, "started"),
+                            duration_argument(fcinfo, 2, "target"), pauses);
   if (!due) {
     PG_RETURN_NULL();
   }
@@ -291,20 +339,26 @@ EXPENSE_OPS_FUNCTION(expense_ops_clock_due) {
 // ops.read_clock(calendar, started, target, stopped, pauses, at_risk_fraction, at)
 //   RETURNS ops.sla_clock
 EXPENSE_OPS_FUNCTION(expense_ops_read_clock) {
-  const auto business = calendar_argument(fcinfo, 0);
+  const auto pauses = pauses_argument(fcinfo, 4);  // before the calendar: see calendar_argument
+  const auto& business = calendar_argument(fcinfo, 0);
   const auto reading = sla::read_clock(
-      *business, instant_argument(fcinfo, 1, "started"), duration_argument(fcinfo, 2, "target"),
-      pg::optional_timestamptz_argument(fcinfo, 3), pauses_argument(fcinfo, 4),
-      instant_argument(fcinfo, 6, "at"), pg::float8_argument(fcinfo, 5, "at_risk_fraction"));
-  const ClockResultShape& shape = clock_result_shape(fcinfo);
+      business, instant_argument(fcinfo, 1, "started"), duration_argument(fcinfo, 2, "target"),
+      pg::optional_timestamptz_argument(fcinfo, 3), pauses, instant_argument(fcinfo, 6, "at"),
+      pg::float8_argument(fcinfo, 5, "at_risk_fraction"));
+  CallSite& site = call_site(fcinfo);
+  prepare_clock_result(fcinfo, site);
   Datum values[4];
   bool nulls[4] = {false, !reading.due.has_value(), false, false};
-  values[0] = shape.states[static_cast<int>(reading.state)];
+  values[0] = site.clock_states[static_cast<int>(reading.state)];
   values[1] = reading.due ? TimestampTzGetDatum(pg::to_timestamptz(*reading.due)) : Datum(0);
-  values[2] = interval_datum(reading.remaining);
   values[3] = Float8GetDatum(reading.used_fraction);
-  return pg::guarded(
-      [&] { return HeapTupleGetDatum(heap_form_tuple(shape.descriptor, values, nulls)); });
+  const std::int64_t remaining = reading.remaining.count();
+  return pg::guarded([&] {
+    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
+    span->time = remaining;
+    values[2] = PointerGetDatum(span);
+    return HeapTupleGetDatum(heap_form_tuple(site.clock_descriptor, values, nulls));
+  });
 }
 
 // AFTER each statement on ops.calendars, calendar_hours or calendar_holidays: forgets the

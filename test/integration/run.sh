@@ -149,6 +149,11 @@ currencies=$(psql -X -A -t -d expense_ops_demo -c "SELECT count(DISTINCT currenc
 check "in several currencies ($currencies)" [ "$currencies" -ge 3 ]
 check "ana@example.com logs in with the password 'secret'" \
   [ "$(psql -X -A -t -d expense_ops_demo -c "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
+kinds=$(psql -X -A -t -d expense_ops_demo -c "SELECT count(*) FROM (SELECT DISTINCT kind, priority FROM ops.tickets) k")
+check "its tickets cover every kind and priority ($kinds of 20 pairs)" [ "$kinds" = 20 ]
+board=$(psql -X -A -t -d expense_ops_demo -c "SELECT string_agg(DISTINCT s::text, ',' ORDER BY s::text)
+  FROM ops.sla_board, unnest(ARRAY[response_state, resolution_state]) s")
+check "its SLA board shows every clock state ($board)" [ "$board" = "at_risk,breached,met,on_track,paused" ]
 psql -X -q -d postgres -c "DROP DATABASE expense_ops_demo"
 
 
