@@ -259,13 +259,11 @@ CREATE TABLE ops.tickets (
   resolution_due_at          timestamptz,
   resolution_at_risk_at      timestamptz,
   resolution_due_is_fallback boolean NOT NULL DEFAULT false,
-  sla_next_check_at          timestamptz,
   sla_computed_at            timestamptz,
   updated_at                 timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT satisfaction_on_close CHECK (satisfaction IS NULL OR closed_at IS NOT NULL)
 );
 CREATE INDEX tickets_open ON ops.tickets (priority, opened_at) WHERE closed_at IS NULL;
-CREATE INDEX tickets_sla_next_check ON ops.tickets (sla_next_check_at) WHERE sla_next_check_at IS NOT NULL;
 CREATE INDEX tickets_opened ON ops.tickets (opened_at);
 COMMENT ON TABLE ops.tickets IS
   'Support tickets: incidents, bugs, features, support requests and security issues, with their lifecycle (enforced by trigger) and SLA clocks';
@@ -304,7 +302,6 @@ COMMENT ON COLUMN ops.tickets.response_at_risk_at IS 'When the response clock be
 COMMENT ON COLUMN ops.tickets.resolution_due_at IS 'When the resolution target is used up (NULL while paused without end)';
 COMMENT ON COLUMN ops.tickets.resolution_at_risk_at IS 'When the resolution clock becomes at risk';
 COMMENT ON COLUMN ops.tickets.resolution_due_is_fallback IS 'A "next release" target with no release planned: the fallback applies';
-COMMENT ON COLUMN ops.tickets.sla_next_check_at IS 'Next instant a running clock crosses at_risk or breached; ops.refresh_sla_transitions() looks here';
 COMMENT ON COLUMN ops.tickets.sla_computed_at IS 'When the due times were last computed; setting it restates them';
 COMMENT ON COLUMN ops.tickets.updated_at IS 'When it last changed';
 
@@ -347,6 +344,18 @@ COMMENT ON COLUMN ops.sla_transitions.clock IS 'response or resolution';
 COMMENT ON COLUMN ops.sla_transitions.state IS 'at_risk or breached';
 COMMENT ON COLUMN ops.sla_transitions.at IS 'The instant the clock crossed into the state';
 COMMENT ON COLUMN ops.sla_transitions.recorded_at IS 'When it was recorded or last restated';
+
+-- Kept apart from ops.tickets so that the refresh moves its bookmarks without firing the
+-- tickets' triggers.
+CREATE TABLE ops.sla_checks (
+  ticket_id     bigint PRIMARY KEY REFERENCES ops.tickets ON DELETE CASCADE,
+  next_check_at timestamptz NOT NULL
+);
+CREATE INDEX sla_checks_due ON ops.sla_checks (next_check_at);
+COMMENT ON TABLE ops.sla_checks IS
+  'For each ticket with a running clock, the next instant it crosses into at_risk or breached: where ops.refresh_sla_transitions() looks';
+COMMENT ON COLUMN ops.sla_checks.ticket_id IS 'The ticket';
+COMMENT ON COLUMN ops.sla_checks.next_check_at IS 'Its next crossing';
 
 -- Who is acting: the application user under PostgREST, otherwise the database role.
 CREATE FUNCTION ops.current_actor() RETURNS text
@@ -456,10 +465,6 @@ DECLARE
   was_paused boolean;
   is_paused boolean;
 BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.sla_next_check_at IS DISTINCT FROM OLD.sla_next_check_at
-     AND to_jsonb(NEW) - 'sla_next_check_at' = to_jsonb(OLD) - 'sla_next_check_at' THEN
-    RETURN NEW;  -- ops.refresh_sla_transitions() moving its bookmark
-  END IF;
   NEW.priority := ops.check_priority(NEW.priority);
   IF TG_OP = 'INSERT' THEN
     IF NEW.state IS NULL THEN
@@ -517,7 +522,6 @@ BEGIN
         IS DISTINCT FROM
         (OLD.priority, OLD.opened_at, OLD.first_response_at, OLD.resolved_at, OLD.paused_during, OLD.sla_computed_at) THEN
     NEW := ops.compute_ticket_sla(NEW);
-    NEW.sla_next_check_at := ops.next_sla_check(NEW, moment);
   END IF;
   RETURN NEW;
 END
@@ -534,6 +538,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   actor text := ops.current_actor();
   edited text[];
+  next_check timestamptz;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO ops.ticket_events (ticket_id, actor, action, to_value, body)
@@ -567,8 +572,20 @@ BEGIN
       VALUES (NEW.ticket_id, actor, 'edit', array_to_string(edited, ', '));
     END IF;
   END IF;
-  IF TG_OP = 'INSERT' OR NEW.sla_computed_at IS DISTINCT FROM OLD.sla_computed_at THEN
+  IF TG_OP = 'INSERT'
+     OR (NEW.sla_computed_at, NEW.response_due_at, NEW.response_at_risk_at, NEW.resolution_due_at,
+         NEW.resolution_at_risk_at, NEW.first_response_at, NEW.resolved_at)
+        IS DISTINCT FROM
+        (OLD.sla_computed_at, OLD.response_due_at, OLD.response_at_risk_at, OLD.resolution_due_at,
+         OLD.resolution_at_risk_at, OLD.first_response_at, OLD.resolved_at) THEN
     PERFORM ops.sync_sla_transitions(NEW, now());
+    next_check := ops.next_sla_check(NEW, now());
+    IF next_check IS NULL THEN
+      DELETE FROM ops.sla_checks WHERE ticket_id = NEW.ticket_id;
+    ELSE
+      INSERT INTO ops.sla_checks VALUES (NEW.ticket_id, next_check)
+      ON CONFLICT (ticket_id) DO UPDATE SET next_check_at = excluded.next_check_at;
+    END IF;
   END IF;
   RETURN NULL;
 END
@@ -642,16 +659,33 @@ CREATE FUNCTION ops.refresh_sla_transitions() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   moment timestamptz := now();
-  ticket ops.tickets;
-  touched integer := 0;
+  touched integer;
 BEGIN
-  FOR ticket IN SELECT * FROM ops.tickets WHERE sla_next_check_at <= moment
-                 ORDER BY sla_next_check_at FOR UPDATE SKIP LOCKED LOOP
-    PERFORM ops.sync_sla_transitions(ticket, moment);
-    UPDATE ops.tickets SET sla_next_check_at = ops.next_sla_check(ticket, moment)
-     WHERE ticket_id = ticket.ticket_id;
-    touched := touched + 1;
-  END LOOP;
+  -- One set-based statement. Instants only move on a restatement, which the tickets' trigger
+  -- records itself; here time has merely passed, so what is recorded stays as it is.
+  WITH due AS (
+    SELECT t AS ticket FROM ops.sla_checks c JOIN ops.tickets t USING (ticket_id)
+     WHERE c.next_check_at <= moment
+       FOR UPDATE OF c SKIP LOCKED),
+  crossed AS (
+    INSERT INTO ops.sla_transitions (ticket_id, clock, state, at)
+    SELECT (d.ticket).ticket_id, v.clock, v.state, v.at
+      FROM due d
+     CROSS JOIN LATERAL (VALUES
+        ('response', 'at_risk'::ops.sla_clock_state, (d.ticket).response_at_risk_at, (d.ticket).first_response_at),
+        ('response', 'breached', (d.ticket).response_due_at, (d.ticket).first_response_at),
+        ('resolution', 'at_risk', (d.ticket).resolution_at_risk_at, (d.ticket).resolved_at),
+        ('resolution', 'breached', (d.ticket).resolution_due_at, (d.ticket).resolved_at)) v(clock, state, at, stopped)
+     WHERE v.at <= moment AND (v.stopped IS NULL OR v.at < v.stopped)
+    ON CONFLICT (ticket_id, clock, state) DO NOTHING),
+  next AS (
+    SELECT (d.ticket).ticket_id, ops.next_sla_check(d.ticket, moment) AS at FROM due d),
+  moved AS (
+    UPDATE ops.sla_checks c SET next_check_at = n.at FROM next n
+     WHERE c.ticket_id = n.ticket_id AND n.at IS NOT NULL),
+  finished AS (
+    DELETE FROM ops.sla_checks c USING next n WHERE c.ticket_id = n.ticket_id AND n.at IS NULL)
+  SELECT count(*) INTO touched FROM due;
   RETURN touched;
 END
 $$;
@@ -913,7 +947,7 @@ DECLARE
   t ops.tickets := ops.ticket_for_update(ticket_id);
   actor text := ops.current_actor();
 BEGIN
-  IF body IS NULL OR btrim(body) = '' THEN
+  IF body IS NULL OR body !~ '[^[:space:]]' THEN
     RAISE EXCEPTION 'body: a comment needs text' USING ERRCODE = '22004', HINT = 'Write something.';
   END IF;
   INSERT INTO ops.ticket_events (ticket_id, actor, action, body) VALUES (t.ticket_id, actor, 'comment', body);
@@ -984,7 +1018,12 @@ $$;
 -- Privileges. The API roles reach tickets only through the functions and views above.
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ops FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.is_support_staff() TO expense_user;
+-- The views api.sla_board and api.feature_backlog call these as the caller; they are pure
+-- computations (calendars are read as their owner), and expense_user has no USAGE on ops.
+GRANT EXECUTE ON FUNCTION ops.is_support_staff(),
+  ops.read_clock(text, timestamptz, interval, timestamptz, tstzmultirange, float8, timestamptz),
+  ops.feature_score(integer, integer, integer, integer, integer, float8, float8, float8, float8, float8)
+  TO expense_user;
 GRANT EXECUTE ON FUNCTION ops.refresh_sla_transitions() TO expense_ops_worker;
 REVOKE ALL ON FUNCTION api.open_ticket(text, text, text, text, text, text[], text, uuid),
   api.move_ticket(bigint, text, text, text, text, integer), api.set_ticket_priority(bigint, text),
@@ -1002,13 +1041,13 @@ GRANT SELECT ON api.sla_board, api.feature_backlog TO expense_user, expense_ops_
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ops TO expense_ops_admin;
 REVOKE EXECUTE ON FUNCTION ops.record_worker_heartbeat(text, text, integer, text, timestamptz, interval)
   FROM expense_ops_admin;  -- only workers beat
-GRANT SELECT ON ops.tickets, ops.ticket_events, ops.sla_transitions, ops.sla_board, ops.feature_backlog
-  TO expense_ops_admin;
+GRANT SELECT ON ops.tickets, ops.ticket_events, ops.sla_transitions, ops.sla_checks, ops.sla_board,
+  ops.feature_backlog TO expense_ops_admin;
 GRANT INSERT, UPDATE ON ops.tickets TO expense_ops_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.calendars, ops.calendar_hours, ops.calendar_holidays,
   ops.sla_policies, ops.releases, ops.paused_states TO expense_ops_admin;
 GRANT SELECT, UPDATE ON ops.sla_settings TO expense_ops_admin;
-GRANT SELECT ON ops.sla_transitions, ops.tickets TO expense_ops_worker;
+GRANT SELECT ON ops.sla_transitions, ops.sla_checks, ops.tickets TO expense_ops_worker;
 
 SELECT pg_catalog.pg_extension_config_dump('ops.tickets', '');
 SELECT pg_catalog.pg_extension_config_dump('ops.ticket_events', '');

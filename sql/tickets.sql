@@ -220,6 +220,23 @@ SELECT bool_and(time_to_breach >= coalesce(lag, time_to_breach)) AS ordered
 
 -- The refresh records crossings it finds due, each once: a second run finds nothing to do.
 DELETE FROM ops.sla_transitions WHERE ticket_id = :clock;
-UPDATE ops.tickets SET sla_next_check_at = now() - interval '1 second' WHERE ticket_id = :clock;
+INSERT INTO ops.sla_checks VALUES (:clock, now() - interval '1 second');
 SELECT ops.refresh_sla_transitions() AS first_run, ops.refresh_sla_transitions() AS second_run;
 SELECT clock, state, at FROM ops.sla_transitions WHERE ticket_id = :clock ORDER BY at, clock, state;
+
+-- Through the API, in a fresh backend that has loaded no calendar yet: support staff see the
+-- board (calendars are read as their owner, not as the caller), an employee sees nothing.
+INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
+VALUES ('00000000-0000-0000-0000-00000000d0a1', 'Desk Inc', 'EUR', 'UTC');
+INSERT INTO iam.users (user_id, org_id, email, display_name, role)
+VALUES ('00000000-0000-0000-0000-00000000d001', '00000000-0000-0000-0000-00000000d0a1', 'desk@desk.test', 'Desk', 'support'),
+       ('00000000-0000-0000-0000-00000000d002', '00000000-0000-0000-0000-00000000d0a1', 'emp@desk.test', 'Emp', 'employee');
+SELECT count(*) AS open_tickets FROM ops.tickets WHERE closed_at IS NULL \gset
+\c
+BEGIN;
+SET LOCAL ROLE expense_user;
+SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000d001"}', true) IS NOT NULL AS support;
+SELECT count(*) = :open_tickets AS board_complete, count(*) > 0 AS some FROM api.sla_board;
+SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000d002"}', true) IS NOT NULL AS employee;
+SELECT count(*) AS employee_rows FROM api.sla_board;
+ROLLBACK;

@@ -29,6 +29,9 @@ po::options_description describe_options() {
      "name of this worker in ops.worker_heartbeats (default: the host name)")
     ("heartbeat-interval", po::value<double>()->default_value(10.0),
      "seconds between heartbeats; api.health() degrades after 3 missed ones")
+    ("sla-refresh-interval", po::value<double>()->default_value(15.0),
+     "seconds between SLA refreshes, calls of ops.refresh_sla_transitions(); at_risk and "
+     "breached transitions are recorded at most this late")
     ("reconnect-initial-delay", po::value<double>()->default_value(1.0),
      "seconds before the first reconnection attempt; doubles after each failure")
     ("reconnect-max-delay", po::value<double>()->default_value(30.0),
@@ -136,6 +139,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     throw ConfigError("--worker-id must not be empty");
   }
   config.heartbeat_interval = bounded_seconds(values, "heartbeat-interval", 0.1, 3600);
+  config.sla_refresh_interval = bounded_seconds(values, "sla-refresh-interval", 0.1, 3600);
   config.reconnect_initial_delay = bounded_seconds(values, "reconnect-initial-delay", 0.01, 3600);
   config.reconnect_max_delay = bounded_seconds(values, "reconnect-max-delay", 0.01, 86400);
   if (config.reconnect_max_delay < config.reconnect_initial_delay) {

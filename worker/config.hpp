@@ -17,6 +17,7 @@ struct WorkerConfig {
   std::string dsn;
   std::string worker_id;  // defaults to the host name
   Seconds heartbeat_interval{10.0};
+  Seconds sla_refresh_interval{15.0};  // between calls of ops.refresh_sla_transitions()
   Seconds reconnect_initial_delay{1.0};
   Seconds reconnect_max_delay{30.0};
   std::string log_level = "info";

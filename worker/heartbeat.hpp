@@ -1,11 +1,9 @@
-// The worker's main loop: stay connected (reconnecting with capped backoff), and record a
-// heartbeat every interval until asked to stop.
+// Who this worker is, as recorded with each heartbeat in ops.worker_heartbeats.
 #pragma once
 
 #include <string>
 
 #include "worker/config.hpp"
-#include "worker/shutdown.hpp"
 
 namespace expense_ops::worker {
 
@@ -20,9 +18,5 @@ struct WorkerIdentity {
 std::string host_name();
 
 WorkerIdentity current_identity(const WorkerConfig& config);
-
-// Runs until SIGTERM or SIGINT. A database that goes away is waited for, never a reason to exit.
-void run_heartbeat_loop(const WorkerConfig& config, const WorkerIdentity& identity,
-                        ShutdownSignal& shutdown);
 
 }  // namespace expense_ops::worker

@@ -5,6 +5,7 @@
 #include "core/version.hpp"
 #include "worker/config.hpp"
 #include "worker/heartbeat.hpp"
+#include "worker/worker_loop.hpp"
 #include "worker/log.hpp"
 #include "worker/shutdown.hpp"
 
@@ -51,9 +52,10 @@ int main(int argc, char** argv) {
                         {"host", identity.host},
                         {"pid", identity.pid},
                         {"version", identity.version},
-                        {"heartbeat_interval_seconds", config.heartbeat_interval.count()}});
+                        {"heartbeat_interval_seconds", config.heartbeat_interval.count()},
+                        {"sla_refresh_interval_seconds", config.sla_refresh_interval.count()}});
   try {
-    run_heartbeat_loop(config, identity, shutdown);
+    run_worker_loop(config, identity, shutdown);
   } catch (const std::exception& error) {
     log::error("fatal", {{"error", error.what()}});
     return 1;

@@ -90,12 +90,42 @@ bool always_working(const std::vector<sla::WorkingInterval>& week,
   return true;
 }
 
+// Calendars are configuration every clock needs, whoever reads the clock: an API caller reading
+// api.sla_board has no privileges on ops.calendars. So they are read as the owner of the
+// calendar tables, the way PostgreSQL's own foreign-key checks read as the table owner.
+// Switching the user id cannot fail, and an aborted transaction restores it by itself.
+class ReadAsCalendarOwner {
+ public:
+  ReadAsCalendarOwner() {
+    const Oid relid = calendar_cache.calendars_relid;
+    const Oid owner = pg::guarded([relid] {
+      HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+      if (!HeapTupleIsValid(tuple)) {
+        elog(ERROR, "cache lookup failed for relation %u", relid);
+      }
+      const Oid relowner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+      ReleaseSysCache(tuple);
+      return relowner;
+    });
+    GetUserIdAndSecContext(&saved_user_, &saved_context_);
+    SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+  }
+  ~ReadAsCalendarOwner() { SetUserIdAndSecContext(saved_user_, saved_context_); }
+  ReadAsCalendarOwner(const ReadAsCalendarOwner&) = delete;
+  ReadAsCalendarOwner& operator=(const ReadAsCalendarOwner&) = delete;
+
+ private:
+  Oid saved_user_ = InvalidOid;
+  int saved_context_ = 0;
+};
+
 sla::BusinessCalendar load_calendar(const std::string& calendar_id) {
   static SPIPlanPtr zone_plan = nullptr;
   static SPIPlanPtr hours_plan = nullptr;
   static SPIPlanPtr holidays_plan = nullptr;
   Oid types[] = {TEXTOID};
   Datum parameters[] = {pg::text_datum(calendar_id)};
+  const ReadAsCalendarOwner as_owner;
   pg::SpiConnection spi;
   const auto zone_rows = pg::execute_read_only(
       pg::kept_plan(zone_plan, "SELECT time_zone FROM ops.calendars WHERE calendar_id = $1", 1,
@@ -158,8 +188,8 @@ std::shared_ptr<const sla::BusinessCalendar> calendar(const std::string& calenda
 // names the same calendar on every row; this skips the text copy and the hash lookup.
 struct CallSite {
   char calendar_name[64];
-  int calendar_name_length;  // -1: nothing remembered
-  std::uint64_t generation;  // calendar_cache.generation when remembered
+  int calendar_name_length;               // -1: nothing remembered
+  std::uint64_t generation;               // calendar_cache.generation when remembered
   const sla::BusinessCalendar* calendar;  // kept alive by calendar_cache until it is cleared
   TupleDesc clock_descriptor;             // ops.read_clock only
   Datum clock_states[5];                  // ops.sla_clock_state values, in ClockState order
@@ -168,7 +198,8 @@ struct CallSite {
 CallSite& call_site(FunctionCallInfo fcinfo) {
   if (fcinfo->flinfo->fn_extra == nullptr) {
     fcinfo->flinfo->fn_extra = pg::guarded([&] {
-      auto* site = static_cast<CallSite*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
+      auto* site =
+          static_cast<CallSite*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
       site->calendar_name_length = -1;
       return static_cast<void*>(site);
     });
@@ -299,7 +330,8 @@ void prepare_clock_result(FunctionCallInfo fcinfo, CallSite& site) {
     const Oid state_type = TupleDescAttr(descriptor, 0)->atttypid;
     const char* names[] = {"met", "on_track", "at_risk", "breached", "paused"};
     for (int i = 0; i < 5; ++i) {
-      site.clock_states[i] = DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
+      site.clock_states[i] =
+          DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
     }
     site.clock_descriptor = descriptor;
     MemoryContextSwitchTo(previous);

@@ -133,6 +133,7 @@ api_suite expenses "$here/expenses_test.py"
 api_suite workflow "$here/workflow_test.py"
 api_suite users "$here/user_admin_test.py"
 api_suite policy_cache "$here/policy_cache_test.py"  # the rules' cache across sessions
+api_suite tickets "$here/tickets_test.py"
 psql -X -q -d postgres -c "DROP ROLE it_authenticator"
 
 echo "# the demo data of make run loads, and its users log in"

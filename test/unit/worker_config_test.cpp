@@ -56,6 +56,7 @@ TEST(WorkerConfig, DefaultsNeedOnlyADsn) {
   EXPECT_EQ(parsed.config.dsn, "host=/tmp dbname=x");
   EXPECT_EQ(parsed.config.worker_id, "this-host");
   EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 10.0);
+  EXPECT_DOUBLE_EQ(parsed.config.sla_refresh_interval.count(), 15.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_initial_delay.count(), 1.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_max_delay.count(), 30.0);
   EXPECT_EQ(parsed.config.log_level, "info");
@@ -131,7 +132,57 @@ TEST(WorkerConfig, HelpAndVersionNeedNoDsn) {
   const auto help = parse({"--help"});
   EXPECT_EQ(help.action, ParsedCommandLine::Action::kHelp);
   EXPECT_NE(help.help_text.find("--heartbeat-interval"), std::string::npos);
+  EXPECT_NE(help.help_text.find("--sla-refresh-interval"), std::string::npos);
+  EXPECT_NE(help.help_text.find("--sla-refresh-interval arg (=15)"), std::string::npos);
   EXPECT_EQ(parse({"--version"}).action, ParsedCommandLine::Action::kVersion);
+}
+
+TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
+  EXPECT_DOUBLE_EQ(
+      parse({"--dsn", "x", "--sla-refresh-interval", "2.5"}).config.sla_refresh_interval.count(),
+      2.5);
+  FakeEnvironment environment{
+      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "30"}}};
+  EXPECT_DOUBLE_EQ(parse({}, environment).config.sla_refresh_interval.count(), 30.0);
+  EXPECT_DOUBLE_EQ(
+      parse({"--sla-refresh-interval", "5"}, environment).config.sla_refresh_interval.count(), 5.0);
+  const std::string path = write_file("dsn = x\nsla-refresh-interval = 60\n");
+  EXPECT_DOUBLE_EQ(parse({"--config", path}).config.sla_refresh_interval.count(), 60.0);
+  EXPECT_DOUBLE_EQ(parse({"--config", path}, environment).config.sla_refresh_interval.count(),
+                   30.0);
+  std::remove(path.c_str());
+}
+
+TEST(WorkerConfig, SlaRefreshIntervalIsIndependentOfTheHeartbeat) {
+  const auto parsed = parse({"--dsn", "x", "--heartbeat-interval", "1"});
+  EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 1.0);
+  EXPECT_DOUBLE_EQ(parsed.config.sla_refresh_interval.count(), 15.0);
+}
+
+TEST(WorkerConfig, SlaRefreshIntervalIsBounded) {
+  EXPECT_DOUBLE_EQ(
+      parse({"--dsn", "x", "--sla-refresh-interval", "0.1"}).config.sla_refresh_interval.count(),
+      0.1);
+  EXPECT_DOUBLE_EQ(
+      parse({"--dsn", "x", "--sla-refresh-interval", "3600"}).config.sla_refresh_interval.count(),
+      3600.0);
+  for (const char* bad : {"0", "0.05", "-1", "3600.5", "nan", "inf"}) {
+    EXPECT_NE(config_error({"--dsn", "x", "--sla-refresh-interval", bad})
+                  .find("--sla-refresh-interval must be between 0.1 and 3600 seconds"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_NE(
+      config_error({"--dsn", "x", "--sla-refresh-interval", "often"}).find("sla-refresh-interval"),
+      std::string::npos);
+  FakeEnvironment environment{
+      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "0"}}};
+  EXPECT_NE(config_error({}, environment).find("--sla-refresh-interval"), std::string::npos);
+}
+
+TEST(WorkerConfig, NoPrefixGuessingForTheSlaOption) {
+  EXPECT_NE(config_error({"--dsn", "x", "--sla-refresh", "3"}).find("sla-refresh"),
+            std::string::npos);
 }
 
 TEST(Backoff, DoublesUpToTheCapAndResets) {
