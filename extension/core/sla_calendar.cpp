@@ -201,17 +201,34 @@ bool BusinessCalendar::is_working(Instant instant) const {
 }
 
 std::chrono::microseconds BusinessCalendar::worked_until(Instant instant) const {
+  for (const auto& remembered : cache_.remembered) {
+    if (remembered.valid && remembered.instant == instant) {
+      return remembered.worked;
+    }
+  }
   const auto& ranges = cache_.ranges;
   const auto candidate =
       std::partition_point(ranges.begin(), ranges.end(),
                            [instant](const WorkingRange& range) { return range.end <= instant; });
+  microseconds worked;
   if (candidate == ranges.end()) {
-    return cache_.worked_at_end;
+    worked = cache_.worked_at_end;
+  } else if (instant <= candidate->begin) {
+    worked = candidate->worked_before;
+  } else {
+    worked = candidate->worked_before + (instant - candidate->begin);
   }
-  if (instant <= candidate->begin) {
-    return candidate->worked_before;
+  cache_.remembered[cache_.remember_next] = {instant, worked, true};
+  cache_.remember_next ^= 1;
+  return worked;
+}
+
+// Extending keeps what is already covered as it was, but an instant at the old edge may now
+// fall in a range merged across New Year: start afresh rather than reason about it.
+void BusinessCalendar::forget_remembered() const {
+  for (auto& remembered : cache_.remembered) {
+    remembered.valid = false;
   }
-  return candidate->worked_before + (instant - candidate->begin);
 }
 
 void BusinessCalendar::cover(Instant first, Instant last) const {
@@ -233,6 +250,7 @@ void BusinessCalendar::cover(Instant first, Instant last) const {
 }
 
 void BusinessCalendar::extend_forward() const {
+  forget_remembered();
   if (cache_.covered_end >= kLatest) {
     throw_outside_covered_years(kLatest);
   }
@@ -253,6 +271,7 @@ void BusinessCalendar::extend_forward() const {
 }
 
 void BusinessCalendar::extend_backward() const {
+  forget_remembered();
   if (cache_.covered_begin <= kEarliest) {
     throw_outside_covered_years(kEarliest - microseconds{1});
   }

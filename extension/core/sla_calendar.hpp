@@ -82,6 +82,15 @@ class BusinessCalendar {
     Instant covered_end;  // nothing is covered while covered_begin == covered_end
     std::chrono::microseconds worked_at_begin{0};
     std::chrono::microseconds worked_at_end{0};
+    // The last two answers of worked_until: a pass over many tickets reads each clock at the
+    // same `now` and looks up each start twice (for the due time and for the time used).
+    struct Remembered {
+      Instant instant;
+      std::chrono::microseconds worked{0};
+      bool valid = false;
+    };
+    Remembered remembered[2];
+    int remember_next = 0;
   };
 
   BusinessCalendar(std::string time_zone, std::vector<WorkingInterval> week,
@@ -90,6 +99,7 @@ class BusinessCalendar {
   void cover(Instant first, Instant last) const;  // builds years until [first, last] is covered
   void extend_forward() const;
   void extend_backward() const;
+  void forget_remembered() const;
   std::vector<WorkingRange> working_ranges_between(Instant begin, Instant end) const;
   std::chrono::microseconds worked_until(Instant instant) const;  // needs `instant` covered
 

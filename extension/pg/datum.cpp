@@ -7,10 +7,6 @@ namespace expense_ops::pg {
 
 namespace {
 
-// Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01.
-constexpr std::int64_t kPostgresEpochOffsetMicros =
-    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
 void require(FunctionCallInfo fcinfo, int index, const char* name) {
   if (PG_ARGISNULL(index)) {
     throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be null",
@@ -97,14 +93,6 @@ Datum text_array_datum(const std::vector<std::string_view>& values) {
     }
     return PointerGetDatum(construct_array(elements, count, TEXTOID, -1, false, TYPALIGN_INT));
   });
-}
-
-core::Instant to_instant(TimestampTz timestamp) {
-  return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
-}
-
-TimestampTz to_timestamptz(core::Instant instant) {
-  return instant.time_since_epoch().count() - kPostgresEpochOffsetMicros;
 }
 
 }  // namespace expense_ops::pg

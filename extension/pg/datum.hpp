@@ -27,7 +27,17 @@ Datum bytea_datum(const std::string& bytes);
 // A one-dimensional text[] in the current memory context.
 Datum text_array_datum(const std::vector<std::string_view>& values);
 
-core::Instant to_instant(TimestampTz timestamp);
-TimestampTz to_timestamptz(core::Instant instant);
+// Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01. Inline: per-row paths
+// such as the SLA clock convert several instants a row.
+inline constexpr std::int64_t kPostgresEpochOffsetMicros =
+    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+inline core::Instant to_instant(TimestampTz timestamp) {
+  return core::Instant(std::chrono::microseconds(timestamp + kPostgresEpochOffsetMicros));
+}
+
+inline TimestampTz to_timestamptz(core::Instant instant) {
+  return instant.time_since_epoch().count() - kPostgresEpochOffsetMicros;
+}
 
 }  // namespace expense_ops::pg

@@ -384,13 +384,11 @@ EXPENSE_OPS_FUNCTION(expense_ops_read_clock) {
   values[0] = site.clock_states[static_cast<int>(reading.state)];
   values[1] = reading.due ? TimestampTzGetDatum(pg::to_timestamptz(*reading.due)) : Datum(0);
   values[3] = Float8GetDatum(reading.used_fraction);
-  const std::int64_t remaining = reading.remaining.count();
-  return pg::guarded([&] {
-    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
-    span->time = remaining;
-    values[2] = PointerGetDatum(span);
-    return HeapTupleGetDatum(heap_form_tuple(site.clock_descriptor, values, nulls));
-  });
+  // heap_form_tuple copies by-reference values into the tuple: the interval can live here.
+  Interval remaining{};
+  remaining.time = reading.remaining.count();
+  values[2] = PointerGetDatum(&remaining);
+  return pg::guarded([&] { return HeapTupleGetDatum(heap_form_tuple(site.clock_descriptor, values, nulls)); });
 }
 
 // AFTER each statement on ops.calendars, calendar_hours or calendar_holidays: forgets the
