@@ -1041,6 +1041,8 @@ GRANT SELECT ON api.sla_board, api.feature_backlog TO expense_user, expense_ops_
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ops TO expense_ops_admin;
 REVOKE EXECUTE ON FUNCTION ops.record_worker_heartbeat(text, text, integer, text, timestamptz, interval)
   FROM expense_ops_admin;  -- only workers beat
+-- Transitions are written by the tickets' trigger and the refresh, never by hand.
+REVOKE EXECUTE ON FUNCTION ops.sync_sla_transitions(ops.tickets, timestamptz) FROM expense_ops_admin;
 GRANT SELECT ON ops.tickets, ops.ticket_events, ops.sla_transitions, ops.sla_checks, ops.sla_board,
   ops.feature_backlog TO expense_ops_admin;
 GRANT INSERT, UPDATE ON ops.tickets TO expense_ops_admin;

@@ -217,9 +217,9 @@ const sla::BusinessCalendar& calendar_argument(FunctionCallInfo fcinfo, int inde
   }
   CallSite& site = call_site(fcinfo);
   const auto* name = reinterpret_cast<const varlena*>(DatumGetPointer(PG_GETARG_DATUM(index)));
-  // An inline name (the usual case) is compared where it lies; anything toasted takes the
-  // long way, through text_argument.
-  if (!VARATT_IS_EXTENDED(name) || VARATT_IS_SHORT(name)) {
+  // An uncompressed inline name (the usual case) is compared where it lies; a compressed or
+  // external one (a TOAST pointer is a short varlena too) takes the long way, text_argument.
+  if (VARATT_IS_4B_U(name) || (VARATT_IS_1B(name) && !VARATT_IS_1B_E(name))) {
     const char* bytes = VARDATA_ANY(name);
     const int length = static_cast<int>(VARSIZE_ANY_EXHDR(name));
     if (site.calendar_name_length == length && site.generation == calendar_cache.generation &&

@@ -2,7 +2,7 @@
 -- expense_ops_admin), the worker (expense_ops_worker), and the API roles, which reach tickets
 -- only through the SECURITY DEFINER functions and views of the api schema.
 BEGIN;
-SELECT plan(92);
+SELECT plan(94);
 
 CREATE ROLE tap_ticket_admin LOGIN IN ROLE expense_ops_admin;
 CREATE ROLE tap_ticket_worker LOGIN IN ROLE expense_ops_worker;
@@ -103,6 +103,11 @@ SELECT throws_ok($$TRUNCATE ops.tickets$$, '42501', NULL, 'nor TRUNCATE the tick
 SELECT throws_ok(format($$INSERT INTO ops.sla_transitions (ticket_id, clock, state, at)
                           VALUES (%s, 'response', 'breached', now())$$, :direct), '42501', NULL,
                  'nor write ops.sla_transitions (the triggers and the worker do)');
+SELECT throws_ok(format($$SELECT ops.sync_sla_transitions(t, now() + interval '1 year') FROM ops.tickets t
+                          WHERE ticket_id = %s$$, :direct), '42501', NULL,
+                 'nor fabricate transitions through ops.sync_sla_transitions');
+SELECT is(count(*), 0::bigint, 'and none were fabricated') FROM ops.sla_transitions
+ WHERE ticket_id = :direct AND state = 'breached';
 SELECT ok(NOT has_table_privilege('tap_ticket_admin', 'ops.ticket_events', 'UPDATE, DELETE, TRUNCATE'),
           'expense_ops_admin holds no UPDATE, DELETE or TRUNCATE privilege on ops.ticket_events');
 SELECT ok(NOT has_table_privilege('tap_ticket_admin', 'ops.tickets', 'DELETE, TRUNCATE'),
