@@ -464,6 +464,7 @@ DECLARE
   to_phase text;
   was_paused boolean;
   is_paused boolean;
+  unchanged ops.tickets;
 BEGIN
   NEW.priority := ops.check_priority(NEW.priority);
   IF TG_OP = 'INSERT' THEN
@@ -515,7 +516,11 @@ BEGIN
         NEW.paused_during := NEW.paused_during - tstzmultirange(tstzrange(moment, NULL));
       END IF;
     END IF;
-    NEW.updated_at := moment;
+    -- A restatement (only sla_computed_at set) is not a change of the ticket.
+    unchanged := NEW;
+    unchanged.sla_computed_at := OLD.sla_computed_at;
+    unchanged.updated_at := OLD.updated_at;
+    NEW.updated_at := CASE WHEN unchanged IS DISTINCT FROM OLD THEN moment ELSE OLD.updated_at END;
   END IF;
   IF TG_OP = 'INSERT'
      OR (NEW.priority, NEW.opened_at, NEW.first_response_at, NEW.resolved_at, NEW.paused_during, NEW.sla_computed_at)

@@ -163,8 +163,10 @@ UPDATE ops.tickets SET priority = 'P2' WHERE ticket_id = :restated;
 SELECT response_due_at - opened_at AS response_target, resolution_due_at - opened_at AS resolution_target,
        must_page FROM ops.tickets WHERE ticket_id = :restated;
 SELECT clock, state FROM ops.sla_transitions WHERE ticket_id = :restated ORDER BY clock, state;
--- A policy edit restates every ticket of that priority.
+-- A policy edit restates every ticket of that priority, without calling it a change.
+SELECT updated_at AS updated_before FROM ops.tickets WHERE ticket_id = :restated \gset
 UPDATE ops.sla_policies SET response_target = '30 minutes' WHERE priority = 'P2';
+SELECT updated_at = :'updated_before' AS updated_at_kept FROM ops.tickets WHERE ticket_id = :restated;
 SELECT response_due_at - opened_at AS response_target FROM ops.tickets WHERE ticket_id = :restated;
 SELECT clock, state FROM ops.sla_transitions WHERE ticket_id = :restated ORDER BY clock, state;
 UPDATE ops.sla_policies SET response_target = '24 hours' WHERE priority = 'P2';

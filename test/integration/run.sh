@@ -166,5 +166,32 @@ else
   fail "ALTER EXTENSION UPDATE from the oldest version matches a fresh install" "$(tail -20 "$WORK/upgrade.out")"
 fi
 
+echo "# data through an upgrade: the demo's expenses at 0.2.0, then ALTER EXTENSION UPDATE"
+demo="$root/scripts/demo-data.sql"
+tickets_from=$(grep -n "^-- Support tickets:" "$demo" | cut -d: -f1)
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_upgrade" -c "CREATE DATABASE expense_ops_upgrade"
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -c "CREATE EXTENSION expense_ops VERSION '0.2.0'" \
+  -f <(head -n $((tickets_from - 1)) "$demo") >"$WORK/upgrade-data.out" 2>&1 ||
+  fail "the demo's expenses load at 0.2.0" "$(tail -5 "$WORK/upgrade-data.out")"
+count_rows() {
+  psql -X -A -t -d expense_ops_upgrade -c "SELECT (SELECT count(*) FROM expense.expenses) || '/' ||
+    (SELECT count(*) FROM expense.expense_events) || '/' || (SELECT count(*) FROM iam.users)"
+}
+before=$(count_rows)
+psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_upgrade -c "ALTER EXTENSION expense_ops UPDATE" >"$WORK/upgrade-data.out" 2>&1
+check "0.2.0 updates to the default version with data in place" \
+  [ "$(psql -X -A -t -d expense_ops_upgrade -c "SELECT extversion FROM pg_extension WHERE extname = 'expense_ops'")" = \
+    "$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$root/extension/expense_ops.control")" ]
+check "expenses, their audit trail and users are all still there ($before)" [ "$(count_rows)" = "$before" ]
+check "ana@example.com still logs in" \
+  [ "$(psql -X -A -t -d expense_ops_upgrade -c "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
+if psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -f <(tail -n +"$tickets_from" "$demo") \
+     >"$WORK/upgrade-data.out" 2>&1; then
+  pass "the demo's tickets load into the updated database"
+else
+  fail "the demo's tickets load into the updated database" "$(tail -5 "$WORK/upgrade-data.out")"
+fi
+psql -X -q -d postgres -c "DROP DATABASE expense_ops_upgrade"
+
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $IT_DATABASE" -c "DROP ROLE IF EXISTS it_worker"
 summary
