@@ -8,7 +8,7 @@ packages=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev libbenchmark-dev
-  libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata
+  libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata libicu-dev iso-codes
   python3 python3-jwt python3-psycopg2
 )
 

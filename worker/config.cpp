@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "worker/redact.hpp"
+
 namespace expense_ops::worker {
 
 namespace po = boost::program_options;
@@ -24,7 +26,8 @@ po::options_description describe_options() {
     ("config,c", po::value<std::string>(),
      "configuration file of option = value lines (env EXPENSE_OPS_CONFIG)")
     ("dsn", po::value<std::string>(),
-     "libpq connection string of the worker's LOGIN role (env EXPENSE_OPS_DSN)")
+     "libpq connection string of the worker's LOGIN role (env EXPENSE_OPS_DSN); any local user "
+     "can read a command line, so give one with a password in the file or the environment")
     ("worker-id", po::value<std::string>(),
      "name of this worker in ops.worker_heartbeats (default: the host name)")
     ("heartbeat-interval", po::value<double>()->default_value(10.0),
@@ -64,6 +67,84 @@ Seconds bounded_seconds(const po::variables_map& values, const char* option, dou
   return Seconds(seconds);
 }
 
+std::string cannot_read(const std::string& path) {
+  return "--config: cannot read configuration file \"" + path + "\"";
+}
+
+// The name an unknown option was given under, if it is one: Boost quotes whatever it could not
+// place, and that may be `--dsnn=host=db password=...` on the command line, or a DSN line in
+// the file that lacks "dsn =" but has an '=' further on. Only what looks like an option name is
+// echoed, and never what follows an '='.
+std::string describe_unknown_option(const po::unknown_option& error) {
+  const std::string written = error.get_option_name();
+  const std::string name = written.substr(0, written.find('='));
+  if (name.empty()) {
+    return "an option without a name";
+  }
+  const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+  return plain ? "unrecognised option '" + name + "'"
+               : "unrecognised option (not shown: it is no option name and may hold a secret)";
+}
+
+std::string describe(const po::error& error) {
+  if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
+    return describe_unknown_option(*unknown);
+  }
+  return redact_secrets(error.what());
+}
+
+// The number of the line of `text` that `stream` has just read: Boost reads a configuration file
+// one line at a time and throws on the line it cannot take.
+std::size_t line_at(const std::string& text, std::istringstream& stream) {
+  const std::streamoff position = stream.tellg();
+  const std::size_t end = position < 0 ? text.size() : static_cast<std::size_t>(position);
+  const auto newlines = std::count(text.begin(), text.begin() + end, '\n');
+  return static_cast<std::size_t>(newlines) + (position < 0 ? 1 : 0);
+}
+
+// Errors name the file and the line, and quote no line: the line Boost rejects for want of an
+// '=' is as likely as any to be a DSN with a password in it.
+po::parsed_options parse_config_file(const std::string& path,
+                                     const po::options_description& options) {
+  std::ifstream file(path);
+  if (!file) {
+    throw ConfigError(cannot_read(path));
+  }
+  std::string text;
+  for (std::string line; std::getline(file, line);) {
+    text += line;
+    text += '\n';
+  }
+  if (file.bad()) {  // a directory opens, but does not read
+    throw ConfigError(cannot_read(path));
+  }
+  std::istringstream stream(text);
+  const auto at_line = [&] {
+    return "--config: \"" + path + "\" line " + std::to_string(line_at(text, stream)) + ": ";
+  };
+  po::parsed_options parsed(&options);
+  try {
+    parsed = po::parse_config_file(stream, options);
+  } catch (const po::invalid_config_file_syntax&) {
+    throw ConfigError(at_line() +
+                      "expected \"option = value\" (the line is not shown: it may hold a secret)");
+  } catch (const po::error& error) {
+    throw ConfigError(at_line() + describe(error));
+  }
+  // The file's own name, and what makes the worker print and exit, belong on the command line;
+  // in the file they would be ignored or turn a service into a one-shot.
+  for (const auto& option : parsed.options) {
+    if (option.string_key == "config" || option.string_key == "help" ||
+        option.string_key == "version") {
+      throw ConfigError("--config: \"" + path + "\": " + option.string_key +
+                        " cannot be set in a configuration file");
+    }
+  }
+  return parsed;
+}
+
 }  // namespace
 
 EnvironmentLookup process_environment() {
@@ -86,6 +167,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     const int style =
         po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(flags).options(options).style(style).run(), values);
+    std::string dsn_origin = values.count("dsn") > 0 ? kDsnFromCommandLine : "";
 
     po::parsed_options from_environment(&options);
     for (const auto& option : options.options()) {
@@ -98,20 +180,23 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
       }
     }
     po::store(from_environment, values);
+    if (dsn_origin.empty() && values.count("dsn") > 0) {
+      dsn_origin = environment_variable_for("dsn");
+    }
 
     if (values.count("config") > 0) {
       const std::string path = values["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) {
-        throw ConfigError("--config: cannot read configuration file \"" + path + "\"");
+      po::store(parse_config_file(path, options), values);
+      if (dsn_origin.empty()) {
+        dsn_origin = "the configuration file \"" + path + "\"";
       }
-      po::store(po::parse_config_file(file, options), values);
     }
     po::notify(values);
+    parsed.config.dsn_origin = dsn_origin;
   } catch (const ConfigError&) {
     throw;
   } catch (const po::error& error) {
-    throw ConfigError(error.what());
+    throw ConfigError(describe(error));
   }
 
   if (values.count("help") > 0) {
@@ -127,7 +212,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
   }
 
   WorkerConfig& config = parsed.config;
-  if (values.count("dsn") == 0 || values["dsn"].as<std::string>().empty()) {
+  // A blank DSN would connect wherever libpq's defaults (PGHOST, the local socket) lead.
+  if (values.count("dsn") == 0 ||
+      values["dsn"].as<std::string>().find_first_not_of(" \t\r\n") == std::string::npos) {
     throw ConfigError(
         "--dsn: no database to connect to; set --dsn, EXPENSE_OPS_DSN or dsn in the "
         "configuration file");
@@ -150,6 +237,13 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
     throw ConfigError("--log-level must be one of trace, debug, info, warn, error; got \"" +
                       config.log_level + "\"");
+  }
+  // Last, so that a bad interval is reported as such even next to a throwaway DSN.
+  try {
+    config.dsn_summary = summarize_dsn(config.dsn);
+  } catch (const InvalidDsn& error) {
+    throw ConfigError("--dsn (from " + config.dsn_origin +
+                      "): libpq cannot parse the connection string: " + error.what());
   }
   return parsed;
 }

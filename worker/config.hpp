@@ -9,13 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "worker/dsn.hpp"
+
 namespace expense_ops::worker {
 
 using Seconds = std::chrono::duration<double>;
 
+// WorkerConfig::dsn_origin of a DSN given with --dsn.
+inline constexpr const char* kDsnFromCommandLine = "the command line";
+
 struct WorkerConfig {
   std::string dsn;
-  std::string worker_id;  // defaults to the host name
+  std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
+  DsnSummary dsn_summary;  // parsed by libpq: a malformed DSN is a ConfigError
+  std::string worker_id;   // defaults to the host name
   Seconds heartbeat_interval{10.0};
   Seconds sla_refresh_interval{15.0};  // between calls of ops.refresh_sla_transitions()
   Seconds reconnect_initial_delay{1.0};
@@ -23,7 +30,8 @@ struct WorkerConfig {
   std::string log_level = "info";
 };
 
-// A configuration the worker cannot run with. The message names the offending option.
+// A configuration the worker cannot run with. The message names the offending option, and never
+// quotes a value that could hold a secret.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -43,7 +51,7 @@ using EnvironmentLookup = std::function<std::optional<std::string>(const std::st
 EnvironmentLookup process_environment();
 
 // Parses argv (argv[0] is the program name), the EXPENSE_OPS_* environment and the file named by
-// --config / EXPENSE_OPS_CONFIG. Throws ConfigError.
+// --config / EXPENSE_OPS_CONFIG, and the DSN with libpq. Throws ConfigError.
 ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
                                      const EnvironmentLookup& environment,
                                      const std::string& default_worker_id);

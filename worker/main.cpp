@@ -7,10 +7,15 @@
 #include "worker/heartbeat.hpp"
 #include "worker/worker_loop.hpp"
 #include "worker/log.hpp"
+#include "worker/redact.hpp"
 #include "worker/shutdown.hpp"
+#include "worker/sql_errors.hpp"
 
 namespace {
 
+// The systemd unit restarts on 1 and not on 2 (RestartPreventExitStatus=2): a crash may be
+// transient, a bad configuration stays bad.
+constexpr int kExitFatal = 1;
 constexpr int kExitConfigError = 2;
 
 }  // namespace
@@ -52,13 +57,24 @@ int main(int argc, char** argv) {
                         {"host", identity.host},
                         {"pid", identity.pid},
                         {"version", identity.version},
+                        {"dsn_from", config.dsn_origin},
                         {"heartbeat_interval_seconds", config.heartbeat_interval.count()},
                         {"sla_refresh_interval_seconds", config.sla_refresh_interval.count()}});
+  if (config.dsn_origin == kDsnFromCommandLine && config.dsn_summary.has_password) {
+    log::warn("dsn_password_on_command_line",
+              {{"hint",
+                "any local user can read a command line (ps, /proc/<pid>/cmdline); pass the DSN "
+                "in the configuration file or EXPENSE_OPS_DSN, or keep the password in a "
+                "passfile"}});
+  }
   try {
     run_worker_loop(config, identity, shutdown);
+  } catch (const ConfigError& error) {
+    log::error("configuration_error", {{"error", redact_secrets(error.what())}});
+    return kExitConfigError;
   } catch (const std::exception& error) {
-    log::error("fatal", {{"error", error.what()}});
-    return 1;
+    log::error("fatal", {{"error", redact_secrets(one_line(error.what()))}});
+    return kExitFatal;
   }
   log::info("stopped", {{"signal", shutdown.signal_number()}});
   return 0;

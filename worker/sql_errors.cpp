@@ -1,6 +1,26 @@
 #include "worker/sql_errors.hpp"
 
+#include "worker/redact.hpp"
+
 namespace expense_ops::worker {
+
+namespace {
+
+constexpr std::string_view kReadOnlySqlTransaction = "25006";
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+}  // namespace
 
 std::string one_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
@@ -12,6 +32,36 @@ std::string one_line(std::string text) {
     }
   }
   return text;
+}
+
+std::string primary_message(std::string_view libpq_error) {
+  std::string_view first_line = trim(libpq_error.substr(0, libpq_error.find('\n')));
+  // The server's severities as libpq prints them; the log line has its own level and SQLSTATE.
+  for (const std::string_view severity : {"ERROR:", "FATAL:", "PANIC:"}) {
+    if (starts_with(first_line, severity)) {
+      first_line = trim(first_line.substr(severity.size()));
+      break;
+    }
+  }
+  return one_line(std::string(first_line));
+}
+
+std::string sql_error_for_log(std::string_view libpq_error) {
+  return primary_message(redact_secrets(libpq_error));
+}
+
+std::string connection_error_for_log(std::string_view libpq_error) {
+  return one_line(redact_secrets(libpq_error));
+}
+
+core::json::Object job_failure_fields(std::string_view function, std::string_view sqlstate,
+                                      std::string_view libpq_error) {
+  core::json::Object fields{{"function", std::string(function)}};
+  if (!sqlstate.empty()) {
+    fields.emplace_back("sqlstate", std::string(sqlstate));
+  }
+  fields.emplace_back("error", sql_error_for_log(libpq_error));
+  return fields;
 }
 
 std::string sqlstate_of(const pqxx::failure& error) {
@@ -37,6 +87,16 @@ std::string sqlstate_of(const pqxx::failure& error) {
     return "40000";
   }
   return "";
+}
+
+SessionFailure classify_failure(std::string_view sqlstate, bool connection_open) {
+  if (!connection_open || starts_with(sqlstate, "08") || starts_with(sqlstate, "57")) {
+    return SessionFailure::kConnectionLost;
+  }
+  if (sqlstate == kReadOnlySqlTransaction) {
+    return SessionFailure::kReadOnly;
+  }
+  return SessionFailure::kStatementOnly;
 }
 
 }  // namespace expense_ops::worker

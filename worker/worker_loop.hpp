@@ -13,7 +13,10 @@
 namespace expense_ops::worker {
 
 // Runs until SIGTERM or SIGINT. A database that goes away is waited for, never a reason to exit;
-// a job that fails is logged and retried at its next interval without holding up the others.
+// nor is a server that cannot take writes (a standby): it is refused at connect time and retried
+// with the same backoff, in case of a failover. A job that fails is logged and retried at its
+// next interval without holding up the others. Throws ConfigError when libpq refuses an option
+// value of the DSN or the PG* environment, which no retry can fix.
 void run_worker_loop(const WorkerConfig& config, const WorkerIdentity& identity,
                      ShutdownSignal& shutdown);
 

@@ -96,29 +96,32 @@ TEST(WorkerConfig, MissingDsnNamesTheOption) {
 }
 
 TEST(WorkerConfig, BadValuesNameTheOption) {
-  EXPECT_NE(config_error({"--dsn", "x", "--heartbeat-interval", "soon"}).find("heartbeat-interval"),
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--heartbeat-interval", "soon"})
+                .find("heartbeat-interval"),
             std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--heartbeat-interval", "0"})
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--heartbeat-interval", "0"})
                 .find("--heartbeat-interval must be between"),
             std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--log-level", "loud"}).find("--log-level"),
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--log-level", "loud"}).find("--log-level"),
             std::string::npos);
-  EXPECT_NE(
-      config_error({"--dsn", "x", "--reconnect-initial-delay", "5", "--reconnect-max-delay", "1"})
-          .find("--reconnect-max-delay"),
-      std::string::npos);
-  EXPECT_NE(config_error({"--dsn", "x", "--worker-id", ""}).find("--worker-id"), std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--reconnect-initial-delay", "5",
+                          "--reconnect-max-delay", "1"})
+                .find("--reconnect-max-delay"),
+            std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--worker-id", ""}).find("--worker-id"),
+            std::string::npos);
 }
 
 TEST(WorkerConfig, BadEnvironmentValueNamesTheOption) {
   FakeEnvironment environment{
-      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_RECONNECT_MAX_DELAY", "-3"}}};
+      {{"EXPENSE_OPS_DSN", "dbname=x"}, {"EXPENSE_OPS_RECONNECT_MAX_DELAY", "-3"}}};
   EXPECT_NE(config_error({}, environment).find("--reconnect-max-delay"), std::string::npos);
 }
 
 TEST(WorkerConfig, UnknownOptionsAreRefusedByName) {
-  EXPECT_NE(config_error({"--dsn", "x", "--heartbeat", "3"}).find("heartbeat"), std::string::npos);
-  const std::string path = write_file("dsn = x\nretries = 3\n");
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--heartbeat", "3"}).find("heartbeat"),
+            std::string::npos);
+  const std::string path = write_file("dsn = dbname=x\nretries = 3\n");
   EXPECT_NE(config_error({"--config", path}).find("retries"), std::string::npos);
   std::remove(path.c_str());
 }
@@ -138,15 +141,15 @@ TEST(WorkerConfig, HelpAndVersionNeedNoDsn) {
 }
 
 TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
-  EXPECT_DOUBLE_EQ(
-      parse({"--dsn", "x", "--sla-refresh-interval", "2.5"}).config.sla_refresh_interval.count(),
-      2.5);
+  EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "2.5"})
+                       .config.sla_refresh_interval.count(),
+                   2.5);
   FakeEnvironment environment{
-      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "30"}}};
+      {{"EXPENSE_OPS_DSN", "dbname=x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "30"}}};
   EXPECT_DOUBLE_EQ(parse({}, environment).config.sla_refresh_interval.count(), 30.0);
   EXPECT_DOUBLE_EQ(
       parse({"--sla-refresh-interval", "5"}, environment).config.sla_refresh_interval.count(), 5.0);
-  const std::string path = write_file("dsn = x\nsla-refresh-interval = 60\n");
+  const std::string path = write_file("dsn = dbname=x\nsla-refresh-interval = 60\n");
   EXPECT_DOUBLE_EQ(parse({"--config", path}).config.sla_refresh_interval.count(), 60.0);
   EXPECT_DOUBLE_EQ(parse({"--config", path}, environment).config.sla_refresh_interval.count(),
                    30.0);
@@ -154,34 +157,120 @@ TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
 }
 
 TEST(WorkerConfig, SlaRefreshIntervalIsIndependentOfTheHeartbeat) {
-  const auto parsed = parse({"--dsn", "x", "--heartbeat-interval", "1"});
+  const auto parsed = parse({"--dsn", "dbname=x", "--heartbeat-interval", "1"});
   EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 1.0);
   EXPECT_DOUBLE_EQ(parsed.config.sla_refresh_interval.count(), 15.0);
 }
 
 TEST(WorkerConfig, SlaRefreshIntervalIsBounded) {
-  EXPECT_DOUBLE_EQ(
-      parse({"--dsn", "x", "--sla-refresh-interval", "0.1"}).config.sla_refresh_interval.count(),
-      0.1);
-  EXPECT_DOUBLE_EQ(
-      parse({"--dsn", "x", "--sla-refresh-interval", "3600"}).config.sla_refresh_interval.count(),
-      3600.0);
+  EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "0.1"})
+                       .config.sla_refresh_interval.count(),
+                   0.1);
+  EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "3600"})
+                       .config.sla_refresh_interval.count(),
+                   3600.0);
   for (const char* bad : {"0", "0.05", "-1", "3600.5", "nan", "inf"}) {
-    EXPECT_NE(config_error({"--dsn", "x", "--sla-refresh-interval", bad})
+    EXPECT_NE(config_error({"--dsn", "dbname=x", "--sla-refresh-interval", bad})
                   .find("--sla-refresh-interval must be between 0.1 and 3600 seconds"),
               std::string::npos)
         << bad;
   }
-  EXPECT_NE(
-      config_error({"--dsn", "x", "--sla-refresh-interval", "often"}).find("sla-refresh-interval"),
-      std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--sla-refresh-interval", "often"})
+                .find("sla-refresh-interval"),
+            std::string::npos);
   FakeEnvironment environment{
-      {{"EXPENSE_OPS_DSN", "x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "0"}}};
+      {{"EXPENSE_OPS_DSN", "dbname=x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "0"}}};
   EXPECT_NE(config_error({}, environment).find("--sla-refresh-interval"), std::string::npos);
 }
 
 TEST(WorkerConfig, NoPrefixGuessingForTheSlaOption) {
-  EXPECT_NE(config_error({"--dsn", "x", "--sla-refresh", "3"}).find("sla-refresh"),
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--sla-refresh", "3"}).find("sla-refresh"),
+            std::string::npos);
+}
+
+TEST(WorkerConfig, AMalformedDsnIsAConfigErrorThatHidesThePassword) {
+  // The review's finding: libpq quotes the whole malformed URI, password included.
+  const std::string uri = config_error({"--dsn", "postgresql://u:SECRET@[::1/db"});
+  EXPECT_NE(uri.find("--dsn (from the command line): libpq cannot parse"), std::string::npos)
+      << uri;
+  EXPECT_EQ(uri.find("SECRET"), std::string::npos) << uri;
+
+  FakeEnvironment environment{{{"EXPENSE_OPS_DSN", "host=db password=SE CRET"}}};
+  const std::string keyword = config_error({}, environment);
+  EXPECT_NE(keyword.find("--dsn (from EXPENSE_OPS_DSN)"), std::string::npos) << keyword;
+  EXPECT_EQ(keyword.find("CRET"), std::string::npos) << keyword;
+
+  const std::string path = write_file("dsn = host=db password=SE CRET\n");
+  const std::string file = config_error({"--config", path});
+  EXPECT_NE(file.find("--dsn (from the configuration file \"" + path + "\")"), std::string::npos)
+      << file;
+  EXPECT_EQ(file.find("CRET"), std::string::npos) << file;
+  std::remove(path.c_str());
+}
+
+TEST(WorkerConfig, TheDsnIsSummarized) {
+  const auto parsed = parse({"--dsn", "host=db1,db2 target_session_attrs=read-write password=pw"});
+  EXPECT_EQ(parsed.config.dsn_origin, "the command line");
+  EXPECT_EQ(parsed.config.dsn_summary.host_count, 2U);
+  EXPECT_EQ(parsed.config.dsn_summary.target_session_attrs, "read-write");
+  EXPECT_TRUE(parsed.config.dsn_summary.has_password);
+}
+
+TEST(WorkerConfig, AConfigLineWithoutEqualsIsReportedByNumberNotQuoted) {
+  // Boost's own message quotes the line, and a line without '=' is likely a DSN.
+  const std::string path = write_file(
+      "# worker\nheartbeat-interval = 5\n\npostgresql://u:SECRET@db/x\nlog-level = info\n");
+  const std::string message = config_error({"--config", path});
+  EXPECT_NE(message.find("\"" + path + "\" line 4"), std::string::npos) << message;
+  EXPECT_EQ(message.find("SECRET"), std::string::npos) << message;
+  EXPECT_EQ(message.find("postgresql"), std::string::npos) << message;
+  std::remove(path.c_str());
+
+  // The last line, without a newline.
+  const std::string last = write_file("dsn = dbname=x\nhost=db password=SECRET");
+  const std::string last_message = config_error({"--config", last});
+  // "host=db password=SECRET" has an '=': it is an unknown option "host", not a bad line.
+  EXPECT_NE(last_message.find("line 2: unrecognised option 'host'"), std::string::npos)
+      << last_message;
+  EXPECT_EQ(last_message.find("SECRET"), std::string::npos) << last_message;
+  std::remove(last.c_str());
+
+  const std::string bare = write_file("dsn = dbname=x\nSECRET");
+  const std::string bare_message = config_error({"--config", bare});
+  EXPECT_NE(bare_message.find("line 2"), std::string::npos) << bare_message;
+  EXPECT_EQ(bare_message.find("SECRET"), std::string::npos) << bare_message;
+  std::remove(bare.c_str());
+}
+
+TEST(WorkerConfig, UnknownOptionsAreNamedOnlyWhenTheyLookLikeNames) {
+  // "dsn" without its '=' but with one further on: Boost takes the DSN up to it as a name.
+  const std::string path = write_file("dsn postgresql://u:SECRET@db/x?sslmode=require\n");
+  const std::string file = config_error({"--config", path});
+  EXPECT_NE(file.find("line 1: unrecognised option"), std::string::npos) << file;
+  EXPECT_EQ(file.find("SECRET"), std::string::npos) << file;
+  std::remove(path.c_str());
+
+  const std::string flag = config_error({"--dsnn=host=db password=SECRET"});
+  EXPECT_NE(flag.find("unrecognised option '--dsnn'"), std::string::npos) << flag;
+  EXPECT_EQ(flag.find("SECRET"), std::string::npos) << flag;
+}
+
+TEST(WorkerConfig, ABlankDsnIsNoDsn) {
+  EXPECT_NE(config_error({"--dsn", "  "}).find("--dsn: no database"), std::string::npos);
+  FakeEnvironment environment{{{"EXPENSE_OPS_DSN", "\t"}}};
+  EXPECT_NE(config_error({}, environment).find("--dsn: no database"), std::string::npos);
+}
+
+TEST(WorkerConfig, CommandLineOnlyOptionsAreRefusedInTheFile) {
+  for (const std::string line : {"config = /etc/other.conf", "help = 1", "version = 1"}) {
+    const std::string path = write_file("dsn = dbname=x\n" + line + "\n");
+    EXPECT_NE(config_error({"--config", path}).find("--config"), std::string::npos) << line;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(WorkerConfig, ADirectoryIsNoConfigFile) {
+  EXPECT_NE(config_error({"--config", "/tmp"}).find("cannot read configuration file"),
             std::string::npos);
 }
 
