@@ -15,7 +15,7 @@ PGFILEDESC   = "expense_ops - expense management API and support plan"
 MODULEDIR    = extension
 DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expense_ops--*.sql))
 
-REGRESS      = boundary roles health identity expenses tickets
+REGRESS      = boundary trigger_call_sites roles health identity expenses tickets
 
 # The one place the version lives is the control file.
 EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)
@@ -35,7 +35,7 @@ EXTRA_CLEAN  = $(OBJS:.o=.d)
 # -Bsymbolic-functions: calls between our own functions bind inside the library instead of
 # going through the PLT on every call (the per-row SLA clock makes thousands of them); the
 # symbols stay exported for PostgreSQL to find.
-SHLIB_LINK   = -lstdc++ -lcrypto -largon2 -lcrypt -ldate-tz -Wl,-Bsymbolic-functions
+SHLIB_LINK   = -lstdc++ -lcrypto -largon2 -lcrypt -ldate-tz -licuuc -licudata -Wl,-Bsymbolic-functions
 
 # No LLVM bitcode: the C++ bodies are not worth inlining into JIT-compiled expressions, and
 # skipping it keeps clang out of the build. Must be set before PGXS reads with_llvm.
@@ -50,7 +50,7 @@ all install installcheck:
 	@exit 1
 endif
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(PROBE_OBJS:.o=.d)
 # The version is compiled in (core/version.hpp): a new default_version must rebuild.
 $(OBJS): extension/expense_ops.control
 
@@ -62,6 +62,21 @@ $(CORE_SRCS:.cpp=.o): override CPPFLAGS := $(CORE_CPPFLAGS)
 
 # Proves that these flags reject a PostgreSQL header even with the server headers in reach:
 # the probe must fail to compile, on the poison. make test runs it with the unit layer.
+# The error-boundary probes (test/probes) throw and raise on purpose, and one runs any SQL it is
+# given: they are built into a library of their own that only `make test` installs, never into
+# expense_ops.so. They link the same boundary and conversion objects as the extension, bound
+# inside the probe library (-Bsymbolic) so that they test these copies whatever else is loaded.
+PROBE_LIBRARY = test/probes/expense_ops_probes$(DLSUFFIX)
+PROBE_OBJS    = test/probes/boundary_probe.o extension/pg/boundary.o extension/pg/datum.o \
+                extension/pg/spi.o
+EXTRA_CLEAN  += $(PROBE_LIBRARY) $(PROBE_OBJS:.o=.d)
+
+$(PROBE_LIBRARY): $(PROBE_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ $^ -lstdc++ -Wl,-Bsymbolic
+
+install-probes: $(PROBE_LIBRARY)
+	$(INSTALL_SHLIB) $(PROBE_LIBRARY) '$(DESTDIR)$(pkglibdir)/'
+
 check-core-isolation:
 	@out=$$($(CXX) -std=c++17 -fsyntax-only $(CORE_CPPFLAGS) -I$(includedir_server) \
 		test/unit/probes/core_includes_postgres.cpp 2>&1); \
@@ -71,7 +86,7 @@ check-core-isolation:
 		echo "core isolation BROKEN: the probe including postgres.h was not refused:"; echo "$$out"; exit 1; \
 	fi
 
-.PHONY: deps cmake-build check-core-isolation test run bench format
+.PHONY: deps cmake-build install-probes check-core-isolation test run bench format
 deps:
 	scripts/install-deps.sh
 

@@ -112,11 +112,12 @@ cluster_crashes() {
     "$1/server.log" 2>/dev/null
 }
 
-# install_extension: make install, with sudo when not root.
+# install_extension [TARGET]: make install (or TARGET), with sudo when not root.
 install_extension() {
+  local target=${1:-install}
   if [ "$(id -u)" -eq 0 ]; then
-    make -s install
+    make -s "$target"
   else
-    sudo make -s install
+    sudo make -s "$target"
   fi
 }

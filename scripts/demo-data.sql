@@ -101,10 +101,13 @@ DECLARE
   ticket bigint;
   next_state text;
 BEGIN
+  -- Incidents and security issues are the operator's own (no organisation); the rest concern
+  -- Acme, which reported them.
   INSERT INTO ops.tickets (kind, priority, title, description, reporter, assignee, opened_at, org_id)
-  VALUES (kind, priority, title, 'Demo ticket', 'ana@example.com',
-          CASE WHEN responded_after IS NOT NULL THEN 'sam@example.com' END, now() - age,
-          'a0000000-0000-4000-8000-000000000001')
+  VALUES (kind, priority, title, 'Demo ticket',
+          CASE WHEN kind IN ('incident', 'security') THEN 'oncall@ops.example.com' ELSE 'ana@example.com' END,
+          CASE WHEN responded_after IS NOT NULL THEN 'sue@ops.example.com' END, now() - age,
+          CASE WHEN kind NOT IN ('incident', 'security') THEN 'a0000000-0000-4000-8000-000000000001'::uuid END)
   RETURNING ticket_id INTO ticket;
   IF responded_after IS NOT NULL THEN
     UPDATE ops.tickets SET first_response_at = opened_at + responded_after WHERE ticket_id = ticket;
@@ -162,3 +165,14 @@ UPDATE ops.tickets SET user_impact = v.impact, business_value = v.value, complex
                ('Dark mode', 2, 1, 2, 4, 2)) v(title, impact, value, complexity, resources, alignment)
  WHERE tickets.title = v.title;
 SELECT ops.refresh_sla_transitions();
+
+-- ---------------------------------------------------------------------------------------------
+-- Staff: the operator's support agent, who works every tenant's tickets (password "secret").
+-- Acme's own admin and its support-role user are tenants, not staff.
+
+INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
+VALUES ('a0000000-0000-4000-8000-0000000000ff', 'expense_ops Operations', 'EUR', 'Europe/Berlin');
+INSERT INTO iam.users (user_id, org_id, email, display_name, role, password_hash)
+VALUES ('b0000000-0000-4000-8000-0000000000ff', 'a0000000-0000-4000-8000-0000000000ff', 'sue@ops.example.com',
+        'Sue Support', 'support', '$2b$04$abcdefghijklmnopqrstuu2r9OfJnfCsdneAXAGHnS4UpFFP8WIrW');
+SELECT iam.set_staff('b0000000-0000-4000-8000-0000000000ff', true);

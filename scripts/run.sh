@@ -58,9 +58,9 @@ psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION e
 # api.health() turn degraded) leaves the cluster up, and Ctrl-C still stops both.
 (
   status=0
-  build/expense-ops-worker \
-    --dsn "host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
-    --worker-id "run-$(hostname)" || status=$?
+  # The DSN goes in the environment, not on the command line where ps shows it.
+  EXPENSE_OPS_DSN="host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
+    build/expense-ops-worker --worker-id "run-$(hostname)" || status=$?
   echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
 ) >>"$worker_log" 2>&1 &
 worker_wrapper=$!

@@ -13,6 +13,7 @@ echo "== build"
 # Warnings are errors in the test build, as in CI.
 make -s WERROR=1 >/dev/null || exit 1
 install_extension || exit 1
+install_extension install-probes || exit 1
 make -s WERROR=1 cmake-build >/dev/null || exit 1
 
 base=$(mktemp -d /tmp/expense_ops_test.XXXXXX)

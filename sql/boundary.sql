@@ -1,12 +1,24 @@
--- The C++/PostgreSQL error boundary (DESIGN.md section 4). The probe functions live in the
--- library but in no extension script; a superuser declares them here.
+-- The C++/PostgreSQL error boundary (DESIGN.md section 4). The probe functions live in a
+-- test-only library, expense_ops_probes, and in no extension script; a superuser declares them
+-- here.
 CREATE EXTENSION IF NOT EXISTS expense_ops;
+
+-- The production library exports none of them.
+DO $$
+BEGIN
+  CREATE FUNCTION probe_in_production(text) RETURNS text LANGUAGE c
+    AS '$libdir/expense_ops', 'expense_ops_probe_guarded_sql';
+  RAISE NOTICE 'expense_ops.so exports expense_ops_probe_guarded_sql';
+EXCEPTION WHEN undefined_function THEN
+  RAISE NOTICE 'expense_ops.so has no probe functions (%)', SQLSTATE;
+END
+$$;
 CREATE FUNCTION probe_raise(text) RETURNS text LANGUAGE c
-  AS '$libdir/expense_ops', 'expense_ops_probe_raise';
+  AS '$libdir/expense_ops_probes', 'expense_ops_probe_raise';
 CREATE FUNCTION probe_guarded_sql(text) RETURNS text LANGUAGE c
-  AS '$libdir/expense_ops', 'expense_ops_probe_guarded_sql';
+  AS '$libdir/expense_ops_probes', 'expense_ops_probe_guarded_sql';
 CREATE FUNCTION probe_counters() RETURNS text LANGUAGE c
-  AS '$libdir/expense_ops', 'expense_ops_probe_counters';
+  AS '$libdir/expense_ops_probes', 'expense_ops_probe_counters';
 
 -- Reports the SQLSTATE and message a call ends with, from a subtransaction.
 CREATE FUNCTION outcome(call text) RETURNS text LANGUAGE plpgsql AS $$

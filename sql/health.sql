@@ -101,9 +101,29 @@ SELECT h->>'status' AS status,
 SELECT proname, provolatile FROM pg_proc
  WHERE pronamespace = 'api'::regnamespace AND proname LIKE 'health%' ORDER BY 1;
 
--- The anonymous role may call both.
+-- A primary expected to stream to a replica, and streaming to none, is degraded.
+SELECT h->'replication'->>'streaming_replicas' AS streaming, h->'replication'->>'expected_replicas' AS expected
+  FROM api.health_db() h;
+UPDATE ops.health_settings SET expected_replicas = 1;
+SELECT h->>'status' AS status, h->'findings' AS findings FROM api.health_db() h;
+UPDATE ops.health_settings SET expected_replicas = 0;
+
+-- The anonymous role may call both; api.health_db() gives it the status and coarse facts only,
+-- the detail is for expense_ops_admin (and superusers). PostgREST sets the role per request.
 SET ROLE expense_anon;
-SELECT api.health() ? 'status' AS anon_health, api.health_db() ? 'status' AS anon_health_db;
+SELECT api.health() ? 'status' AS anon_health, api.health_db() AS anon_health_db;
 SELECT count(*) FROM ops.worker_heartbeats;  -- but not read the table behind them
 RESET ROLE;
+BEGIN;
+SELECT set_config('role', 'expense_user', true) IS NOT NULL AS as_a_logged_in_user;
+SELECT array_agg(k ORDER BY k) AS user_keys FROM jsonb_object_keys(api.health_db()) k;
+SELECT set_config('role', 'expense_ops_worker', true) IS NOT NULL AS as_the_worker;
+SELECT array_agg(k ORDER BY k) AS worker_keys FROM jsonb_object_keys(api.health_db()) k;
+ROLLBACK;
+CREATE ROLE health_staff IN ROLE expense_ops_admin;
+SET ROLE health_staff;
+SELECT api.health_db() ? 'server_version' AS admin_gets_the_detail,
+       api.health_db()->'replication' ? 'replicas' AS with_the_replicas;
+RESET ROLE;
+DROP ROLE health_staff;
 TRUNCATE ops.worker_heartbeats;

@@ -226,18 +226,55 @@ INSERT INTO ops.sla_checks VALUES (:clock, now() - interval '1 second');
 SELECT ops.refresh_sla_transitions() AS first_run, ops.refresh_sla_transitions() AS second_run;
 SELECT clock, state, at FROM ops.sla_transitions WHERE ticket_id = :clock ORDER BY at, clock, state;
 
--- Through the API, in a fresh backend that has loaded no calendar yet: support staff see the
--- board (calendars are read as their owner, not as the caller), an employee sees nothing.
+-- A clock read at a past instant shows what it showed then: a stop (or a pause's end) after
+-- that instant has not happened yet.
+SELECT * FROM ops.read_clock('24x7', '2026-11-02 10:00+00', '2 hours', '2026-11-02 11:40+00', '{}', 0.75,
+                             '2026-11-02 11:30+00');
+SELECT * FROM ops.read_clock('24x7', '2026-11-02 10:00+00', '2 hours', NULL,
+                             '{[2026-11-02 10:30+00, 2026-11-02 11:00+00)}', 0.75, '2026-11-02 10:45+00');
+SELECT (r.state, r.due_at, r.remaining, r.used) = (n.state, n.due_at, n.remaining, n.used) AS same_as_api_reading_then
+  FROM ops.read_clock('24x7', '2026-11-02 10:00+00', '2 hours', '2026-11-02 13:00+00', '{}', 0.75, '2026-11-02 11:59+00') r,
+       ops.read_clock('24x7', '2026-11-02 10:00+00', '2 hours', NULL, '{}', 0.75, '2026-11-02 11:59+00') n;
+
+-- A P3 is due with the first release planned after it opened that had not shipped when it
+-- opened. Shipping that release later does not move the due time, nor does it undo a breach.
+BEGIN;
+DELETE FROM ops.releases;
+INSERT INTO ops.releases (version, planned_for) VALUES ('9.1.0', now() - interval '2 days'), ('9.2.0', now() + interval '30 days');
+SELECT pg_temp.open('bug', 'P3', now() - interval '5 days') AS late_p3 \gset
+SELECT resolution_due_at = (SELECT planned_for FROM ops.releases WHERE version = '9.1.0') AS due_with_9_1,
+       (SELECT array_agg(state ORDER BY state) FROM ops.sla_transitions WHERE ticket_id = :late_p3 AND clock = 'resolution') AS recorded
+  FROM ops.tickets WHERE ticket_id = :late_p3;
+UPDATE ops.releases SET released_at = now() WHERE version = '9.1.0';
+SELECT resolution_due_at = (SELECT planned_for FROM ops.releases WHERE version = '9.1.0') AS still_due_with_9_1,
+       (SELECT array_agg(state ORDER BY state) FROM ops.sla_transitions WHERE ticket_id = :late_p3 AND clock = 'resolution') AS still_recorded,
+       (ops.ticket_sla(:late_p3)->'resolution'->>'state') AS state_now
+  FROM ops.tickets WHERE ticket_id = :late_p3;
+-- A release that had already shipped when the ticket opened is not its "next release".
+INSERT INTO ops.releases (version, planned_for, released_at) VALUES ('9.1.1', now() + interval '1 day', now() - interval '1 hour');
+SELECT pg_temp.open('bug', 'P3') AS new_p3 \gset
+SELECT resolution_due_at = (SELECT planned_for FROM ops.releases WHERE version = '9.2.0') AS new_p3_due_with_9_2
+  FROM ops.tickets WHERE ticket_id = :new_p3;
+ROLLBACK;
+
+-- Staying in the same state is no move: refused with the allowed next states.
+SELECT pg_temp.open('support', 'P2') AS same_state \gset
+SELECT pg_temp.try(format($$SELECT api.move_ticket(%s, 'New')$$, :same_state));
+
+-- Through the API, in a fresh backend that has loaded no calendar yet: staff see the board
+-- (calendars are read as their owner, not as the caller); a tenant's employee sees only their
+-- organisation's tickets, none here.
 INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
 VALUES ('00000000-0000-0000-0000-00000000d0a1', 'Desk Inc', 'EUR', 'UTC');
 INSERT INTO iam.users (user_id, org_id, email, display_name, role)
 VALUES ('00000000-0000-0000-0000-00000000d001', '00000000-0000-0000-0000-00000000d0a1', 'desk@desk.test', 'Desk', 'support'),
        ('00000000-0000-0000-0000-00000000d002', '00000000-0000-0000-0000-00000000d0a1', 'emp@desk.test', 'Emp', 'employee');
+SELECT iam.set_staff('00000000-0000-0000-0000-00000000d001', true);
 SELECT count(*) AS open_tickets FROM ops.tickets WHERE closed_at IS NULL \gset
 \c
 BEGIN;
 SET LOCAL ROLE expense_user;
-SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000d001"}', true) IS NOT NULL AS support;
+SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000d001"}', true) IS NOT NULL AS staff;
 SELECT count(*) = :open_tickets AS board_complete, count(*) > 0 AS some FROM api.sla_board;
 SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000d002"}', true) IS NOT NULL AS employee;
 SELECT count(*) AS employee_rows FROM api.sla_board;

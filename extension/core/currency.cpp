@@ -9,7 +9,24 @@ namespace expense_ops::core {
 
 namespace {
 
-// Exponents from ISO 4217 (2024). Sorted by code for binary search.
+// ISO 4217 List One (current currencies and funds) as of amendment 180, published by the
+// standard's maintenance agency, SIX, as list-one.xml dated 2026-01-01 (kCurrencyTableEdition).
+// Amendments since the previous review: 176 added XCG (in use from 2025-03-31, replacing ANG),
+// 177 ZWG, 179 XAD; 178 withdrew CUC and 180 BGN (Bulgaria adopted the euro on 2026-01-01).
+//
+// Every List One code with a numeric minor unit is here, funds included (BOV, CHE, CHW, CLF, COU,
+// MXV, USN, UYI, UYW, XAD). Left out: the codes whose minor unit List One gives as "N.A." (gold,
+// silver, platinum, palladium, XDR, XSU, XUA, the bond market units XBA-XBD, XTS for testing and
+// XXX for no currency): an amount in them cannot be stored as integer minor units.
+//
+// Two withdrawn codes stay accepted, on purpose: ANG (replaced by XCG on 2025-03-31) and BGN
+// (replaced by EUR on 2026-01-01). Expenses incurred before the switch are claimed, and were
+// stored, in them; refusing the code would refuse those claims and make stored rows unreadable.
+// Neither is ever reused for another currency, so accepting them cannot mean the wrong money.
+// Codes withdrawn before the table first listed them (HRK, CUC, SLL, ZWL) stay out.
+//
+// test/unit/currency_table_test.cpp compares this table with Debian's iso-codes data and lists
+// every difference with its reason. Sorted by code for binary search.
 constexpr Currency kCurrencies[] = {
     {"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"ANG", 2}, {"AOA", 2}, {"ARS", 2}, {"AUD", 2},
     {"AWG", 2}, {"AZN", 2}, {"BAM", 2}, {"BBD", 2}, {"BDT", 2}, {"BGN", 2}, {"BHD", 3}, {"BIF", 0},
@@ -30,8 +47,8 @@ constexpr Currency kCurrencies[] = {
     {"SOS", 2}, {"SRD", 2}, {"SSP", 2}, {"STN", 2}, {"SVC", 2}, {"SYP", 2}, {"SZL", 2}, {"THB", 2},
     {"TJS", 2}, {"TMT", 2}, {"TND", 3}, {"TOP", 2}, {"TRY", 2}, {"TTD", 2}, {"TWD", 2}, {"TZS", 2},
     {"UAH", 2}, {"UGX", 0}, {"USD", 2}, {"USN", 2}, {"UYI", 0}, {"UYU", 2}, {"UYW", 4}, {"UZS", 2},
-    {"VED", 2}, {"VES", 2}, {"VND", 0}, {"VUV", 0}, {"WST", 2}, {"XAF", 0}, {"XCD", 2}, {"XOF", 0},
-    {"XPF", 0}, {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2},
+    {"VED", 2}, {"VES", 2}, {"VND", 0}, {"VUV", 0}, {"WST", 2}, {"XAD", 2}, {"XAF", 0}, {"XCD", 2},
+    {"XCG", 2}, {"XOF", 0}, {"XPF", 0}, {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2},
 };
 
 constexpr bool sorted_by_code() {
@@ -52,15 +69,17 @@ std::int64_t power_of_ten(int exponent) {
   return result;
 }
 
-[[noreturn]] void reject(const char* sqlstate, const std::string& message, const std::string& hint) {
+[[noreturn]] void reject(const char* sqlstate, const std::string& message,
+                         const std::string& hint) {
   throw RuleViolation(sqlstate, message, hint);
 }
 
 }  // namespace
 
 std::optional<Currency> find_currency(std::string_view code) {
-  const auto it = std::lower_bound(std::begin(kCurrencies), std::end(kCurrencies), code,
-                                   [](const Currency& c, std::string_view key) { return c.code < key; });
+  const auto it =
+      std::lower_bound(std::begin(kCurrencies), std::end(kCurrencies), code,
+                       [](const Currency& c, std::string_view key) { return c.code < key; });
   if (it == std::end(kCurrencies) || it->code != code) {
     return std::nullopt;
   }
@@ -97,7 +116,8 @@ std::int64_t parse_amount(std::string_view text, std::string_view currency_code)
   bool excess_precision = false;
   if (pos < text.size() && text[pos] == '.') {
     ++pos;
-    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++all_fraction_digits) {
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9';
+         ++pos, ++all_fraction_digits) {
       if (fraction_digits < currency->exponent) {
         fraction = fraction * 10 + (text[pos] - '0');
         ++fraction_digits;
@@ -112,18 +132,18 @@ std::int64_t parse_amount(std::string_view text, std::string_view currency_code)
   }
   if (excess_precision) {
     reject(sqlstate::kAmountPrecision,
-           "amount " + shown + " has more decimals than " + std::string(currency->code) + " allows (" +
-               std::to_string(currency->exponent) + ")",
+           "amount " + shown + " has more decimals than " + std::string(currency->code) +
+               " allows (" + std::to_string(currency->exponent) + ")",
            "Round the amount to " + std::to_string(currency->exponent) + " decimal places.");
   }
   if (too_large || whole >= kMaxMajorUnits) {
     reject(sqlstate::kAmountTooLarge,
-           "amount " + shown + " " + std::string(currency->code) + " is beyond the largest expense accepted",
+           "amount " + shown + " " + std::string(currency->code) +
+               " is beyond the largest expense accepted",
            "An expense must be below 1000000000000 units of its currency; check the amount.");
   }
-  const std::int64_t minor =
-      whole * power_of_ten(currency->exponent) +
-      fraction * power_of_ten(currency->exponent - fraction_digits);
+  const std::int64_t minor = whole * power_of_ten(currency->exponent) +
+                             fraction * power_of_ten(currency->exponent - fraction_digits);
   if (negative || minor <= 0) {
     reject(sqlstate::kAmountNotPositive, "amount must be greater than zero, got " + shown,
            "Enter an amount greater than zero.");

@@ -13,7 +13,14 @@ struct Currency {
   int exponent;           // digits after the decimal point: JPY 0, USD 2, KWD 3
 };
 
-// The active ISO 4217 currencies (funds and precious metals without a minor unit excluded).
+// The ISO 4217 list this project's currency table follows (see currency.cpp for what it accepts
+// beyond it and why), for showing next to the accepted codes.
+inline constexpr std::string_view kCurrencyTableEdition =
+    "ISO 4217 amendment 180 (SIX List One published 2026-01-01)";
+
+// The current ISO 4217 currencies and funds that have a minor unit (precious metals, units of
+// account and the test and no-currency codes, which have none, excluded), plus the withdrawn ANG
+// and BGN, still accepted for claims made while they were legal tender.
 std::optional<Currency> find_currency(std::string_view code);
 
 // No single expense may reach a trillion units of any currency.

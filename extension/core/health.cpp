@@ -28,7 +28,7 @@ double xid_wraparound_percent(std::int64_t oldest_xid_age) {
 namespace {
 
 std::string format(const char* pattern, double a, double b) {
-  char buffer[160];
+  char buffer[256];
   std::snprintf(buffer, sizeof buffer, pattern, a, b);
   return buffer;
 }
@@ -54,13 +54,41 @@ std::optional<Finding> xid_finding(std::int64_t oldest_xid_age, double degraded_
                         percent, degraded_at)};
 }
 
-json::Value findings_json(const std::vector<Finding>& findings) {
+// Why a standby hears nothing from its primary; nullopt while it streams and hears from it.
+std::optional<Finding> primary_link_finding(const std::optional<std::string>& receiver_status,
+                                            const std::optional<double>& silence_seconds,
+                                            double silence_degraded_at) {
+  if (!receiver_status) {
+    return Finding{"replication", Status::kDegraded,
+                   "this standby has no WAL receiver, so it is not streaming from its primary; "
+                   "check primary_conninfo, that the primary is up and accepts replication "
+                   "connections from here, and this server's log"};
+  }
+  if (*receiver_status != kStreaming) {
+    return Finding{"replication", Status::kDegraded,
+                   "this standby's WAL receiver is " + *receiver_status +
+                       ", not streaming from its primary; check that the primary is up and "
+                       "reachable, and this server's log"};
+  }
+  if (silence_seconds && *silence_seconds >= silence_degraded_at) {
+    return Finding{
+        "replication", Status::kDegraded,
+        format("no message from the primary for %.0f s (degraded at %.0f s; primaries send "
+               "keepalives every wal_sender_timeout / 2); check the network and the primary",
+               *silence_seconds, silence_degraded_at)};
+  }
+  return std::nullopt;
+}
+
+json::Value findings_json(const std::vector<Finding>& findings, Detail detail) {
   json::Array out;
   out.reserve(findings.size());
   for (const auto& finding : findings) {
-    out.emplace_back(json::Object{{"check", finding.check},
-                                  {"status", to_string(finding.status)},
-                                  {"message", finding.message}});
+    json::Object entry{{"check", finding.check}, {"status", to_string(finding.status)}};
+    if (detail == Detail::kFull) {
+      entry.emplace_back("message", finding.message);
+    }
+    out.emplace_back(std::move(entry));
   }
   return out;
 }
@@ -87,6 +115,16 @@ std::string_view worker_state(const ServiceFacts& facts, const ServiceThresholds
 json::Value service_health(const ServiceFacts& facts, const ServiceThresholds& thresholds) {
   std::vector<Finding> findings;
 
+  // Listed first: on a standby that is cut off, every later finding may follow from it.
+  std::optional<Finding> cut_off;
+  if (facts.in_recovery) {
+    cut_off = primary_link_finding(facts.wal_receiver_status, facts.seconds_since_primary_message,
+                                   thresholds.primary_silence_degraded_seconds);
+  }
+  if (cut_off) {
+    findings.push_back(*cut_off);
+  }
+
   const std::string_view worker = worker_state(facts, thresholds);
   json::Object worker_json{{"status", worker}};
   if (facts.latest_heartbeat) {
@@ -102,14 +140,21 @@ json::Value service_health(const ServiceFacts& facts, const ServiceThresholds& t
     worker_json.emplace_back("last_heartbeat", nullptr);
     worker_json.emplace_back("age_seconds", nullptr);
   }
+  // The worker writes heartbeats on the primary; a standby only sees those replicated to it.
+  const char* const cut_off_cause =
+      "; heartbeats are written on the primary and replicate here, and this standby is cut "
+      "off from its primary (see the replication finding)";
   if (worker == "missing") {
-    findings.push_back({"worker", Status::kDegraded,
-                        "no worker heartbeat has been recorded; start expense-ops-worker"});
+    findings.push_back(
+        {"worker", Status::kDegraded,
+         cut_off ? std::string("no worker heartbeat has reached this standby") + cut_off_cause
+                 : "no worker heartbeat has been recorded; start expense-ops-worker"});
   } else if (worker == "stale") {
     findings.push_back({"worker", Status::kDegraded,
                         format("no worker heartbeat for %.0f s, more than %.0f heartbeat intervals",
                                seconds_between(facts.latest_heartbeat->last_seen, facts.now),
-                               thresholds.missed_heartbeats)});
+                               thresholds.missed_heartbeats) +
+                            (cut_off ? cut_off_cause : "")});
   }
 
   if (facts.installed_version != facts.library_version) {
@@ -124,16 +169,25 @@ json::Value service_health(const ServiceFacts& facts, const ServiceThresholds& t
     findings.push_back(std::move(*xid));
   }
 
-  return json::Object{
+  json::Object report{
       {"status", to_string(overall(findings))},
       {"version", facts.installed_version},
       {"library_version", facts.library_version},
       {"time", format_iso8601(facts.now)},
       {"database", facts.database},
       {"in_recovery", facts.in_recovery},
-      {"worker", std::move(worker_json)},
-      {"findings", findings_json(findings)},
   };
+  if (facts.in_recovery) {
+    report.emplace_back(
+        "replication",
+        json::Object{{"role", "standby"},
+                     {"wal_receiver", facts.wal_receiver_status},
+                     {"streaming", facts.wal_receiver_status == kStreaming},
+                     {"seconds_since_primary_message", facts.seconds_since_primary_message}});
+  }
+  report.emplace_back("worker", std::move(worker_json));
+  report.emplace_back("findings", findings_json(findings, Detail::kFull));
+  return report;
 }
 
 double connections_percent(const DatabaseFacts& facts) {
@@ -150,6 +204,33 @@ std::optional<double> cache_hit_ratio(const DatabaseFacts& facts) {
     return std::nullopt;
   }
   return static_cast<double>(facts.blocks_hit) / static_cast<double>(total);
+}
+
+std::optional<double> standby_replay_lag_seconds(const DatabaseFacts& facts) {
+  if (!facts.in_recovery) {
+    return std::nullopt;
+  }
+  if (!facts.wal_pending) {
+    return 0.0;
+  }
+  std::optional<double> lag;
+  for (const auto& age :
+       {facts.seconds_since_last_replayed_commit, facts.seconds_since_replay_caught_up}) {
+    if (age) {
+      lag = lag ? std::min(*lag, *age) : *age;
+    }
+  }
+  // Commit times come from the primary's clock, which may run ahead of this one.
+  if (lag) {
+    lag = std::max(0.0, *lag);
+  }
+  return lag;
+}
+
+int streaming_replicas(const DatabaseFacts& facts) {
+  return static_cast<int>(
+      std::count_if(facts.replicas.begin(), facts.replicas.end(),
+                    [](const ReplicaFacts& replica) { return replica.state == kStreaming; }));
 }
 
 std::vector<Finding> database_findings(const DatabaseFacts& facts,
@@ -181,11 +262,28 @@ std::vector<Finding> database_findings(const DatabaseFacts& facts,
   auto lagging = [&](const std::optional<double>& lag) {
     return lag && *lag >= thresholds.replication_lag_degraded_seconds;
   };
-  if (facts.in_recovery && lagging(facts.standby_replay_lag_seconds)) {
-    findings.push_back(
-        {"replication_lag", Status::kDegraded,
-         format("this standby replays %.0f s behind its primary (degraded at %.0f s)",
-                *facts.standby_replay_lag_seconds, thresholds.replication_lag_degraded_seconds)});
+  if (facts.in_recovery) {
+    if (auto cut_off =
+            primary_link_finding(facts.wal_receiver_status, facts.seconds_since_primary_message,
+                                 thresholds.primary_silence_degraded_seconds)) {
+      findings.push_back(std::move(*cut_off));
+    }
+    if (const auto lag = standby_replay_lag_seconds(facts); lagging(lag)) {
+      findings.push_back(
+          {"replication_lag", Status::kDegraded,
+           format("this standby replays %.0f s behind its primary (degraded at %.0f s)", *lag,
+                  thresholds.replication_lag_degraded_seconds)});
+    }
+  } else if (const int streaming = streaming_replicas(facts); streaming < facts.expected_replicas) {
+    std::string message = std::to_string(streaming) + " of " +
+                          std::to_string(facts.expected_replicas) + " expected replicas stream";
+    for (const auto& replica : facts.replicas) {
+      if (replica.state != kStreaming) {
+        message += "; " + replica.application_name + " is in state " + replica.state;
+      }
+    }
+    message += "; check that each standby runs, reaches this primary and streams from it";
+    findings.push_back({"replication", Status::kDegraded, std::move(message)});
   }
   for (const auto& replica : facts.replicas) {
     if (lagging(replica.replay_lag_seconds)) {
@@ -207,16 +305,27 @@ std::vector<Finding> database_findings(const DatabaseFacts& facts,
   return findings;
 }
 
-json::Value database_health(const DatabaseFacts& facts, const DatabaseThresholds& thresholds) {
+json::Value database_health(const DatabaseFacts& facts, Detail detail,
+                            const DatabaseThresholds& thresholds) {
   const std::vector<Finding> findings = database_findings(facts, thresholds);
+  const char* const role = facts.in_recovery ? "standby" : "primary";
 
-  json::Object replication;
+  if (detail == Detail::kCoarse) {
+    return json::Object{
+        {"status", to_string(overall(findings))},
+        {"in_recovery", facts.in_recovery},
+        {"replication", json::Object{{"role", role}}},
+        {"findings", findings_json(findings, Detail::kCoarse)},
+    };
+  }
+
+  json::Object replication{{"role", role}};
   if (facts.in_recovery) {
-    replication.emplace_back("role", "standby");
-    replication.emplace_back("replay_lag_seconds", facts.standby_replay_lag_seconds);
+    replication.emplace_back("wal_receiver", facts.wal_receiver_status);
+    replication.emplace_back("seconds_since_primary_message", facts.seconds_since_primary_message);
+    replication.emplace_back("replay_lag_seconds", standby_replay_lag_seconds(facts));
     replication.emplace_back("replay_lag_bytes", facts.standby_replay_lag_bytes);
   } else {
-    replication.emplace_back("role", "primary");
     json::Array replicas;
     for (const auto& replica : facts.replicas) {
       replicas.emplace_back(json::Object{{"application_name", replica.application_name},
@@ -227,6 +336,8 @@ json::Value database_health(const DatabaseFacts& facts, const DatabaseThresholds
                                          {"replay_lag_bytes", replica.replay_lag_bytes}});
     }
     replication.emplace_back("replicas", std::move(replicas));
+    replication.emplace_back("streaming_replicas", streaming_replicas(facts));
+    replication.emplace_back("expected_replicas", facts.expected_replicas);
   }
 
   return json::Object{
@@ -246,7 +357,7 @@ json::Value database_health(const DatabaseFacts& facts, const DatabaseThresholds
                                 {"size_bytes", facts.size_bytes},
                                 {"cache_hit_ratio", cache_hit_ratio(facts)},
                                 {"deadlocks", facts.deadlocks}}},
-      {"findings", findings_json(findings)},
+      {"findings", findings_json(findings, Detail::kFull)},
   };
 }
 

@@ -99,7 +99,8 @@ std::string checked_header_kid(std::string_view segment) {
   return *kid;
 }
 
-std::optional<std::int64_t> numeric_claim(const boost::property_tree::ptree& claims, const char* name) {
+std::optional<std::int64_t> numeric_claim(const boost::property_tree::ptree& claims,
+                                          const char* name) {
   const auto value = claims.get_optional<std::string>(name);
   if (!value) {
     return std::nullopt;
@@ -218,11 +219,13 @@ VerifiedToken verify(std::string_view token, const KeyLookup& keys, std::int64_t
   const std::size_t first_dot = token.find('.');
   const std::size_t second_dot =
       first_dot == std::string_view::npos ? first_dot : token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
+  if (second_dot == std::string_view::npos ||
+      token.find('.', second_dot + 1) != std::string_view::npos) {
     throw TokenError("a token has exactly three dot-separated parts");
   }
   const std::string kid = checked_header_kid(token.substr(0, first_dot));
-  const auto claims_json = base64url_decode(token.substr(first_dot + 1, second_dot - first_dot - 1));
+  const auto claims_json =
+      base64url_decode(token.substr(first_dot + 1, second_dot - first_dot - 1));
   const auto signature = base64url_decode(token.substr(second_dot + 1));
   if (!claims_json || !signature) {
     throw TokenError("a token part is not base64url");

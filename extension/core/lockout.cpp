@@ -36,6 +36,8 @@ State after_failure(const State& state, Instant now, const Policy& policy) {
   return next;
 }
 
-State after_success() { return State{}; }
+State after_success() {
+  return State{};
+}
 
 }  // namespace expense_ops::core::lockout

@@ -17,9 +17,9 @@ struct Policy {
 };
 
 struct State {
-  int failures = 0;                   // failures counted in the current window
+  int failures = 0;  // failures counted in the current window
   std::optional<Instant> window_start;
-  int locks = 0;                      // locks since the last successful login
+  int locks = 0;  // locks since the last successful login
   std::optional<Instant> locked_until;
 };
 

@@ -3,10 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
 
+// Only this file may include ptz.h: it defines a member function without `inline`, so a second
+// translation unit including it would fail to link.
+#include <date/ptz.h>
 #include <date/tz.h>
 
 #include "core/error.hpp"
@@ -25,6 +31,9 @@ constexpr int kMinutesPerDay = 24 * 60;
 // request (a due time centuries away) must stop somewhere rather than eat the backend's memory.
 const Instant kEarliest{date::sys_days{date::year{1900} / date::January / 1}};
 const Instant kLatest{date::sys_days{date::year{2400} / date::January / 1}};
+
+// Where the date library (built with USE_OS_TZDB on Debian) and PostgreSQL find the zoneinfo.
+const char* const kZoneinfoDirectory = "/usr/share/zoneinfo";
 
 const std::array<const char*, 7> kWeekdayNames = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                   "Friday", "Saturday", "Sunday"};
@@ -70,11 +79,68 @@ Instant start_of_previous_utc_year(Instant year_start) {
   return Instant{date::sys_days{(day.year() - date::years{1}) / date::January / 1}};
 }
 
+// The POSIX TZ rule that a zoneinfo file of version 2 or later ends with, on a line of its own
+// after the binary data (RFC 8536, section 3.3); empty when the file has none.
+std::string zoneinfo_footer(const std::string& zone_name) {
+  std::ifstream file(std::string(kZoneinfoDirectory) + "/" + zone_name, std::ios::binary);
+  const std::string contents{std::istreambuf_iterator<char>(file),
+                             std::istreambuf_iterator<char>()};
+  const bool has_footer = contents.size() > 5 && contents.compare(0, 4, "TZif") == 0 &&
+                          contents[4] >= '2' && contents.back() == '\n';
+  if (!has_footer) {
+    return {};
+  }
+  const auto newline_before = contents.rfind('\n', contents.size() - 2);
+  if (newline_before == std::string::npos) {
+    return {};
+  }
+  return contents.substr(newline_before + 1, contents.size() - newline_before - 2);
+}
+
 [[noreturn]] void throw_outside_covered_years(Instant instant) {
   throw RuleViolation(sqlstate::kDatetimeFieldOverflow,
                       "instant " + format_iso8601(instant) +
                           " is outside the years 1900 to 2399 that business calendars cover",
                       "Measure SLA times between instants from 1900 up to 2399.");
+}
+
+int next_iso_weekday(int iso_weekday) {
+  return iso_weekday % 7 + 1;
+}
+
+// Working time past midnight belongs to the next weekday: how to write `start` to `end_next_day`.
+std::string split_at_midnight(int iso_weekday, int start_minute, int end_minute_next_day) {
+  return describe({iso_weekday, start_minute, kMinutesPerDay}) + " and " +
+         describe({next_iso_weekday(iso_weekday), 0, end_minute_next_day});
+}
+
+// An interval that ends before it starts, such as 22:00-06:00, is almost always a night shift.
+std::string inverted_interval_hint(const WorkingInterval& interval) {
+  if (interval.start_minute == interval.end_minute) {
+    return "Give the start before the end, such as 09:00-17:00.";
+  }
+  if (interval.end_minute == 0) {
+    return "Write midnight at the end of the day as 24:00: " +
+           describe({interval.iso_weekday, interval.start_minute, kMinutesPerDay}) + ".";
+  }
+  return "An overnight shift needs two intervals: " +
+         split_at_midnight(interval.iso_weekday, interval.start_minute, interval.end_minute) +
+         "; 24:00 is the midnight that ends the day.";
+}
+
+std::string interval_outside_day_hint(const WorkingInterval& interval) {
+  const bool runs_into_next_day = interval.start_minute >= 0 &&
+                                  interval.start_minute < kMinutesPerDay &&
+                                  interval.end_minute <= 2 * kMinutesPerDay;
+  if (interval.end_minute > kMinutesPerDay && runs_into_next_day) {
+    return "Working intervals lie within 00:00-24:00 of their weekday; split this one at "
+           "midnight: " +
+           split_at_midnight(interval.iso_weekday, interval.start_minute,
+                             interval.end_minute - kMinutesPerDay) +
+           ".";
+  }
+  return "Working intervals lie within 00:00-24:00 of their weekday; split one that runs past "
+         "midnight into two weekdays.";
 }
 
 void validate_interval(const WorkingInterval& interval) {
@@ -87,21 +153,63 @@ void validate_interval(const WorkingInterval& interval) {
   if (interval.start_minute < 0 || interval.end_minute > kMinutesPerDay) {
     throw RuleViolation(sqlstate::kCalendarIntervalInverted,
                         "working interval " + describe(interval) + " leaves the day",
-                        "Working intervals lie within 00:00-24:00 of their weekday; split one "
-                        "that runs past midnight into two weekdays.");
+                        interval_outside_day_hint(interval));
   }
   if (interval.start_minute >= interval.end_minute) {
     throw RuleViolation(sqlstate::kCalendarIntervalInverted,
                         "working interval " + describe(interval) + " does not end after it starts",
-                        "Give the start before the end, such as 09:00-17:00.");
+                        inverted_interval_hint(interval));
   }
 }
 
 }  // namespace
 
-BusinessCalendar::BusinessCalendar(std::string time_zone, std::vector<WorkingInterval> week,
+// The date library knows only a zoneinfo file's explicit transitions and keeps the last offset
+// after them; PostgreSQL and glibc apply the file's POSIX TZ rule from there on.
+struct BusinessCalendar::ZoneRules {
+  const date::time_zone* zone;
+  date::sys_seconds rule_from;           // the last explicit transition
+  std::optional<Posix::time_zone> rule;  // none when the file has none, or ptz.h cannot read it
+
+  // The stretch of constant UTC offset that `instant` lies in.
+  date::sys_info stretch_at(date::sys_seconds instant) const {
+    if (rule && instant >= rule_from) {
+      return rule->get_info(instant);
+    }
+    return zone->get_info(instant);
+  }
+
+  // Throws std::runtime_error for a zone the system does not know.
+  static std::shared_ptr<const ZoneRules> load(const std::string& zone_name) {
+    auto rules = std::make_shared<ZoneRules>();
+    rules->zone = date::locate_zone(zone_name);
+    const date::sys_info last_stretch = rules->zone->get_info(date::floor<seconds>(kLatest));
+    rules->rule_from = last_stretch.begin;
+    const std::string footer = zoneinfo_footer(zone_name);
+    if (footer.empty()) {
+      return rules;
+    }
+    try {
+      rules->rule.emplace(footer);
+    } catch (const std::runtime_error&) {
+      // ptz.h reads transition times from 0 to 99 hours only; tzdata 2025b's one rule beyond
+      // that is Greenland's, switching at -1:00.
+      return rules;
+    }
+    // RFC 8536 has the rule agree with the last transition; one that does not was misread.
+    if (rules->rule->get_info(rules->rule_from).offset != last_stretch.offset) {
+      rules->rule.reset();
+    }
+    return rules;
+  }
+};
+
+BusinessCalendar::BusinessCalendar(std::string time_zone,
+                                   std::shared_ptr<const ZoneRules> zone_rules,
+                                   std::vector<WorkingInterval> week,
                                    std::vector<LocalDate> holidays, bool always)
     : time_zone_(std::move(time_zone)),
+      zone_rules_(std::move(zone_rules)),
       week_(std::move(week)),
       holidays_(std::move(holidays)),
       always_(always) {}
@@ -109,8 +217,9 @@ BusinessCalendar::BusinessCalendar(std::string time_zone, std::vector<WorkingInt
 BusinessCalendar BusinessCalendar::make(const std::string& time_zone,
                                         std::vector<WorkingInterval> week,
                                         std::vector<LocalDate> holidays) {
+  std::shared_ptr<const ZoneRules> zone_rules;
   try {
-    date::locate_zone(time_zone);
+    zone_rules = ZoneRules::load(time_zone);
   } catch (const std::runtime_error&) {
     throw RuleViolation(sqlstate::kUnknownTimeZone,
                         "time_zone \"" + time_zone + "\" is not a known IANA time zone",
@@ -139,7 +248,8 @@ BusinessCalendar BusinessCalendar::make(const std::string& time_zone,
   }
   std::sort(holidays.begin(), holidays.end());
   holidays.erase(std::unique(holidays.begin(), holidays.end()), holidays.end());
-  return BusinessCalendar(time_zone, std::move(week), std::move(holidays), false);
+  return BusinessCalendar(time_zone, std::move(zone_rules), std::move(week), std::move(holidays),
+                          false);
 }
 
 BusinessCalendar BusinessCalendar::always() {
@@ -147,7 +257,7 @@ BusinessCalendar BusinessCalendar::always() {
   for (int weekday = 1; weekday <= 7; ++weekday) {
     week.push_back({weekday, 0, kMinutesPerDay});
   }
-  return BusinessCalendar("UTC", std::move(week), {}, true);
+  return BusinessCalendar("UTC", nullptr, std::move(week), {}, true);
 }
 
 std::chrono::microseconds BusinessCalendar::elapsed(Instant from, Instant to) const {
@@ -303,12 +413,11 @@ void BusinessCalendar::extend_backward() const {
 // no local time; repeated local times show up in two stretches.
 std::vector<BusinessCalendar::WorkingRange> BusinessCalendar::working_ranges_between(
     Instant begin, Instant end) const {
-  const date::time_zone* zone = date::locate_zone(time_zone_);
   std::vector<WorkingRange> found;
   const auto stretch_limit = date::floor<seconds>(end);
   auto stretch_begin = date::floor<seconds>(begin);
   while (stretch_begin < stretch_limit) {
-    const date::sys_info info = zone->get_info(stretch_begin);
+    const date::sys_info info = zone_rules_->stretch_at(stretch_begin);
     const auto stretch_end = std::min(info.end, stretch_limit);
     const auto offset = info.offset;
     const seconds local_begin = stretch_begin.time_since_epoch() + offset;

@@ -13,15 +13,19 @@
 //    the Berlin fall-back day) is working time up to the first 02:30 and again from the second
 //    02:00 to the second 02:30: both passes through the interval's wall-clock times count.
 //
-// Zone rules come from the operating system's zoneinfo (/usr/share/zoneinfo). Debian's files
-// list transitions only up to 2037; later instants keep the offset of the last one (for Berlin,
-// CET all year round), so calendars past 2037 are an hour off in what would be summer time.
+// Zone rules come from the operating system's zoneinfo (/usr/share/zoneinfo), read as PostgreSQL
+// and glibc read it: the explicit transitions (Debian's files list them up to 2037), and after the
+// last of them the POSIX TZ rule the file ends with (for Berlin CET-1CEST,M3.5.0,M10.5.0/3), so
+// summer time goes on after 2037. Only Greenland's rule (America/Nuuk, America/Scoresbysund),
+// which switches at -1:00 local time, is beyond what Howard Hinnant's ptz.h reads: calendars in
+// those zones keep the offset of the last explicit transition after it.
 // Instants are accepted from 1900 up to 2400, the years the cache is allowed to grow to; others
 // are a RuleViolation (22008).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -93,8 +97,11 @@ class BusinessCalendar {
     int remember_next = 0;
   };
 
-  BusinessCalendar(std::string time_zone, std::vector<WorkingInterval> week,
-                   std::vector<LocalDate> holidays, bool always);
+  // The zone's UTC offsets over time; defined where the zoneinfo is read.
+  struct ZoneRules;
+
+  BusinessCalendar(std::string time_zone, std::shared_ptr<const ZoneRules> zone_rules,
+                   std::vector<WorkingInterval> week, std::vector<LocalDate> holidays, bool always);
 
   void cover(Instant first, Instant last) const;  // builds years until [first, last] is covered
   void extend_forward() const;
@@ -104,8 +111,9 @@ class BusinessCalendar {
   std::chrono::microseconds worked_until(Instant instant) const;  // needs `instant` covered
 
   std::string time_zone_;
-  std::vector<WorkingInterval> week_;  // sorted by weekday, then start
-  std::vector<LocalDate> holidays_;    // sorted, unique
+  std::shared_ptr<const ZoneRules> zone_rules_;  // none for always(), which needs no zone
+  std::vector<WorkingInterval> week_;            // sorted by weekday, then start
+  std::vector<LocalDate> holidays_;              // sorted, unique
   bool always_ = false;
   mutable RangeCache cache_;
 };

@@ -1,7 +1,6 @@
 #include "core/sla_clock.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <string>
 
 #include "core/error.hpp"
@@ -142,7 +141,8 @@ ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
   }
 
   ClockReading reading;
-  if (stopped) {
+  // A reading shows the clock as it stood at `now`: a later stop has not happened yet.
+  if (stopped && *stopped <= now) {
     const auto stop_pauses = normalise(clipped_at(pauses, *stopped));
     reading.due = due_normalised(calendar, started, target, stop_pauses);
     const auto worked = excluding_normalised(calendar, started, *stopped, stop_pauses);
@@ -152,9 +152,15 @@ ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
     return reading;
   }
 
+  // Pauses that start later have not happened, and one that ends later had no end yet: it holds
+  // the clock, and the due time is unknown.
   std::vector<Pause> happened;
-  std::copy_if(pauses.begin(), pauses.end(), std::back_inserter(happened),
-               [now](const Pause& pause) { return pause.start <= now; });
+  happened.reserve(pauses.size());
+  for (const auto& pause : pauses) {
+    if (pause.start <= now) {
+      happened.push_back({pause.start, pause.end && *pause.end <= now ? pause.end : std::nullopt});
+    }
+  }
   happened = normalise(std::move(happened));
   reading.due = due_normalised(calendar, started, target, happened);
   const auto worked = excluding_normalised(calendar, started, now, happened);

@@ -44,11 +44,13 @@ struct ClockReading {
   double used_fraction = 0;  // elapsed / target; 1 for a zero target
 };
 
-// The clock at `now`. A stopped clock (first response given, ticket resolved) is met when it
-// stopped no later than its due time and breached otherwise; pauses count only up to the stop.
-// A running clock is paused while `now` lies in a pause, breached from its due time on, at risk
-// once it has used `at_risk_fraction` of its target, and on track before. Pauses that start after
-// `now` have not happened and are ignored. RuleViolation 22X45 for a negative target, 22X46 for an
+// The clock as a reading taken at `now` would have shown it, whatever happened later: a stop after
+// `now` has not happened, nor have pauses that start after `now`, and a pause that ends after
+// `now` is still open then. A clock stopped by `now` (first response given, ticket resolved) is
+// met when it stopped no later than its due time and breached otherwise; pauses count only up to
+// the stop. A running clock is paused while `now` lies in a pause (with no due time while that
+// pause has no end), breached from its due time on, at risk once it has used `at_risk_fraction`
+// of its target, and on track before. RuleViolation 22X45 for a negative target, 22X46 for an
 // at_risk_fraction outside (0, 1].
 ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
                         std::chrono::microseconds target, std::optional<Instant> stopped,

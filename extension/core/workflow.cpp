@@ -9,19 +9,25 @@ namespace expense_ops::core::workflow {
 namespace {
 
 const char* allowed_moves(std::string_view status) {
-  if (status == "draft") return "submit";
-  if (status == "submitted") return "approve or reject";
-  if (status == "approved") return "reimburse";
-  if (status == "rejected") return "reopen";
+  if (status == "draft")
+    return "submit";
+  if (status == "submitted")
+    return "approve or reject";
+  if (status == "approved")
+    return "reimburse";
+  if (status == "rejected")
+    return "reopen";
   return "none: reimbursed is final";
 }
 
-[[noreturn]] void wrong_status(std::string_view verb, std::string_view status, std::string_view needed) {
+[[noreturn]] void wrong_status(std::string_view verb, std::string_view status,
+                               std::string_view needed) {
   throw RuleViolation("PT409",
-                      "status: cannot " + std::string(verb) + " an expense that is " + std::string(status) +
-                          "; only " + std::string(needed) + " expenses can be",
-                      std::string("From ") + std::string(status) + " the allowed moves are: " +
-                          allowed_moves(status) + ".");
+                      "status: cannot " + std::string(verb) + " an expense that is " +
+                          std::string(status) + "; only " + std::string(needed) +
+                          " expenses can be",
+                      std::string("From ") + std::string(status) +
+                          " the allowed moves are: " + allowed_moves(status) + ".");
 }
 
 [[noreturn]] void forbidden(const std::string& message, const std::string& hint) {
@@ -46,16 +52,23 @@ void require_approver(const std::string& verb, const Actor& actor, const Expense
 }  // namespace
 
 Action parse_action(std::string_view name) {
-  if (name == "submit") return Action::kSubmit;
-  if (name == "approve") return Action::kApprove;
-  if (name == "reject") return Action::kReject;
-  if (name == "reimburse") return Action::kReimburse;
-  if (name == "reopen") return Action::kReopen;
-  throw RuleViolation(sqlstate::kInvalidParameterValue, "unknown workflow action \"" + std::string(name) + "\"",
+  if (name == "submit")
+    return Action::kSubmit;
+  if (name == "approve")
+    return Action::kApprove;
+  if (name == "reject")
+    return Action::kReject;
+  if (name == "reimburse")
+    return Action::kReimburse;
+  if (name == "reopen")
+    return Action::kReopen;
+  throw RuleViolation(sqlstate::kInvalidParameterValue,
+                      "unknown workflow action \"" + std::string(name) + "\"",
                       "Use submit, approve, reject, reimburse or reopen.");
 }
 
-Step decide(Action action, const Actor& actor, const ExpenseState& expense, std::string_view reason) {
+Step decide(Action action, const Actor& actor, const ExpenseState& expense,
+            std::string_view reason) {
   switch (action) {
     case Action::kSubmit:
       if (!actor.is_owner) {
@@ -102,6 +115,9 @@ Step decide(Action action, const Actor& actor, const ExpenseState& expense, std:
       if (actor.role != "finance") {
         forbidden("only finance reimburses expenses", "Ask someone in finance.");
       }
+      if (actor.is_owner) {
+        forbidden("nobody may reimburse their own expense", "Ask someone else in finance.");
+      }
       if (expense.status != "approved") {
         wrong_status("reimburse", expense.status, "approved");
       }
@@ -117,26 +133,6 @@ Step decide(Action action, const Actor& actor, const ExpenseState& expense, std:
       return {"draft", false};
   }
   throw RuleViolation(sqlstate::kInternalError, "unhandled workflow action");
-}
-
-std::string normalize_merchant(std::string_view merchant) {
-  std::string out;
-  bool pending_space = false;
-  for (const char c : merchant) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x80) {  // UTF-8 text passes through; only ASCII is folded
-      if (pending_space && !out.empty()) out.push_back(' ');
-      pending_space = false;
-      out.push_back(c);
-    } else if (std::isalnum(byte)) {
-      if (pending_space && !out.empty()) out.push_back(' ');
-      pending_space = false;
-      out.push_back(static_cast<char>(std::tolower(byte)));
-    } else {
-      pending_space = true;  // spaces and punctuation separate words
-    }
-  }
-  return out;
 }
 
 }  // namespace expense_ops::core::workflow

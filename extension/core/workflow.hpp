@@ -5,7 +5,7 @@
 //
 // Who may move an expense, and where to: approval by the owner's manager, finance or an admin,
 // never by the owner; above the organisation's threshold a second approval, by finance and by
-// someone else; rejection with a reason; reimbursement by finance only.
+// someone else; rejection with a reason; reimbursement by finance only, and never of one's own.
 #pragma once
 
 #include <string>
@@ -18,15 +18,15 @@ enum class Action { kSubmit, kApprove, kReject, kReimburse, kReopen };
 Action parse_action(std::string_view name);
 
 struct Actor {
-  std::string role;           // application role: employee, manager, finance, support, admin
+  std::string role;  // application role: employee, manager, finance, support, admin
   bool is_owner = false;
   bool manages_owner = false;
 };
 
 struct ExpenseState {
-  std::string status;                   // draft, submitted, approved, reimbursed, rejected
-  bool above_threshold = false;         // base amount above the org's second-approval threshold
-  bool first_approval_given = false;    // submitted and already approved once
+  std::string status;                 // draft, submitted, approved, reimbursed, rejected
+  bool above_threshold = false;       // base amount above the org's second-approval threshold
+  bool first_approval_given = false;  // submitted and already approved once
   bool actor_gave_first_approval = false;
 };
 
@@ -38,10 +38,7 @@ struct Step {
 // The step `actor` takes with `action`, or a RuleViolation: PT409 (HTTP 409) for a move the
 // status does not allow, naming the allowed ones; 42501 (403) for a move the actor may not
 // make; 22X32 for a rejection without a reason.
-Step decide(Action action, const Actor& actor, const ExpenseState& expense, std::string_view reason = {});
-
-// A merchant name as duplicate detection compares it: ASCII case, punctuation and spacing are
-// ignored ("Café  Zürich, GmbH" and "café zürich gmbh" are the same).
-std::string normalize_merchant(std::string_view merchant);
+Step decide(Action action, const Actor& actor, const ExpenseState& expense,
+            std::string_view reason = {});
 
 }  // namespace expense_ops::core::workflow

@@ -9,7 +9,8 @@ namespace {
 
 void require(FunctionCallInfo fcinfo, int index, const char* name) {
   if (PG_ARGISNULL(index)) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be null",
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
+                              std::string(name) + " must not be null",
                               std::string("Pass a value for ") + name + ".");
   }
 }
@@ -19,7 +20,8 @@ void require(FunctionCallInfo fcinfo, int index, const char* name) {
 std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name) {
   require(fcinfo, index, name);
   const Datum argument = PG_GETARG_DATUM(index);
-  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
+  const char* copy =
+      guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
   return copy;
 }
 
@@ -28,14 +30,16 @@ std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int i
     return std::nullopt;
   }
   const Datum argument = PG_GETARG_DATUM(index);
-  const char* copy = guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
+  const char* copy =
+      guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
   return std::string(copy);
 }
 
 std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name) {
   require(fcinfo, index, name);
   const Datum argument = PG_GETARG_DATUM(index);
-  const bytea* value = guarded([&] { return static_cast<const bytea*>(DatumGetByteaPP(argument)); });
+  const bytea* value =
+      guarded([&] { return static_cast<const bytea*>(DatumGetByteaPP(argument)); });
   return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 }
 
@@ -71,7 +75,9 @@ double float8_argument(FunctionCallInfo fcinfo, int index, const char* name) {
 }
 
 Datum text_datum(const std::string& value) {
-  return guarded([&] { return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size()))); });
+  return guarded([&] {
+    return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));
+  });
 }
 
 Datum bytea_datum(const std::string& bytes) {
@@ -89,7 +95,8 @@ Datum text_array_datum(const std::vector<std::string_view>& values) {
   return guarded([&] {
     Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (count > 0 ? count : 1)));
     for (int i = 0; i < count; ++i) {
-      elements[i] = PointerGetDatum(cstring_to_text_with_len(data[i].data(), static_cast<int>(data[i].size())));
+      elements[i] = PointerGetDatum(
+          cstring_to_text_with_len(data[i].data(), static_cast<int>(data[i].size())));
     }
     return PointerGetDatum(construct_array(elements, count, TEXTOID, -1, false, TYPALIGN_INT));
   });

@@ -6,7 +6,6 @@
 // (expense.invalidate_policy_cache) queues a relcache invalidation, which PostgreSQL delivers
 // to every backend when the change commits, and to this one at once.
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 
@@ -15,6 +14,7 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 #include "pg/spi.hpp"
+#include "pg/trigger.hpp"
 
 namespace expense_ops::pg {
 
@@ -52,7 +52,8 @@ PolicyCache policy_cache;
 
 // Runs inside PostgreSQL's invalidation processing: it may only forget things.
 void on_relcache_invalidation(Datum, Oid relid) noexcept {
-  if (relid == InvalidOid || relid == policy_cache.orgs_relid || relid == policy_cache.categories_relid) {
+  if (relid == InvalidOid || relid == policy_cache.orgs_relid ||
+      relid == policy_cache.categories_relid) {
     policy_cache.clear();
   }
 }
@@ -63,12 +64,10 @@ void ensure_cache_ready() {
     policy_cache.callback_registered = true;
   }
   if (policy_cache.orgs_relid == InvalidOid) {
-    policy_cache.orgs_relid = guarded([] {
-      return get_relname_relid("orgs", get_namespace_oid("expense", false));
-    });
-    policy_cache.categories_relid = guarded([] {
-      return get_relname_relid("categories", get_namespace_oid("expense", false));
-    });
+    policy_cache.orgs_relid =
+        guarded([] { return get_relname_relid("orgs", get_namespace_oid("expense", false)); });
+    policy_cache.categories_relid = guarded(
+        [] { return get_relname_relid("categories", get_namespace_oid("expense", false)); });
   }
 }
 
@@ -86,7 +85,8 @@ OrgPolicy& org_policy(Datum org_id) {
     Datum parameters[] = {org_id};
     SpiConnection spi;
     const SpiRows rows = execute_read_only(
-        kept_plan(plan, "SELECT time_zone FROM expense.orgs WHERE org_id = $1", 1, types), parameters);
+        kept_plan(plan, "SELECT time_zone FROM expense.orgs WHERE org_id = $1", 1, types),
+        parameters);
     if (rows.size() != 1) {
       throw core::RuleViolation("23503", "org_id does not name an organisation",
                                 "Create the organisation first.");
@@ -134,7 +134,8 @@ std::optional<expenses::CategoryPolicy> category_policy(Datum org_id, Datum cate
         parameters);
     std::optional<expenses::CategoryPolicy> policy;
     if (rows.size() == 1) {
-      policy = expenses::CategoryPolicy{rows[0].string(1).value_or(""), rows[0].boolean(2).value_or(false),
+      policy = expenses::CategoryPolicy{rows[0].string(1).value_or(""),
+                                        rows[0].boolean(2).value_or(false),
                                         static_cast<std::int32_t>(rows[0].integer(3).value_or(90))};
     }
     spi.finish();
@@ -143,27 +144,42 @@ std::optional<expenses::CategoryPolicy> category_policy(Datum org_id, Datum cate
   return found->second;
 }
 
-// The columns the rules read, located once per table definition.
+// The columns the rules read, with the types they are read as. A column of another type is
+// refused before any Datum is touched: a text read as a uuid would crash the backend.
+struct ColumnSpec {
+  const char* name;
+  Oid type;
+};
+constexpr ColumnSpec kExpenseColumns[] = {{"org_id", UUIDOID},
+                                          {"category_id", UUIDOID},
+                                          {"expense_date", DATEOID},
+                                          {"amount_minor", INT8OID},
+                                          {"currency", TEXTOID}};
+enum ExpenseColumn { kOrgId, kCategoryId, kExpenseDate, kAmountMinor, kCurrency, kColumnCount };
+
+// Located once per table definition, and re-checked on every row by type, which costs five
+// comparisons: an ALTER TABLE keeps the attribute numbers but may change a type.
 struct Columns {
   Oid relid = InvalidOid;
   int natts = 0;
-  int org_id, category_id, expense_date, amount_minor, currency;
+  int attnum[kColumnCount] = {};
 };
 
 const Columns& columns_of(Relation relation) {
   static Columns columns;
   const TupleDesc descriptor = RelationGetDescr(relation);
-  if (columns.relid != RelationGetRelid(relation) || columns.natts != descriptor->natts) {
-    auto number = [&](const char* name) {
-      const int attnum = guarded([&] { return SPI_fnumber(descriptor, name); });
-      if (attnum <= 0) {
-        throw std::logic_error(std::string("expense.expenses has no column ") + name);
-      }
-      return attnum;
-    };
-    columns = Columns{RelationGetRelid(relation), descriptor->natts, number("org_id"),
-                      number("category_id"), number("expense_date"), number("amount_minor"),
-                      number("currency")};
+  bool located = columns.relid == RelationGetRelid(relation) && columns.natts == descriptor->natts;
+  for (int i = 0; located && i < kColumnCount; ++i) {
+    located = TupleDescAttr(descriptor, columns.attnum[i] - 1)->atttypid == kExpenseColumns[i].type;
+  }
+  if (!located) {
+    Columns fresh;
+    fresh.relid = RelationGetRelid(relation);
+    fresh.natts = descriptor->natts;
+    for (int i = 0; i < kColumnCount; ++i) {
+      fresh.attnum[i] = typed_column(relation, kExpenseColumns[i].name, kExpenseColumns[i].type);
+    }
+    columns = fresh;
   }
   return columns;
 }
@@ -186,15 +202,16 @@ ExpenseRow read_row(HeapTuple tuple, Relation relation) {
   };
   bool nulls[5] = {};
   ExpenseRow row{};
-  row.org_id = value(at.org_id, nulls[0]);
-  row.category_id = value(at.category_id, nulls[1]);
-  const Datum date = value(at.expense_date, nulls[2]);
-  const Datum amount = value(at.amount_minor, nulls[3]);
-  const Datum currency = value(at.currency, nulls[4]);
+  row.org_id = value(at.attnum[kOrgId], nulls[0]);
+  row.category_id = value(at.attnum[kCategoryId], nulls[1]);
+  const Datum date = value(at.attnum[kExpenseDate], nulls[2]);
+  const Datum amount = value(at.attnum[kAmountMinor], nulls[3]);
+  const Datum currency = value(at.attnum[kCurrency], nulls[4]);
   for (const bool is_null : nulls) {
     if (is_null) {
-      throw core::RuleViolation("23502", "org_id, category_id, expense_date, amount and currency are required",
-                                "Fill in every required field of the expense.");
+      throw core::RuleViolation(
+          "23502", "org_id, category_id, expense_date, amount and currency are required",
+          "Fill in every required field of the expense.");
     }
   }
   row.expense_date = DatumGetDateADT(date) + kPostgresEpochDays;
@@ -203,7 +220,9 @@ ExpenseRow read_row(HeapTuple tuple, Relation relation) {
   return row;
 }
 
-bool same_uuid(Datum a, Datum b) { return uuid_key(a) == uuid_key(b); }
+bool same_uuid(Datum a, Datum b) {
+  return uuid_key(a) == uuid_key(b);
+}
 
 }  // namespace
 
@@ -211,14 +230,9 @@ bool same_uuid(Datum a, Datum b) { return uuid_key(a) == uuid_key(b); }
 
 EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   using namespace expense_ops;
-  if (!CALLED_AS_TRIGGER(fcinfo)) {
-    throw core::RuleViolation("39P01", "expense.enforce_expense_rules() is a trigger function",
-                              "It runs as the expense_rules trigger of expense.expenses.");
-  }
-  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-  if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) {
-    throw core::RuleViolation("39P01", "expense.enforce_expense_rules() must fire BEFORE ... FOR EACH ROW");
-  }
+  TriggerData* trigger =
+      &pg::own_trigger_call(fcinfo, "expense.enforce_expense_rules()", pg::TriggerTiming::kBefore,
+                            pg::TriggerLevel::kRow, {{"expense", "expenses"}});
   const bool is_update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
   HeapTuple tuple = is_update ? trigger->tg_newtuple : trigger->tg_trigtuple;
   pg::ensure_cache_ready();
@@ -247,11 +261,11 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
 }
 
 EXPENSE_OPS_FUNCTION(expense_ops_invalidate_policy_cache) {
-  if (!CALLED_AS_TRIGGER(fcinfo)) {
-    throw expense_ops::core::RuleViolation("39P01", "expense.invalidate_policy_cache() is a trigger function");
-  }
-  auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+  using namespace expense_ops;
+  const TriggerData* trigger = &pg::own_trigger_call(
+      fcinfo, "expense.invalidate_policy_cache()", pg::TriggerTiming::kAfter,
+      pg::TriggerLevel::kStatement, {{"expense", "orgs"}, {"expense", "categories"}});
   const Oid relid = RelationGetRelid(trigger->tg_relation);
-  expense_ops::pg::guarded([&] { CacheInvalidateRelcacheByRelid(relid); });
+  pg::guarded([&] { CacheInvalidateRelcacheByRelid(relid); });
   return PointerGetDatum(nullptr);
 }

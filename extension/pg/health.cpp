@@ -139,6 +139,56 @@ std::int64_t database_xid_age() {
   });
 }
 
+// The standby's WAL receiver as pg_stat_wal_receiver shows it, read from shared memory:
+// api.health() runs no SQL. The state names are pg_stat_wal_receiver's (its own mapping is static).
+struct ReceiverFacts {
+  bool running;
+  WalRcvState state;
+  TimestampTz last_message;
+};
+
+std::optional<std::string> receiver_status(const ReceiverFacts& receiver) {
+  if (!receiver.running) {
+    return std::nullopt;
+  }
+  switch (receiver.state) {
+    case WALRCV_STOPPED:
+      return "stopped";
+    case WALRCV_STARTING:
+      return "starting";
+    case WALRCV_STREAMING:
+      return "streaming";
+    case WALRCV_WAITING:
+      return "waiting";
+    case WALRCV_RESTARTING:
+      return "restarting";
+    case WALRCV_STOPPING:
+      return "stopping";
+  }
+  return "unknown";
+}
+
+ReceiverFacts read_receiver() {
+  ReceiverFacts receiver{};
+  if (WalRcv == nullptr) {
+    return receiver;
+  }
+  // A spinlock is held for a few loads, as pg_stat_get_wal_receiver does; nothing here can fail.
+  SpinLockAcquire(&WalRcv->mutex);
+  receiver.running = WalRcv->pid != 0;
+  receiver.state = WalRcv->walRcvState;
+  receiver.last_message = WalRcv->lastMsgReceiptTime;
+  SpinLockRelease(&WalRcv->mutex);
+  return receiver;
+}
+
+std::optional<double> seconds_since(TimestampTz then, TimestampTz now) {
+  if (then == 0) {
+    return std::nullopt;  // never set
+  }
+  return static_cast<double>(now - then) / USECS_PER_SEC;
+}
+
 health::ServiceFacts read_service_facts() {
   health::ServiceFacts facts;
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
@@ -148,6 +198,14 @@ health::ServiceFacts read_service_facts() {
   facts.database =
       guarded([] { return static_cast<const char*>(get_database_name(MyDatabaseId)); });
   facts.in_recovery = guarded([] { return RecoveryInProgress(); });
+  if (facts.in_recovery) {
+    const ReceiverFacts receiver = read_receiver();
+    facts.wal_receiver_status = receiver_status(receiver);
+    if (receiver.running) {
+      facts.seconds_since_primary_message =
+          seconds_since(receiver.last_message, GetCurrentTimestamp());
+    }
+  }
   facts.oldest_xid_age = database_xid_age();
   const NewestHeartbeat newest = read_newest_heartbeat();
   if (newest.found) {
@@ -162,12 +220,10 @@ SELECT current_setting('server_version'),
        current_setting('server_version_num')::int8,
        pg_is_in_recovery(),
        CASE WHEN pg_is_in_recovery() THEN
-         CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-              ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())
-         END::float8
+         coalesce(pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn(), false)
        END,
        CASE WHEN pg_is_in_recovery() THEN
-         pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::int8
+         greatest(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::int8
        END,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int8,
        current_setting('max_connections')::int8,
@@ -180,7 +236,10 @@ SELECT current_setting('server_version'),
        pg_database_size(current_database())::int8,
        s.blks_hit::int8,
        s.blks_read::int8,
-       s.deadlocks::int8
+       s.deadlocks::int8,
+       extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8,
+       (SELECT r.status::text FROM pg_stat_wal_receiver r),
+       (SELECT extract(epoch FROM clock_timestamp() - r.last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver r)
   FROM pg_stat_database s
  WHERE s.datname = current_database()
 )sql";
@@ -210,7 +269,7 @@ health::DatabaseFacts read_database_facts() {
   facts.server_version = row.string(1).value_or("");
   facts.server_version_num = row.integer(2).value_or(0);
   facts.in_recovery = row.boolean(3).value_or(false);
-  facts.standby_replay_lag_seconds = row.floating(4);
+  facts.wal_pending = row.boolean(4).value_or(false);
   facts.standby_replay_lag_bytes = row.integer(5);
   facts.connections_used = row.integer(6).value_or(0);
   facts.max_connections = row.integer(7).value_or(0);
@@ -222,8 +281,29 @@ health::DatabaseFacts read_database_facts() {
   facts.blocks_hit = row.integer(13).value_or(0);
   facts.blocks_read = row.integer(14).value_or(0);
   facts.deadlocks = row.integer(15).value_or(0);
+  facts.seconds_since_last_replayed_commit = row.floating(16);
+  facts.wal_receiver_status = row.string(17);
+  facts.seconds_since_primary_message = row.floating(18);
+  if (facts.in_recovery) {
+    // When replay last reached the newest WAL received: the startup process resets it each time
+    // it starts replaying the latest chunk. Not in any view; shared memory, read under its lock.
+    const TimestampTz caught_up = guarded([] { return GetCurrentChunkReplayStartTime(); });
+    facts.seconds_since_replay_caught_up = seconds_since(caught_up, GetCurrentTimestamp());
+  }
 
   if (!facts.in_recovery) {
+    // The setting came with 0.4.0: a library newer than the installed extension does without.
+    const bool has_settings = guarded([] {
+      return OidIsValid(get_relname_relid("health_settings", get_namespace_oid("ops", false)));
+    });
+    if (has_settings) {
+      static SPIPlanPtr settings_plan = nullptr;
+      const SpiRows settings = execute_read_only(
+          kept_plan(settings_plan, "SELECT expected_replicas::int8 FROM ops.health_settings"));
+      if (settings.size() == 1) {
+        facts.expected_replicas = static_cast<int>(settings[0].integer(1).value_or(0));
+      }
+    }
     const SpiRows replicas = execute_read_only(kept_plan(replicas_plan, kReplicasSql));
     for (std::uint64_t i = 0; i < replicas.size(); ++i) {
       const SpiRow replica = replicas[i];
@@ -234,6 +314,21 @@ health::DatabaseFacts read_database_facts() {
   }
   spi.finish();
   return facts;
+}
+
+// Whether the caller of api.health_db() gets the detail: members of expense_ops_admin do, and
+// superusers. SECURITY DEFINER hides the caller from GetUserId(); the caller is the role set for
+// the transaction (PostgREST's SET LOCAL ROLE), else the session's user (psql).
+bool caller_sees_health_detail() {
+  return guarded([] {
+    const char* role = GetConfigOption("role", false, false);
+    Oid caller = GetSessionUserId();
+    if (role != nullptr && strcmp(role, "none") != 0) {
+      caller = get_role_oid(role, true);
+    }
+    const Oid admin = get_role_oid("expense_ops_admin", true);
+    return OidIsValid(caller) && OidIsValid(admin) && has_privs_of_role(caller, admin);
+  });
 }
 
 }  // namespace
@@ -249,5 +344,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_health) {
 EXPENSE_OPS_FUNCTION(expense_ops_health_db) {
   (void)fcinfo;
   using namespace expense_ops;
-  return pg::to_jsonb(core::health::database_health(pg::read_database_facts()));
+  const auto detail =
+      pg::caller_sees_health_detail() ? core::health::Detail::kFull : core::health::Detail::kCoarse;
+  return pg::to_jsonb(core::health::database_health(pg::read_database_facts(), detail));
 }

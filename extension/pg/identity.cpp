@@ -17,9 +17,12 @@ namespace pg = expense_ops::pg;
 
 const char* verdict_name(core::password::Verdict verdict) {
   switch (verdict) {
-    case core::password::Verdict::kMatch: return "match";
-    case core::password::Verdict::kMatchButRehash: return "rehash";
-    case core::password::Verdict::kMismatch: return "mismatch";
+    case core::password::Verdict::kMatch:
+      return "match";
+    case core::password::Verdict::kMatchButRehash:
+      return "rehash";
+    case core::password::Verdict::kMismatch:
+      return "mismatch";
   }
   return "mismatch";
 }
@@ -56,7 +59,8 @@ EXPENSE_OPS_FUNCTION(expense_ops_spend_password_verification) {
 // iam.sign_token(claims jsonb, kid text, secret bytea) RETURNS text: an HS256 JWT.
 EXPENSE_OPS_FUNCTION(expense_ops_sign_token) {
   const std::string claims = pg::jsonb_argument_text(fcinfo, 0, "claims");
-  const core::jwt::Key key{pg::text_argument(fcinfo, 1, "kid"), pg::bytea_argument(fcinfo, 2, "secret")};
+  const core::jwt::Key key{pg::text_argument(fcinfo, 1, "kid"),
+                           pg::bytea_argument(fcinfo, 2, "secret")};
   return pg::text_datum(core::jwt::sign(claims, key));
 }
 
@@ -86,10 +90,11 @@ EXPENSE_OPS_FUNCTION(expense_ops_lockout_after_failure) {
   }
   const core::lockout::State next = core::lockout::after_failure(state, *at);
 
-  Datum values[4] = {Int32GetDatum(next.failures),
-                     next.window_start ? TimestampTzGetDatum(pg::to_timestamptz(*next.window_start)) : 0,
-                     Int32GetDatum(next.locks),
-                     next.locked_until ? TimestampTzGetDatum(pg::to_timestamptz(*next.locked_until)) : 0};
+  Datum values[4] = {
+      Int32GetDatum(next.failures),
+      next.window_start ? TimestampTzGetDatum(pg::to_timestamptz(*next.window_start)) : 0,
+      Int32GetDatum(next.locks),
+      next.locked_until ? TimestampTzGetDatum(pg::to_timestamptz(*next.locked_until)) : 0};
   bool nulls[4] = {false, !next.window_start, false, !next.locked_until};
   return pg::guarded([&] {
     TupleDesc descriptor;

@@ -14,9 +14,10 @@ core::Currency currency_argument(FunctionCallInfo fcinfo, int index) {
   const std::string code = pg::text_argument(fcinfo, index, "currency");
   const auto currency = core::find_currency(code);
   if (!currency) {
-    throw core::RuleViolation(core::sqlstate::kUnknownCurrency,
-                              "currency \"" + code + "\" is not an ISO 4217 currency code",
-                              "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
+    throw core::RuleViolation(
+        core::sqlstate::kUnknownCurrency,
+        "currency \"" + code + "\" is not an ISO 4217 currency code",
+        "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
   }
   return *currency;
 }
@@ -51,7 +52,13 @@ EXPENSE_OPS_FUNCTION(expense_ops_to_amount) {
   const core::Currency currency = currency_argument(fcinfo, 1);
   const std::string text = core::format_amount(minor_units, currency.exponent);
   return pg::guarded([&] {
-    return DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()), ObjectIdGetDatum(InvalidOid),
-                               Int32GetDatum(-1));
+    return DirectFunctionCall3(numeric_in, CStringGetDatum(text.c_str()),
+                               ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
   });
+}
+
+// expense.currency_table_edition() RETURNS text: which ISO 4217 list the table follows.
+EXPENSE_OPS_FUNCTION(expense_ops_currency_table_edition) {
+  (void)fcinfo;
+  return pg::text_datum(std::string(core::kCurrencyTableEdition));
 }

@@ -15,6 +15,7 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 #include "pg/spi.hpp"
+#include "pg/trigger.hpp"
 
 namespace {
 
@@ -388,17 +389,19 @@ EXPENSE_OPS_FUNCTION(expense_ops_read_clock) {
   Interval remaining{};
   remaining.time = reading.remaining.count();
   values[2] = PointerGetDatum(&remaining);
-  return pg::guarded([&] { return HeapTupleGetDatum(heap_form_tuple(site.clock_descriptor, values, nulls)); });
+  return pg::guarded(
+      [&] { return HeapTupleGetDatum(heap_form_tuple(site.clock_descriptor, values, nulls)); });
 }
 
 // AFTER each statement on ops.calendars, calendar_hours or calendar_holidays: forgets the
 // calendars here, and makes every other backend forget them at commit. Validation waits for the
 // commit (ops.validate_calendar), when a calendar and its hours are both written.
 EXPENSE_OPS_FUNCTION(expense_ops_sla_configuration_changed) {
-  if (!CALLED_AS_TRIGGER(fcinfo)) {
-    throw core::RuleViolation("39P01", "ops.sla_configuration_changed() is a trigger function");
-  }
-  const Oid relid = RelationGetRelid(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation);
+  const TriggerData& trigger = pg::own_trigger_call(
+      fcinfo, "ops.sla_configuration_changed()", pg::TriggerTiming::kAfter,
+      pg::TriggerLevel::kStatement,
+      {{"ops", "calendars"}, {"ops", "calendar_hours"}, {"ops", "calendar_holidays"}});
+  const Oid relid = RelationGetRelid(trigger.tg_relation);
   pg::guarded([&] { CacheInvalidateRelcacheByRelid(relid); });
   calendar_cache.clear();
   return PointerGetDatum(nullptr);

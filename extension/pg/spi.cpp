@@ -74,7 +74,6 @@ std::optional<bool> SpiRow::boolean(int column) const {
   return value ? std::optional<bool>(DatumGetBool(*value)) : std::nullopt;
 }
 
-
 SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql, int nargs, Oid* argtypes) {
   if (cache == nullptr) {
     cache = guarded([&] {
@@ -97,6 +96,5 @@ SpiRows execute_read_only(SPIPlanPtr plan, Datum* parameters) {
   }
   return SpiRows(SPI_tuptable, SPI_processed);
 }
-
 
 }  // namespace expense_ops::pg

@@ -34,10 +34,10 @@ class SpiRow {
 
   // Columns count from 1, as in SPI. Each reader checks the column's type, so a query that
   // drifts from its reader fails loudly instead of misreading a Datum.
-  std::optional<std::string> string(int column) const;     // text
-  std::optional<std::int64_t> integer(int column) const;   // bigint
-  std::optional<double> floating(int column) const;        // double precision
-  std::optional<bool> boolean(int column) const;           // boolean
+  std::optional<std::string> string(int column) const;    // text
+  std::optional<std::int64_t> integer(int column) const;  // bigint
+  std::optional<double> floating(int column) const;       // double precision
+  std::optional<bool> boolean(int column) const;          // boolean
 
  private:
   std::optional<Datum> datum(int column, Oid expected_type) const;

@@ -14,7 +14,8 @@ namespace pg = expense_ops::pg;
 
 bool bool_argument(FunctionCallInfo fcinfo, int index, const char* name) {
   if (PG_ARGISNULL(index)) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be null");
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
+                              std::string(name) + " must not be null");
   }
   return PG_GETARG_BOOL(index);
 }
@@ -41,7 +42,8 @@ EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
   expense.actor_gave_first_approval = bool_argument(fcinfo, 7, "actor_gave_first_approval");
   const std::string reason = pg::optional_text_argument(fcinfo, 8).value_or("");
   const auto step = core::workflow::decide(action, actor, expense, reason);
-  return pg::text_datum(step.records_first_approval ? step.next_status + "+first_approval" : step.next_status);
+  return pg::text_datum(step.records_first_approval ? step.next_status + "+first_approval"
+                                                    : step.next_status);
 }
 
 // expense.check_submission(base_amount, base_currency, has_receipt, receipt_threshold,
@@ -62,11 +64,6 @@ EXPENSE_OPS_FUNCTION(expense_ops_check_submission) {
   facts.per_day_limit = optional_int64_argument(fcinfo, 6);
   core::expenses::check_submission(facts);
   PG_RETURN_VOID();
-}
-
-// expense.normalize_merchant(merchant text) RETURNS text
-EXPENSE_OPS_FUNCTION(expense_ops_normalize_merchant) {
-  return pg::text_datum(core::workflow::normalize_merchant(pg::text_argument(fcinfo, 0, "merchant")));
 }
 
 // expense.currency_exponent(currency text) RETURNS integer

@@ -7,6 +7,7 @@ Prints one "ok" / "not ok" line per check and "identity: N passed, N failed"; ex
 import base64
 import json
 import sys
+import threading
 import time
 
 import jwt
@@ -72,7 +73,8 @@ def main(admin_dsn, authenticator_dsn):
     with admin.cursor() as cursor:
         cursor.execute("SELECT host(client_ip) FROM iam.login_attempts ORDER BY attempt_id DESC LIMIT 1")
         ip = cursor.fetchone()[0]
-    check("the attempt records the x-forwarded-for address", ip == "203.0.113.9", ip)
+    check("with no trusted proxy configured, x-forwarded-for is ignored: the connection's address is recorded"
+          " (127.0.0.1 for the Unix socket, never NULL)", ip == "127.0.0.1", ip)
 
     # Tampered tokens never reach the database.
     secret = api.keys[jwt.get_unverified_header(token)["kid"]]
@@ -112,9 +114,91 @@ def main(admin_dsn, authenticator_dsn):
     response = api.request("GET", "/rpc/health", "SELECT 1", token=fresh)
     check("a deactivated user's token gets 401", response.status == 401, repr(response))
 
+    address_throttle(admin, authenticator_dsn, jwks_of(admin))
+    retired_key(admin, authenticator_dsn)
+
     api.close()
     admin.close()
     return finish("identity")
+
+
+def jwks_of(admin):
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT iam.postgrest_jwks()")
+        return cursor.fetchone()[0]
+
+
+def address_throttle(admin, authenticator_dsn, jwks):
+    """The address throttle behind a trusted proxy: the client is the right-most untrusted
+    X-Forwarded-For hop, and failures are counted under a lock, so a burst of 30 parallel
+    failures from one address cannot pass the cap of 20."""
+    with admin.cursor() as cursor:
+        cursor.execute("INSERT INTO iam.users (org_id, email, display_name, password_hash)"
+                       " SELECT org_id, 'zed@acme.test', 'Zed', iam.hash_password('correct horse battery')"
+                       " FROM iam.users WHERE email = 'ana@acme.test'")
+        # PostgREST connects over the socket here (127.0.0.1); the reverse proxy is 10.0.0.2.
+        cursor.execute("UPDATE iam.auth_settings SET trusted_proxies = '{127.0.0.1/32, 10.0.0.0/8}'")
+    attacker = {"x-forwarded-for": "198.51.100.77, 10.0.0.2"}
+    results = [None] * 30
+    barrier = threading.Barrier(len(results))
+
+    def attempt(index):
+        client = PostgREST(authenticator_dsn, jwks)
+        barrier.wait()
+        results[index] = client.rpc("login", headers=attacker, email=f"nobody{index}@acme.test", password="guess")
+        client.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(results))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    check("30 parallel failed logins from one address all answer 401",
+          all(r is not None and r.status == 401 for r in results), repr([r and r.status for r in results]))
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT reason, count(*) FROM iam.login_attempts WHERE client_ip = '198.51.100.77'"
+                       " GROUP BY reason ORDER BY reason")
+        reasons = cursor.fetchall()
+    check("exactly 20 were judged and the other 10 refused by the address throttle",
+          reasons == [("ip_throttled", 10), ("unknown_email", 20)], repr(reasons))
+
+    api = PostgREST(authenticator_dsn, jwks)
+    response = api.rpc("login", headers=attacker, email="zed@acme.test", password="correct horse battery")
+    check("the throttled address is refused even the right password (401)", response.status == 401, repr(response))
+    response = api.rpc("login", headers={"x-forwarded-for": "203.0.113.9, 10.0.0.2"},
+                       email="zed@acme.test", password="correct horse battery")
+    check("another client behind the same proxy logs in", response.status == 200, repr(response))
+    response = api.rpc("login", headers={"x-forwarded-for": "203.0.113.9, 198.51.100.77, 10.0.0.2"},
+                       email="zed@acme.test", password="correct horse battery")
+    check("the throttled client cannot escape by writing another address in front (401)",
+          response.status == 401, repr(response))
+    response = api.rpc("login", headers={"x-forwarded-for": "198.51.100.77"}, email="zed@acme.test",
+                       password="correct horse battery")
+    check("nor can a client frame the victim: with the proxy's hop appended the header names the proxy's peer",
+          response.status == 401, repr(response))
+    response = api.rpc("login", headers={"x-forwarded-for": "garbage, 10.0.0.2"}, email="nobody@acme.test",
+                       password="guess")
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT host(client_ip) FROM iam.login_attempts ORDER BY attempt_id DESC LIMIT 1")
+        recorded = cursor.fetchone()[0]
+    check("an unparsable hop is recorded under the proxy that passed it on, never NULL",
+          response.status == 401 and recorded == "10.0.0.2", repr(recorded))
+    api.close()
+    with admin.cursor() as cursor:
+        cursor.execute("UPDATE iam.auth_settings SET trusted_proxies = '{}'")
+
+
+def retired_key(admin, authenticator_dsn):
+    """A retired signing key stops working at the next request, before PostgREST reloads."""
+    api = PostgREST(authenticator_dsn, jwks_of(admin))  # still holds the old key, like PostgREST
+    token = api.rpc("login", email="zed@acme.test", password="correct horse battery").body["token"]
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT iam.rotate_signing_key()")
+        cursor.execute("SELECT iam.retire_signing_key(%s)", (jwt.get_unverified_header(token)["kid"],))
+    response = api.request("GET", "/rpc/health", "SELECT 1", token=token)
+    check("a token signed with a retired key gets 401 at once, from api.pre_request()",
+          response.status == 401 and response.sqlstate == "PT401", repr(response))
+    api.close()
 
 
 if __name__ == "__main__":

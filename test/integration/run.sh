@@ -10,19 +10,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/scripts/cluster.sh"
 source "$here/lib.sh"
+source "$here/replica.sh"
 
 : "${CLUSTER_BASE:?CLUSTER_BASE must name the cluster base directory}"
 WORKER=${WORKER:-$root/build/expense-ops-worker}
 IT_DATABASE=expense_ops_it
 WORK=$(mktemp -d /tmp/expense_ops_it.XXXXXX)
 WORKER_PID=
-trap 'stop_worker; rm -rf "$WORK"' EXIT
+trap 'stop_worker; [ -n "${STANDBY_BASE:-}" ] && cluster_stop "$STANDBY_BASE"; rm -rf "$WORK"' EXIT
 
+# The DSN travels in the environment, as the README says it should: a --dsn flag would show in ps.
 start_worker() {
   local log=$1
   shift
-  "$WORKER" --dsn "host=$PGHOST port=$PGPORT dbname=$IT_DATABASE user=it_worker" \
-    --worker-id it-worker "$@" >"$log" 2>&1 &
+  EXPENSE_OPS_DSN="host=$PGHOST port=$PGPORT dbname=$IT_DATABASE user=it_worker" \
+    "$WORKER" --worker-id it-worker "$@" >"$log" 2>&1 &
   WORKER_PID=$!
 }
 
@@ -78,16 +80,39 @@ echo "# bad configuration"
 "$WORKER" --heartbeat-interval 1 >"$WORK/nodsn.out" 2>&1
 check "no DSN exits with code 2" [ $? -eq 2 ]
 check "and names the option" grep -q -- "--dsn" "$WORK/nodsn.out"
-"$WORKER" --dsn x --heartbeat-interval fast >"$WORK/badint.out" 2>&1
+"$WORKER" --dsn dbname=x --heartbeat-interval fast >"$WORK/badint.out" 2>&1
 check "a malformed interval exits with code 2" [ $? -eq 2 ]
 check "and names the option" grep -q "heartbeat-interval" "$WORK/badint.out"
-printf 'dsn = x\nbogus = 1\n' >"$WORK/bad.conf"
+printf 'dsn = dbname=x\nbogus = 1\n' >"$WORK/bad.conf"
 "$WORKER" --config "$WORK/bad.conf" >"$WORK/badconf.out" 2>&1
 check "an unknown option in the config file exits with code 2" [ $? -eq 2 ]
 check "and names it" grep -q "bogus" "$WORK/badconf.out"
-EXPENSE_OPS_RECONNECT_MAX_DELAY=-1 "$WORKER" --dsn x >"$WORK/badenv.out" 2>&1
+EXPENSE_OPS_RECONNECT_MAX_DELAY=-1 "$WORKER" --dsn dbname=x >"$WORK/badenv.out" 2>&1
 check "a bad value from the environment exits with code 2" [ $? -eq 2 ]
 check "and names the option" grep -q -- "--reconnect-max-delay" "$WORK/badenv.out"
+
+echo "# secrets stay out of the worker's output"
+EXPENSE_OPS_DSN='postgresql://u:S3CRET-uri@[::1/db' "$WORKER" >"$WORK/baduri.out" 2>&1
+check "a malformed DSN exits with code 2" [ $? -eq 2 ]
+check "and its message leaves the password out" bash -c "! grep -q S3CRET '$WORK/baduri.out' && [ -s '$WORK/baduri.out' ]"
+EXPENSE_OPS_DSN="host=$PGHOST port=$PGPORT dbname=$IT_DATABASE password='S3CRET kw' sslmode=bogus" \
+  "$WORKER" >"$WORK/badopt.out" 2>&1
+check "a DSN with a bad option value exits with code 2" [ $? -eq 2 ]
+check "without the password in the output" bash -c "! grep -q S3CRET '$WORK/badopt.out'"
+printf 'heartbeat-interval = 1\nhost=db password=S3CRET-line\n' >"$WORK/noequals.conf"
+"$WORKER" --config "$WORK/noequals.conf" >"$WORK/noequals.out" 2>&1
+check "a config line without '=' exits with code 2" [ $? -eq 2 ]
+check "naming its line number, not echoing it" \
+  bash -c "grep -q 'line 2' '$WORK/noequals.out' && ! grep -q S3CRET '$WORK/noequals.out'"
+# A well-formed DSN of a server that is not there: the worker retries, and no retry line
+# carries the password.
+EXPENSE_OPS_DSN="postgresql://it_worker:S3CRET-retry@127.0.0.1:$(free_port 56900)/$IT_DATABASE?sslmode=disable" \
+  "$WORKER" --reconnect-initial-delay 0.1 --reconnect-max-delay 0.2 >"$WORK/retry.log" 2>&1 &
+WORKER_PID=$!
+wait_until 10 bash -c "[ \$(grep -c '\"event\":\"connect_failed\"' '$WORK/retry.log') -ge 3 ]"
+stop_worker
+check "connection retries are logged" grep -q '"event":"connect_failed"' "$WORK/retry.log"
+check "without the password" bash -c "! grep -q S3CRET '$WORK/retry.log'"
 
 echo "# the database goes away and comes back"
 start_worker "$WORK/outage.log" --heartbeat-interval 1 --reconnect-initial-delay 0.2 --reconnect-max-delay 0.8
@@ -131,10 +156,14 @@ psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE
 api_suite identity "$here/identity_test.py"
 api_suite expenses "$here/expenses_test.py"
 api_suite workflow "$here/workflow_test.py"
+api_suite expense_api "$here/expense_api_test.py"  # categories, rates, organisation, audit trail, races
 api_suite users "$here/user_admin_test.py"
 api_suite policy_cache "$here/policy_cache_test.py"  # the rules' cache across sessions
 api_suite tickets "$here/tickets_test.py"
 psql -X -q -d postgres -c "DROP ROLE it_authenticator"
+
+echo "# streaming replication"
+run_replica_tests
 
 echo "# the demo data of make run loads, and its users log in"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_demo" -c "CREATE DATABASE expense_ops_demo"
@@ -166,31 +195,58 @@ else
   fail "ALTER EXTENSION UPDATE from the oldest version matches a fresh install" "$(tail -20 "$WORK/upgrade.out")"
 fi
 
-echo "# data through an upgrade: the demo's expenses at 0.2.0, then ALTER EXTENSION UPDATE"
+echo "# data through upgrades: the demo's expenses at 0.2.0, its tickets at 0.3.0, then 0.4.0"
 demo="$root/scripts/demo-data.sql"
 tickets_from=$(grep -n "^-- Support tickets:" "$demo" | cut -d: -f1)
+staff_from=$(grep -n "^-- Staff:" "$demo" | cut -d: -f1)
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS expense_ops_upgrade" -c "CREATE DATABASE expense_ops_upgrade"
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -c "CREATE EXTENSION expense_ops VERSION '0.2.0'" \
   -f <(head -n $((tickets_from - 1)) "$demo") >"$WORK/upgrade-data.out" 2>&1 ||
   fail "the demo's expenses load at 0.2.0" "$(tail -5 "$WORK/upgrade-data.out")"
+upgraded() { psql -X -A -t -d expense_ops_upgrade -c "$1"; }
 count_rows() {
-  psql -X -A -t -d expense_ops_upgrade -c "SELECT (SELECT count(*) FROM expense.expenses) || '/' ||
-    (SELECT count(*) FROM expense.expense_events) || '/' || (SELECT count(*) FROM iam.users)"
+  upgraded "SELECT (SELECT count(*) FROM expense.expenses) || '/' || (SELECT count(*) FROM expense.expense_events)
+    || '/' || (SELECT count(*) FROM iam.users) || '/' || (SELECT count(*) FROM ops.tickets)
+    || '/' || (SELECT count(*) FROM ops.ticket_events) || '/' || (SELECT count(*) FROM ops.sla_transitions)"
 }
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -c "ALTER EXTENSION expense_ops UPDATE TO '0.3.0'" \
+  -f <(sed -n "${tickets_from},$((staff_from - 1))p" "$demo") >"$WORK/upgrade-data.out" 2>&1 ||
+  fail "0.2.0 updates to 0.3.0 and the demo's tickets load" "$(tail -5 "$WORK/upgrade-data.out")"
+# Rows indexed by the old, ASCII-only folding must be re-indexed for ICU's: the update rebuilds
+# the duplicates index (a new relfilenode), and an index scan then finds the folded merchant.
+upgraded "UPDATE expense.expenses SET merchant = 'BÄCKEREI MÜLLER' WHERE merchant = 'Taxi Berlin'" >/dev/null
+index_file_before=$(upgraded "SELECT pg_relation_filenode('expense.expenses_duplicates')")
+due_before=$(upgraded "SELECT md5(string_agg(ticket_id || ':' || response_due_at || ':' || resolution_due_at, ',' ORDER BY ticket_id)) FROM ops.tickets")
 before=$(count_rows)
 psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_upgrade -c "ALTER EXTENSION expense_ops UPDATE" >"$WORK/upgrade-data.out" 2>&1
-check "0.2.0 updates to the default version with data in place" \
-  [ "$(psql -X -A -t -d expense_ops_upgrade -c "SELECT extversion FROM pg_extension WHERE extname = 'expense_ops'")" = \
+check "0.3.0 updates to the default version with data in place" \
+  [ "$(upgraded "SELECT extversion FROM pg_extension WHERE extname = 'expense_ops'")" = \
     "$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$root/extension/expense_ops.control")" ]
-check "expenses, their audit trail and users are all still there ($before)" [ "$(count_rows)" = "$before" ]
-check "ana@example.com still logs in" \
-  [ "$(psql -X -A -t -d expense_ops_upgrade -c "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
-if psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -f <(tail -n +"$tickets_from" "$demo") \
+check "expenses, their audit trail, users, tickets, their events and SLA transitions are all still there ($before)" \
+  [ "$(count_rows)" = "$before" ]
+check "every ticket keeps its due times" \
+  [ "$(upgraded "SELECT md5(string_agg(ticket_id || ':' || response_due_at || ':' || resolution_due_at, ',' ORDER BY ticket_id)) FROM ops.tickets")" = "$due_before" ]
+check "ana@example.com still logs in" [ "$(upgraded "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
+check "the duplicates index was rebuilt by the update" \
+  [ "$(upgraded "SELECT pg_relation_filenode('expense.expenses_duplicates')")" != "$index_file_before" ]
+check "and an index scan finds 'BÄCKEREI MÜLLER' as 'bäckerei müller'" \
+  [ "$(upgraded "SET enable_seqscan = off; SET enable_bitmapscan = off;
+      SELECT count(*) FROM expense.expenses e JOIN expense.expenses x USING (expense_id)
+       WHERE (e.org_id, e.user_id, e.expense_date, e.amount_minor, e.currency, expense.normalize_merchant(e.merchant))
+           = (x.org_id, x.user_id, x.expense_date, x.amount_minor, x.currency, 'bäckerei müller')
+         AND x.merchant = 'BÄCKEREI MÜLLER'" | tail -1)" = 1 ]
+if psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -f <(tail -n +"$staff_from" "$demo") \
      >"$WORK/upgrade-data.out" 2>&1; then
-  pass "the demo's tickets load into the updated database"
+  pass "the demo's staff load into the updated database"
 else
-  fail "the demo's tickets load into the updated database" "$(tail -5 "$WORK/upgrade-data.out")"
+  fail "the demo's staff load into the updated database" "$(tail -5 "$WORK/upgrade-data.out")"
 fi
+board_all=$(upgraded "SELECT count(*) || '/' || count(*) FILTER (WHERE org_id IS NULL) FROM ops.sla_board")
+board_staff=$(upgraded "BEGIN; SET LOCAL ROLE expense_user;
+  SELECT set_config('request.jwt.claims', '{\"sub\": \"b0000000-0000-4000-8000-0000000000ff\"}', true) IS NOT NULL;
+  SELECT count(*) || '/' || count(*) FILTER (WHERE org_id IS NULL) FROM api.sla_board; COMMIT" | grep /)
+check "and the staff user sees every open ticket on the board, internal ones included ($board_staff of $board_all)" \
+  bash -c "[ '$board_staff' = '$board_all' ] && [ '${board_all#*/}' -gt 0 ]"
 psql -X -q -d postgres -c "DROP DATABASE expense_ops_upgrade"
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $IT_DATABASE" -c "DROP ROLE IF EXISTS it_worker"

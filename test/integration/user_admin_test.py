@@ -25,7 +25,19 @@ def main(admin_dsn, authenticator_dsn):
     response = api.rpc("create_user", email="anon@test", display_name="X")
     check("nor may the anonymous role (401)", response.status == 401, repr(response))
     response = api.rpc("create_user", token=tokens["ada"], email="NEW@test", display_name="Again")
-    check("an email already taken is 409", response.status == 409, repr(response))
+    check("an email already invited in the organisation is 409", response.status == 409, repr(response))
+    response = api.rpc("create_user", token=tokens["ada"], email="ana@test", display_name="Again")
+    check("so is one that has an account in it", response.status == 409, repr(response))
+    response = api.rpc("create_user", token=tokens["ada"], email="gus@test", display_name="Gus?")
+    check("an email with an account in another organisation answers like a new one (200, a code):"
+          " nothing about other tenants is disclosed",
+          response.status == 200 and sorted(response.body) == ["email", "invitation_code", "invitation_expires_at",
+                                                               "role", "user_id"], repr(response))
+    response = api.rpc("accept_invitation", code=response.body["invitation_code"], password="a fine new password")
+    check("only accepting it finds the clash (409), and takes nothing over",
+          response.status == 409 and response.sqlstate == "23505", repr(response))
+    response = api.rpc("login", email="gus@test", password="a fine new password")
+    check("gus's account keeps its own password", response.status == 401, repr(response))
     response = api.rpc("create_user", token=tokens["ada"], email="boss@test", display_name="B", role="boss")
     check("an unknown role is 400", response.status == 400, repr(response))
     response = api.rpc("create_user", token=tokens["ada"], email="m@test", display_name="M", manager_id=USERS["gus"][0])
@@ -59,6 +71,20 @@ def main(admin_dsn, authenticator_dsn):
     check("an admin sets a manager", response.status == 200, repr(response))
     response = api.rpc("set_user_manager", token=tokens["ada"], user_id=new_user, manager_id=new_user)
     check("nobody manages themselves (400)", response.status == 400, repr(response))
+
+    # Guessing the old password counts like failed logins: 12 guesses with one token, then the
+    # right one, is refused while the account is locked.
+    statuses = [api.rpc("change_password", token=tokens["sam"], old_password=f"guess {i}",
+                        new_password="a new password").status for i in range(12)]
+    check("12 wrong old passwords are each refused (403)", statuses == [403] * 12, repr(statuses))
+    response = api.rpc("change_password", token=tokens["sam"], old_password=PASSWORD, new_password="a new password")
+    check("then the right one is refused too: the account is locked (403)", response.status == 403, repr(response))
+    response = api.rpc("login", email="sam@test", password=PASSWORD)
+    check("and so is a login", response.status == 401, repr(response))
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM iam.login_attempts WHERE via = 'change_password' AND email = 'sam@test'")
+        recorded = cursor.fetchone()[0]
+    check("each guess is recorded with the login attempts", recorded == 13, repr(recorded))
 
     # Changing one's password ends older tokens.
     response = api.rpc("change_password", token=tokens["ben"], old_password="wrong", new_password="a new password")

@@ -6,6 +6,8 @@ Usage: workflow_test.py ADMIN_DSN AUTHENTICATOR_DSN
 import sys
 from decimal import Decimal
 
+import psycopg2
+
 from expenses_test import ACME, TRAVEL, USERS, start
 from tap import check, finish
 
@@ -78,12 +80,25 @@ def main(admin_dsn, authenticator_dsn):
     response = c.step("mia", "reject_expense", expense, reason="  ")
     check("a rejection without a reason is refused (400, 22X32)",
           response.status == 400 and response.sqlstate == "22X32", repr(response))
+    response = c.step("mia", "reject_expense", expense)
+    check("and so is one with no reason argument at all: 400 (22X32), not 404",
+          response.status == 400 and response.sqlstate == "22X32", repr(response))
+    response = c.step("mia", "reject_expense", expense, reason="r" * 2001)
+    check("a reason of more than 2000 characters is 400 (22001), naming the limit",
+          response.status == 400 and response.sqlstate == "22001" and "2000" in response.body["message"],
+          repr(response))
     response = c.step("mia", "reject_expense", expense, reason="wrong project code")
     check("with a reason it is rejected", response.status == 200 and response.body["status"] == "rejected",
           repr(response))
     response = api.request("PATCH", "/expenses", "UPDATE api.expenses SET merchant = 'x' WHERE id = %s RETURNING id",
                            (expense,), token=tokens["ana"])
-    check("a rejected expense cannot be edited", response.status == 200 and response.body == [], repr(response))
+    check("a rejected expense cannot be edited: 409 (PT409), the hint says to reopen it",
+          response.status == 409 and response.sqlstate == "PT409" and "reopen" in (response.body["hint"] or ""),
+          repr(response))
+    response = api.request("GET", "/expenses", "SELECT status, rejection_reason FROM api.expenses WHERE id = %s",
+                           (expense,), token=tokens["ana"])
+    check("the owner reads why it was rejected", response.body == [("rejected", "wrong project code")],
+          repr(response))
     response = c.step("mia", "reopen_expense", expense)
     check("only the owner reopens it (403)", response.status == 403, repr(response))
     response = c.step("ana", "reopen_expense", expense)
@@ -168,6 +183,60 @@ def main(admin_dsn, authenticator_dsn):
     check("the owner confirms it is not a duplicate", response.status == 200, repr(response))
     response = c.step("ben", "submit_expense", copy)
     check("and it is submitted", response.status == 200 and response.body["status"] == "submitted", repr(response))
+    # Case folding is Unicode's (ICU), not ASCII's: umlauts, accents, no-break and zero-width
+    # spaces are all the same merchant.
+    for spelled, respelled in (("Bäckerei Müller", "BÄCKEREI MÜLLER"), ("Café Zoë", "CAFÉ ZOË"),
+                               ("Hotel Adlon", "Hotel\u00a0Ad\u200blon")):
+        original = c.draft("ben", "17.00", merchant=spelled, days_ago=4)
+        c.step("ben", "submit_expense", original)
+        response = c.step("ben", "submit_expense", c.draft("ben", "17.00", merchant=respelled, days_ago=4))
+        check(f"{respelled!r} is held as a duplicate of {spelled!r}",
+              response.status == 409 and response.body["duplicate_of"] == original, repr(response))
+
+    # A blank receipt reference is no receipt.
+    response = c.step("ana", "submit_expense", c.draft("ana", "30.00", receipt="   "))
+    check("a blank receipt_ref does not satisfy the receipt rule: 400 (22X33)",
+          response.status == 400 and response.sqlstate == "22X33", repr(response))
+
+    # Finance does not reimburse its own expenses.
+    own = c.draft("fay", "12.00")
+    c.step("fay", "submit_expense", own)
+    c.step("ada", "approve_expense", own)
+    response = c.step("fay", "reimburse_expense", own)
+    check("finance cannot reimburse their own expense (403, 42501)",
+          response.status == 403 and response.sqlstate == "42501", repr(response))
+
+    # A rule, not visibility, refuses these writes: the rule's error, not 200 [].
+    submitted = c.draft("ana", "11.00")
+    c.step("ana", "submit_expense", submitted)
+    response = api.request("DELETE", "/expenses", "DELETE FROM api.expenses WHERE id = %s RETURNING id",
+                           (submitted,), token=tokens["ana"])
+    check("deleting one's own submitted expense is 409 (PT409)",
+          response.status == 409 and response.sqlstate == "PT409", repr(response))
+    response = api.request("PATCH", "/expenses", "UPDATE api.expenses SET merchant = 'x' WHERE id = %s RETURNING id",
+                           (submitted,), token=tokens["mia"])
+    check("her manager editing it is 403 (42501): only the owner edits",
+          response.status == 403 and response.sqlstate == "42501", repr(response))
+    response = api.request("PATCH", "/expenses", "UPDATE api.expenses SET merchant = 'x' WHERE id = %s RETURNING id",
+                           (submitted,), token=tokens["ben"])
+    check("a colleague who cannot see it still gets 200 [] (nothing is disclosed)",
+          response.status == 200 and response.body == [], repr(response))
+
+    # The workflow columns are the workflow's: writing them directly is refused.
+    with admin.cursor() as cursor:
+        cursor.execute("SET ROLE expense_user")
+        cursor.execute("SELECT set_config('request.jwt.claims', %s, false)",
+                       ('{"sub": "%s"}' % USERS["ana"][0],))
+        for column, value in (("status", "'approved'"), ("first_approved_by", "user_id"),
+                              ("base_amount_minor", "1"), ("reimbursed_at", "now()")):
+            try:
+                cursor.execute(f"UPDATE expense.expenses SET {column} = {value} WHERE expense_id = %s", (submitted,))
+                refused = False
+            except psycopg2.Error as error:
+                refused = error.pgcode == "42501"
+            check(f"expense_user cannot UPDATE expense.expenses.{column} directly (42501)", refused)
+        cursor.execute("RESET ROLE")
+        cursor.execute("SELECT set_config('request.jwt.claims', '', false)")
 
     # The trail of one expense, with who did what.
     response = api.request("GET", "/expense_events",

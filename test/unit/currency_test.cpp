@@ -6,6 +6,7 @@
 
 using expense_ops::core::find_currency;
 using expense_ops::core::format_amount;
+using expense_ops::core::kCurrencyTableEdition;
 using expense_ops::core::parse_amount;
 using expense_ops::core::RuleViolation;
 
@@ -30,6 +31,39 @@ TEST(Currency, KnowsExponents) {
   EXPECT_EQ(find_currency("CLF")->exponent, 4);
   EXPECT_EQ(find_currency("AED")->exponent, 2);  // first in the table
   EXPECT_EQ(find_currency("ZWG")->exponent, 2);  // last in the table
+}
+
+TEST(Currency, KnowsTheCaribbeanGuilderAndTheArabAccountingDinar) {
+  ASSERT_TRUE(find_currency("XCG"));
+  EXPECT_EQ(find_currency("XCG")->exponent, 2);
+  EXPECT_EQ(parse_amount("12.50", "XCG"), 1250);
+  ASSERT_TRUE(find_currency("XAD"));
+  EXPECT_EQ(find_currency("XAD")->exponent, 2);
+}
+
+TEST(Currency, WithdrawnCodesOfRecentClaimsStayAccepted) {
+  // Replaced by XCG on 2025-03-31 and by EUR on 2026-01-01: claims from before still come in.
+  ASSERT_TRUE(find_currency("ANG"));
+  EXPECT_EQ(find_currency("ANG")->exponent, 2);
+  ASSERT_TRUE(find_currency("BGN"));
+  EXPECT_EQ(find_currency("BGN")->exponent, 2);
+}
+
+TEST(Currency, RefusesCodesWithdrawnBeforeTheTableListedThem) {
+  for (const char* code : {"HRK", "CUC", "SLL", "ZWL"}) {
+    EXPECT_FALSE(find_currency(code)) << code;
+  }
+}
+
+TEST(Currency, RefusesCodesWithoutAMinorUnit) {
+  for (const char* code : {"XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC",
+                           "XBD", "XTS", "XXX"}) {
+    EXPECT_FALSE(find_currency(code)) << code;
+  }
+}
+
+TEST(Currency, NamesTheEditionItFollows) {
+  EXPECT_NE(kCurrencyTableEdition.find("ISO 4217 amendment 180"), std::string_view::npos);
 }
 
 TEST(Currency, RejectsUnknownAndMiscasedCodes) {
@@ -77,7 +111,8 @@ TEST(Money, RejectsAbsurdMagnitudesAtTheBoundary) {
 }
 
 TEST(Money, RejectsMalformedNumbers) {
-  for (const char* bad : {"", ".", "-", "1,5", "1.2.3", "1e3", " 12", "12 ", "twelve", "0x10", "1;DROP"}) {
+  for (const char* bad :
+       {"", ".", "-", "1,5", "1.2.3", "1e3", " 12", "12 ", "twelve", "0x10", "1;DROP"}) {
     EXPECT_EQ(rejection(bad, "USD").substr(0, 5), "22X02") << '"' << bad << '"';
   }
 }

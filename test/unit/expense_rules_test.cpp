@@ -44,7 +44,8 @@ TEST(ExpenseRules, MessagesNameTheFieldAndTheRule) {
     FAIL();
   } catch (const RuleViolation& violation) {
     EXPECT_STREQ(violation.what(),
-                 "expense_date 2026-11-27 is in the future (today is 2026-11-26 in the organisation's time zone)");
+                 "expense_date 2026-11-27 is in the future (today is 2026-11-26 in the "
+                 "organisation's time zone)");
     EXPECT_FALSE(violation.hint().empty());
   }
 }
@@ -62,8 +63,14 @@ TEST(ExpenseRules, AmountsAtTheirBoundaries) {
 
 TEST(ExpenseRules, Categories) {
   EXPECT_EQ(sqlstate_of([] { expenses::check_category(std::nullopt); }), "22X23");
-  EXPECT_EQ(sqlstate_of([] { expenses::check_category(expenses::CategoryPolicy{"Travel", false, 90}); }), "22X22");
-  EXPECT_EQ(sqlstate_of([] { expenses::check_category(expenses::CategoryPolicy{"Travel", true, 90}); }), "<accepted>");
+  EXPECT_EQ(sqlstate_of([] {
+              expenses::check_category(expenses::CategoryPolicy{"Travel", false, 90});
+            }),
+            "22X22");
+  EXPECT_EQ(sqlstate_of([] {
+              expenses::check_category(expenses::CategoryPolicy{"Travel", true, 90});
+            }),
+            "<accepted>");
 }
 
 TEST(ExpenseRules, SubmissionLimitsAtTheirBoundaries) {

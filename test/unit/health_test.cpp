@@ -42,6 +42,44 @@ health::DatabaseFacts healthy_database() {
   return facts;
 }
 
+health::DatabaseFacts streaming_standby() {
+  auto facts = healthy_database();
+  facts.in_recovery = true;
+  facts.wal_receiver_status = "streaming";
+  facts.seconds_since_primary_message = 2.0;
+  facts.standby_replay_lag_bytes = 0;
+  facts.wal_pending = false;
+  facts.seconds_since_last_replayed_commit = 5.0;
+  facts.seconds_since_replay_caught_up = 5.0;
+  return facts;
+}
+
+health::ServiceFacts streaming_standby_service() {
+  auto facts = healthy_service();
+  facts.in_recovery = true;
+  facts.wal_receiver_status = "streaming";
+  facts.seconds_since_primary_message = 3.0;
+  return facts;
+}
+
+std::vector<std::string> keys(const json::Value& object) {
+  std::vector<std::string> names;
+  for (const auto& member : std::get<json::Object>(object.storage())) {
+    names.push_back(member.first);
+  }
+  return names;
+}
+
+std::vector<std::string> checks(const std::vector<health::Finding>& findings) {
+  std::vector<std::string> names;
+  for (const auto& finding : findings) {
+    names.push_back(finding.check);
+  }
+  return names;
+}
+
+using Names = std::vector<std::string>;
+
 }  // namespace
 
 TEST(Status, WorstWins) {
@@ -122,7 +160,7 @@ TEST(ServiceHealth, WraparoundDegradesThenGoesDown) {
 }
 
 TEST(DatabaseHealth, OkWhenEverythingIsWithinThresholds) {
-  const json::Value report = health::database_health(healthy_database());
+  const json::Value report = health::database_health(healthy_database(), health::Detail::kFull);
   EXPECT_EQ(field(report, "status"), "\"ok\"");
   EXPECT_EQ(field(report, "findings"), "[]");
   EXPECT_EQ(field(*report.find("connections"), "percent"), "10");
@@ -167,10 +205,11 @@ TEST(DatabaseHealth, ReplicationLagDegradesOnPrimaryAndStandby) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_NE(findings[0].message.find("replica-2"), std::string::npos);
 
-  auto standby = healthy_database();
-  standby.in_recovery = true;
-  standby.standby_replay_lag_seconds = 61.0;
-  const json::Value report = health::database_health(standby);
+  auto standby = streaming_standby();
+  standby.wal_pending = true;
+  standby.seconds_since_last_replayed_commit = 61.0;
+  standby.seconds_since_replay_caught_up = 900.0;
+  const json::Value report = health::database_health(standby, health::Detail::kFull);
   EXPECT_EQ(field(report, "status"), "\"degraded\"");
   EXPECT_EQ(field(*report.find("replication"), "role"), "\"standby\"");
   EXPECT_EQ(field(*report.find("replication"), "replay_lag_seconds"), "61");
@@ -193,7 +232,200 @@ TEST(DatabaseHealth, StatusIsTheWorstFinding) {
   auto facts = healthy_database();
   facts.longest_transaction_seconds = 900.0;
   facts.connections_used = 99;
-  const json::Value report = health::database_health(facts);
+  const json::Value report = health::database_health(facts, health::Detail::kFull);
   EXPECT_EQ(field(report, "status"), "\"down\"");
   EXPECT_EQ(health::database_findings(facts).size(), 2u);
+}
+
+TEST(DatabaseHealth, AStreamingStandbyIsOk) {
+  const json::Value report = health::database_health(streaming_standby(), health::Detail::kFull);
+  EXPECT_EQ(field(report, "status"), "\"ok\"");
+  EXPECT_EQ(field(report, "findings"), "[]");
+  const json::Value& replication = *report.find("replication");
+  EXPECT_EQ(keys(replication), (Names{"role", "wal_receiver", "seconds_since_primary_message",
+                                      "replay_lag_seconds", "replay_lag_bytes"}));
+  EXPECT_EQ(field(replication, "wal_receiver"), "\"streaming\"");
+  EXPECT_EQ(field(replication, "seconds_since_primary_message"), "2");
+  EXPECT_EQ(field(replication, "replay_lag_seconds"), "0");
+  EXPECT_EQ(field(replication, "replay_lag_bytes"), "0");
+}
+
+TEST(DatabaseHealth, PrimarySilenceDegradesAfterTwoMissedKeepalives) {
+  auto standby = streaming_standby();
+  standby.seconds_since_primary_message = 59.0;
+  EXPECT_TRUE(health::database_findings(standby).empty());
+  standby.seconds_since_primary_message = 60.0;
+  const auto findings = health::database_findings(standby);
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_EQ(findings[0].status, health::Status::kDegraded);
+  EXPECT_NE(findings[0].message.find("no message from the primary for 60 s"), std::string::npos);
+  standby.seconds_since_primary_message.reset();  // unknown is no evidence of silence
+  EXPECT_TRUE(health::database_findings(standby).empty());
+}
+
+TEST(DatabaseHealth, AStandbyWithoutAWalReceiverIsDegradedDespiteZeroLag) {
+  auto standby = streaming_standby();
+  standby.wal_receiver_status.reset();
+  standby.seconds_since_primary_message.reset();
+  const auto findings = health::database_findings(standby);
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_NE(findings[0].message.find("no WAL receiver"), std::string::npos);
+  EXPECT_NE(findings[0].message.find("primary_conninfo"), std::string::npos);
+  const json::Value report = health::database_health(standby, health::Detail::kFull);
+  EXPECT_EQ(field(report, "status"), "\"degraded\"");
+  EXPECT_EQ(field(*report.find("replication"), "wal_receiver"), "null");
+  EXPECT_EQ(field(*report.find("replication"), "replay_lag_seconds"), "0");
+}
+
+TEST(DatabaseHealth, AReceiverThatIsNotStreamingIsDegraded) {
+  auto standby = streaming_standby();
+  standby.wal_receiver_status = "waiting";
+  const auto findings = health::database_findings(standby);
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_NE(findings[0].message.find("WAL receiver is waiting"), std::string::npos);
+}
+
+TEST(DatabaseHealth, ReplayLagNothingPendingIsZeroEvenLongAfterTheLastCommit) {
+  auto standby = streaming_standby();
+  standby.seconds_since_last_replayed_commit = 3600.0;
+  standby.seconds_since_replay_caught_up = 3600.0;
+  EXPECT_EQ(health::standby_replay_lag_seconds(standby), 0.0);
+  EXPECT_TRUE(health::database_findings(standby).empty());
+}
+
+TEST(DatabaseHealth, ReplayLagOneCommitAfterAnIdlePeriodIsNotBehindByTheIdleTime) {
+  auto standby = streaming_standby();
+  standby.wal_pending = true;
+  standby.seconds_since_last_replayed_commit = 112.0;  // the commit before 70 idle seconds
+  standby.seconds_since_replay_caught_up = 0.5;        // the new commit just arrived
+  EXPECT_EQ(health::standby_replay_lag_seconds(standby), 0.5);
+  EXPECT_TRUE(health::database_findings(standby).empty());
+}
+
+TEST(DatabaseHealth, ReplayLagSteadyLagIsTheAgeOfTheLastReplayedCommit) {
+  auto standby = streaming_standby();
+  standby.wal_pending = true;
+  standby.seconds_since_last_replayed_commit = 75.0;
+  standby.seconds_since_replay_caught_up = 3600.0;  // replay has trailed for an hour
+  EXPECT_EQ(health::standby_replay_lag_seconds(standby), 75.0);
+  const auto findings = health::database_findings(standby);
+  ASSERT_EQ(checks(findings), Names{"replication_lag"});
+  EXPECT_NE(findings[0].message.find("75 s behind"), std::string::npos);
+}
+
+TEST(DatabaseHealth, ReplayLagUsesWhicheverAgeIsKnown) {
+  auto standby = streaming_standby();
+  standby.wal_pending = true;
+  standby.seconds_since_last_replayed_commit.reset();  // nothing replayed since startup
+  standby.seconds_since_replay_caught_up = 8.0;
+  EXPECT_EQ(health::standby_replay_lag_seconds(standby), 8.0);
+  standby.seconds_since_replay_caught_up.reset();
+  EXPECT_FALSE(health::standby_replay_lag_seconds(standby).has_value());
+  standby.seconds_since_last_replayed_commit = -2.0;  // the primary's clock runs ahead
+  EXPECT_EQ(health::standby_replay_lag_seconds(standby), 0.0);
+  EXPECT_FALSE(health::standby_replay_lag_seconds(healthy_database()).has_value());
+}
+
+TEST(DatabaseHealth, APrimaryNoticesMissingReplicas) {
+  auto primary = healthy_database();
+  primary.expected_replicas = 1;
+  auto findings = health::database_findings(primary);  // its only replica went away
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_NE(findings[0].message.find("0 of 1 expected replicas stream"), std::string::npos);
+
+  primary.expected_replicas = 2;
+  primary.replicas.push_back({"replica-1", "10.0.0.2", "streaming", "async", 1.0, 0});
+  findings = health::database_findings(primary);
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_EQ(findings[0].status, health::Status::kDegraded);
+  EXPECT_NE(findings[0].message.find("1 of 2 expected replicas stream"), std::string::npos);
+
+  primary.replicas.push_back({"replica-2", "10.0.0.3", "catchup", "async", std::nullopt, 1 << 20});
+  findings = health::database_findings(primary);
+  ASSERT_EQ(checks(findings), Names{"replication"});
+  EXPECT_NE(findings[0].message.find("replica-2 is in state catchup"), std::string::npos);
+  const json::Value report = health::database_health(primary, health::Detail::kFull);
+  EXPECT_EQ(field(*report.find("replication"), "streaming_replicas"), "1");
+  EXPECT_EQ(field(*report.find("replication"), "expected_replicas"), "2");
+
+  primary.replicas[1].state = "streaming";
+  EXPECT_TRUE(health::database_findings(primary).empty());
+}
+
+TEST(DatabaseHealth, CoarseDetailShowsOnlyTheStatusAndTheRole) {
+  auto primary = healthy_database();
+  primary.expected_replicas = 2;
+  primary.replicas.push_back({"replica-1", "10.0.0.2", "catchup", "async", 90.0, 4096});
+  const json::Value report = health::database_health(primary, health::Detail::kCoarse);
+  EXPECT_EQ(keys(report), (Names{"status", "in_recovery", "replication", "findings"}));
+  EXPECT_EQ(field(report, "status"), "\"degraded\"");
+  EXPECT_EQ(field(report, "replication"), "{\"role\":\"primary\"}");
+  EXPECT_EQ(field(report, "findings"),
+            "[{\"check\":\"replication\",\"status\":\"degraded\"},"
+            "{\"check\":\"replication_lag\",\"status\":\"degraded\"}]");
+  const std::string text = json::dump(report);
+  for (const char* secret : {"server_version", "15.20", "client_addr", "10.0.0.2", "replica-1",
+                             "message", "expense_ops", "connections"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+
+  const json::Value standby = health::database_health(streaming_standby(), health::Detail::kCoarse);
+  EXPECT_EQ(json::dump(standby),
+            "{\"status\":\"ok\",\"in_recovery\":true,\"replication\":{\"role\":\"standby\"},"
+            "\"findings\":[]}");
+}
+
+TEST(ServiceHealth, AStreamingStandbyReportsItsReceiver) {
+  const json::Value report = health::service_health(streaming_standby_service());
+  EXPECT_EQ(field(report, "status"), "\"ok\"");
+  EXPECT_EQ(field(report, "replication"),
+            "{\"role\":\"standby\",\"wal_receiver\":\"streaming\",\"streaming\":true,"
+            "\"seconds_since_primary_message\":3}");
+  EXPECT_EQ(field(health::service_health(healthy_service()), "replication"), "<absent>");
+}
+
+TEST(ServiceHealth, ASilentPrimaryCutsTheStandbyOffAtTheThreshold) {
+  auto facts = streaming_standby_service();
+  facts.seconds_since_primary_message = 59.0;
+  EXPECT_EQ(field(health::service_health(facts), "status"), "\"ok\"");
+  facts.seconds_since_primary_message = 60.0;
+  const json::Value report = health::service_health(facts);
+  EXPECT_EQ(field(report, "status"), "\"degraded\"");
+  EXPECT_NE(field(report, "findings").find("\"check\":\"replication\""), std::string::npos);
+}
+
+TEST(ServiceHealth, ACutOffStandbyBlamesReplicationBeforeTheWorker) {
+  auto facts = streaming_standby_service();
+  facts.wal_receiver_status.reset();
+  facts.seconds_since_primary_message.reset();
+  facts.latest_heartbeat->last_seen = kNow - seconds(95);
+  const json::Value report = health::service_health(facts);
+  EXPECT_EQ(field(report, "status"), "\"degraded\"");
+  EXPECT_EQ(field(report, "replication"),
+            "{\"role\":\"standby\",\"wal_receiver\":null,\"streaming\":false,"
+            "\"seconds_since_primary_message\":null}");
+  const std::string findings = field(report, "findings");
+  const auto replication = findings.find("\"check\":\"replication\"");
+  const auto worker = findings.find("\"check\":\"worker\"");
+  ASSERT_NE(replication, std::string::npos);
+  ASSERT_NE(worker, std::string::npos);
+  EXPECT_LT(replication, worker);
+  EXPECT_NE(findings.find("no WAL receiver"), std::string::npos);
+  EXPECT_NE(findings.find("no worker heartbeat for 95 s"), std::string::npos);
+  EXPECT_NE(findings.find("heartbeats are written on the primary"), std::string::npos);
+  EXPECT_NE(findings.find("cut off from its primary"), std::string::npos);
+
+  facts.latest_heartbeat.reset();
+  EXPECT_NE(field(health::service_health(facts), "findings")
+                .find("no worker heartbeat has reached this standby; heartbeats are written"),
+            std::string::npos);
+}
+
+TEST(ServiceHealth, AStaleWorkerOnAConnectedStandbyIsTheWorkersOwnFault) {
+  auto facts = streaming_standby_service();
+  facts.latest_heartbeat->last_seen = kNow - seconds(95);
+  const std::string findings = field(health::service_health(facts), "findings");
+  EXPECT_EQ(findings.find("\"check\":\"replication\""), std::string::npos);
+  EXPECT_NE(findings.find("no worker heartbeat for 95 s"), std::string::npos);
+  EXPECT_EQ(findings.find("cut off"), std::string::npos);
 }

@@ -86,20 +86,24 @@ TEST(Jwt, RefusesOtherAlgorithmsAndNone) {
 }
 
 TEST(Jwt, RefusesAWrongSignatureOrChangedClaims) {
-  const std::string token = jwt::sign(R"({"sub":"u1","role":"expense_user","exp":1800000600})", kKey);
+  const std::string token =
+      jwt::sign(R"({"sub":"u1","role":"expense_user","exp":1800000600})", kKey);
   std::string flipped = token;
   flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(refusal(flipped), "the token's signature does not match");
-  const std::string promoted = jwt::base64url_encode(R"({"sub":"u1","role":"postgres","exp":1800000600})");
+  const std::string promoted =
+      jwt::base64url_encode(R"({"sub":"u1","role":"postgres","exp":1800000600})");
   EXPECT_EQ(refusal(replace_part(token, 1, promoted)), "the token's signature does not match");
   const jwt::Key other{"k1", "another secret of at least 32 bytes!"};
-  EXPECT_EQ(refusal(jwt::sign(R"({"exp":1800000600})", other)), "the token's signature does not match");
+  EXPECT_EQ(refusal(jwt::sign(R"({"exp":1800000600})", other)),
+            "the token's signature does not match");
 }
 
 TEST(Jwt, RefusesExpiredAndFutureTokens) {
   EXPECT_EQ(refusal(jwt::sign(R"({"exp":1800000000})", kKey)), "the token has expired");
   EXPECT_EQ(refusal(jwt::sign(R"({"sub":"u1"})", kKey)), "the token has no exp claim");
-  EXPECT_EQ(refusal(jwt::sign(R"({"exp":"soon"})", kKey)), "claim exp is not a whole number of seconds");
+  EXPECT_EQ(refusal(jwt::sign(R"({"exp":"soon"})", kKey)),
+            "claim exp is not a whole number of seconds");
   EXPECT_EQ(refusal(jwt::sign(R"({"exp":1800000600,"iat":1800000031})", kKey)),
             "the token's iat lies in the future");
   EXPECT_EQ(refusal(jwt::sign(R"({"exp":1800000600,"iat":1800000030})", kKey)), "<accepted>");
@@ -112,8 +116,10 @@ TEST(Jwt, KeyRotationVerifiesOldKeysUntilRetired) {
   const jwt::Key new_key{"2026-11", "the current secret, 32 bytes long!"};
   const std::string old_token = jwt::sign(R"({"exp":1800000600})", old_key);
   jwt::KeyLookup both = [&](std::string_view kid) -> std::optional<std::string> {
-    if (kid == old_key.kid) return old_key.secret;
-    if (kid == new_key.kid) return new_key.secret;
+    if (kid == old_key.kid)
+      return old_key.secret;
+    if (kid == new_key.kid)
+      return new_key.secret;
     return std::nullopt;
   };
   EXPECT_EQ(refusal(old_token, both), "<accepted>");
@@ -124,7 +130,8 @@ TEST(Jwt, RefusesMalformedTokens) {
   EXPECT_EQ(refusal("abc"), "a token has exactly three dot-separated parts");
   EXPECT_EQ(refusal("a.b.c.d"), "a token has exactly three dot-separated parts");
   EXPECT_EQ(refusal("a+.b.c"), "a token part is not base64url");
-  EXPECT_EQ(refusal(jwt::base64url_encode("not json") + ".e30.sig"), "the token's header is not a JSON object");
+  EXPECT_EQ(refusal(jwt::base64url_encode("not json") + ".e30.sig"),
+            "the token's header is not a JSON object");
   const std::string no_kid = jwt::base64url_encode(R"({"alg":"HS256"})");
   EXPECT_EQ(refusal(no_kid + ".e30.abc"), "the token header names no kid");
 }

@@ -70,12 +70,16 @@ const Ymd kSaturday = ymd(2024, 6, 8);
 const Ymd kSunday = ymd(2024, 6, 9);
 const Ymd kNextMonday = ymd(2024, 6, 10);
 
-std::string sqlstate_of(const std::function<void()>& action, std::string* message = nullptr) {
+std::string sqlstate_of(const std::function<void()>& action, std::string* message = nullptr,
+                        std::string* hint = nullptr) {
   try {
     action();
   } catch (const RuleViolation& violation) {
     if (message) {
       *message = violation.what();
+    }
+    if (hint) {
+      *hint = violation.hint();
     }
     return violation.sqlstate();
   }
@@ -373,7 +377,44 @@ TEST(SlaCalendarValidation, InvertedOrEmptyInterval) {
                 &message),
             "22X41");
   EXPECT_NE(message.find("Tuesday 17:00-09:00"), std::string::npos) << message;
-  EXPECT_EQ(sqlstate_of([] { sla::BusinessCalendar::make(kBerlin, {{2, 600, 600}}); }), "22X41");
+  std::string hint;
+  EXPECT_EQ(sqlstate_of(
+                [] {
+                  sla::BusinessCalendar::make(kBerlin, {{2, 600, 600}});
+                },
+                &message, &hint),
+            "22X41");
+  EXPECT_EQ(hint, "Give the start before the end, such as 09:00-17:00.");
+}
+
+TEST(SlaCalendarValidation, InvertedIntervalHintSplitsTheNightShiftAtMidnight) {
+  std::string message;
+  std::string hint;
+  EXPECT_EQ(sqlstate_of(
+                [] {
+                  sla::BusinessCalendar::make(kBerlin, {{2, 22 * 60, 6 * 60}});
+                },
+                &message, &hint),
+            "22X41");
+  EXPECT_EQ(message, "working interval Tuesday 22:00-06:00 does not end after it starts");
+  EXPECT_EQ(hint,
+            "An overnight shift needs two intervals: Tuesday 22:00-24:00 and Wednesday "
+            "00:00-06:00; 24:00 is the midnight that ends the day.");
+  // The hint's intervals make a valid calendar with the intended hours.
+  const auto nights = sla::BusinessCalendar::make(kBerlin, {{2, 22 * 60, 24 * 60}, {3, 0, 6 * 60}});
+  EXPECT_EQ(nights.elapsed(local(kBerlin, kMonday, 0), local(kBerlin, kNextMonday, 0)), hours{8});
+  EXPECT_TRUE(nights.is_working(local(kBerlin, kWednesday, 5, 59)));
+
+  // Sunday night runs into Monday.
+  sqlstate_of(
+      [] {
+        sla::BusinessCalendar::make(kBerlin, {{7, 23 * 60, 7 * 60 + 30}});
+      },
+      &message, &hint);
+  EXPECT_NE(hint.find("Sunday 23:00-24:00 and Monday 00:00-07:30"), std::string::npos) << hint;
+  // Ending at midnight is written 24:00, not 00:00.
+  sqlstate_of([] { sla::BusinessCalendar::make(kBerlin, {{5, 22 * 60, 0}}); }, &message, &hint);
+  EXPECT_EQ(hint, "Write midnight at the end of the day as 24:00: Friday 22:00-24:00.");
 }
 
 TEST(SlaCalendarValidation, IntervalOutsideTheDay) {
@@ -385,6 +426,13 @@ TEST(SlaCalendarValidation, IntervalOutsideTheDay) {
                 &message),
             "22X41");
   EXPECT_NE(message.find("Friday 22:00-25:00"), std::string::npos) << message;
+  std::string hint;
+  sqlstate_of(
+      [] {
+        sla::BusinessCalendar::make(kBerlin, {{5, 22 * 60, 25 * 60}});
+      },
+      &message, &hint);
+  EXPECT_NE(hint.find("Friday 22:00-24:00 and Saturday 00:00-01:00"), std::string::npos) << hint;
   EXPECT_EQ(sqlstate_of(
                 [] {
                   sla::BusinessCalendar::make(kBerlin, {{5, -30, 60}});
@@ -568,5 +616,99 @@ TEST(SlaCalendarProperty, AgreesWithAMinuteByMinuteWalk) {
       ASSERT_EQ(calendar.is_working(reference.at(probe)), worked[probe + 1] > worked[probe])
           << "is_working at minute " << probe;
     }
+  }
+}
+
+// ---- after the last explicit transition: the zoneinfo file's POSIX TZ rule -------------------
+
+// Debian's zoneinfo lists transitions up to 2037; PostgreSQL and glibc continue with the rule at
+// the end of the file. The reference instants below are local wall-clock times converted with
+// GNU date, `date -u -d 'TZ="Europe/Berlin" 2040-03-25 00:00'`, and agree with python3's
+// zoneinfo, which applies the same rule.
+
+TEST(SlaCalendarFarFuture, BerlinOfficeHoursKeepSummerTimeIn2038) {
+  // 2038-07-02 is a Friday; 09:00-17:00 CEST is 07:00-15:00 UTC.
+  const auto calendar = office();
+  const Ymd friday = ymd(2038, 7, 2);
+  EXPECT_FALSE(calendar.is_working(utc(friday, 7) - microseconds{1}));
+  EXPECT_TRUE(calendar.is_working(utc(friday, 7)));
+  EXPECT_TRUE(calendar.is_working(utc(friday, 14, 30)));  // 16:30 CEST
+  EXPECT_FALSE(calendar.is_working(utc(friday, 15)));     // 17:00 CEST
+  EXPECT_EQ(calendar.elapsed(utc(friday, 6), utc(friday, 12)), hours{5});
+  // From 16:00 CEST two working hours run to Monday 10:00 CEST.
+  EXPECT_EQ(iso(calendar.add(utc(friday, 14), hours{2})), iso(utc(ymd(2038, 7, 5), 8)));
+}
+
+namespace {
+
+struct FarFutureDstDay {
+  const char* zone;
+  Ymd day;                // a Sunday
+  Instant midnight;       // local 00:00 of the day, in UTC
+  Instant next_midnight;  // local 00:00 of the next day
+  Instant four;           // local 04:00 of the day
+  hours one_to_four;      // 01:00-04:00 local in real time
+};
+
+const FarFutureDstDay kFarFutureDstDays[] = {
+    {"Europe/Berlin", ymd(2040, 3, 25), utc(ymd(2040, 3, 24), 23), utc(ymd(2040, 3, 25), 22),
+     utc(ymd(2040, 3, 25), 2), hours{2}},
+    {"Europe/Berlin", ymd(2040, 10, 28), utc(ymd(2040, 10, 27), 22), utc(ymd(2040, 10, 28), 23),
+     utc(ymd(2040, 10, 28), 3), hours{4}},
+    {"Australia/Sydney", ymd(2040, 4, 1), utc(ymd(2040, 3, 31), 13), utc(ymd(2040, 4, 1), 14),
+     utc(ymd(2040, 3, 31), 18), hours{4}},
+    {"Australia/Sydney", ymd(2040, 10, 7), utc(ymd(2040, 10, 6), 14), utc(ymd(2040, 10, 7), 13),
+     utc(ymd(2040, 10, 6), 17), hours{2}},
+    // Zones without daylight saving time have a rule without transitions.
+    {"Asia/Tokyo", ymd(2040, 7, 1), utc(ymd(2040, 6, 30), 15), utc(ymd(2040, 7, 1), 15),
+     utc(ymd(2040, 6, 30), 19), hours{3}},
+    {"UTC", ymd(2040, 7, 1), utc(ymd(2040, 7, 1)), utc(ymd(2040, 7, 2)), utc(ymd(2040, 7, 1), 4),
+     hours{3}},
+};
+
+}  // namespace
+
+TEST(SlaCalendarFarFuture, DaylightSavingTransitionsIn2040) {
+  for (const auto& dst : kFarFutureDstDays) {
+    SCOPED_TRACE(std::string(dst.zone) + " " + date::format("%F", date::sys_days{dst.day}));
+    const Instant week_before = dst.midnight - days{5};
+    const auto sundays = sla::BusinessCalendar::make(dst.zone, {{7, 0, 24 * 60}});
+    EXPECT_EQ(sundays.elapsed(week_before, dst.midnight + days{5}),
+              dst.next_midnight - dst.midnight);
+    EXPECT_EQ(iso(sundays.add(week_before, microseconds{1})), iso(dst.midnight + microseconds{1}));
+    EXPECT_EQ(iso(sundays.add(week_before, dst.next_midnight - dst.midnight)),
+              iso(dst.next_midnight));
+
+    const auto nights = sla::BusinessCalendar::make(dst.zone, {{7, 60, 4 * 60}});
+    EXPECT_EQ(nights.elapsed(week_before, dst.midnight + days{5}), dst.one_to_four);
+    EXPECT_EQ(iso(nights.add(week_before, dst.one_to_four)), iso(dst.four));
+  }
+}
+
+TEST(SlaCalendarFarFuture, BerlinFollowsTheEuropeanRuleEveryYearTo2399) {
+  // Summer time from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
+  // October, so those local days last 23 and 25 hours.
+  const auto sundays = sla::BusinessCalendar::make(kBerlin, {{7, 0, 24 * 60}});
+  for (int year = 2038; year < 2399; ++year) {
+    SCOPED_TRACE(year);
+    const auto last_sunday = [year](unsigned month) {
+      return Ymd{date::year{year} / date::month{month} / date::Sunday[date::last]};
+    };
+    const Ymd spring = last_sunday(3);
+    const Ymd autumn = last_sunday(10);
+    ASSERT_EQ(iso(sundays.add(utc(spring) - days{1}, hours{23})), iso(utc(spring, 22)));
+    ASSERT_EQ(sundays.elapsed(utc(spring) - days{1}, utc(spring) + days{1}), hours{23});
+    ASSERT_EQ(iso(sundays.add(utc(autumn) - days{1}, hours{25})), iso(utc(autumn, 23)));
+    ASSERT_EQ(sundays.elapsed(utc(autumn) - days{1}, utc(autumn) + days{1}), hours{25});
+  }
+}
+
+TEST(SlaCalendarFarFuture, ZonesWhoseRuleCannotBeReadStillWork) {
+  // Greenland's rule switches at -1:00 local time, which ptz.h does not read: past 2037 these
+  // calendars keep the last explicit offset (UTC-2) rather than refuse to work.
+  for (const char* zone : {"America/Nuuk", "America/Scoresbysund"}) {
+    SCOPED_TRACE(zone);
+    const auto calendar = sla::BusinessCalendar::make(zone, every_weekday(0, 24 * 60, 7));
+    EXPECT_EQ(calendar.elapsed(utc(ymd(2040, 7, 1)), utc(ymd(2040, 7, 2))), hours{24});
   }
 }

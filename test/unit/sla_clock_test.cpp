@@ -1,8 +1,14 @@
 #include "core/sla_clock.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
+#include <iterator>
 #include <limits>
+#include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +18,7 @@
 #include "core/error.hpp"
 
 namespace sla = expense_ops::core::sla;
+using expense_ops::core::format_iso8601;
 using expense_ops::core::Instant;
 using expense_ops::core::RuleViolation;
 using std::chrono::hours;
@@ -180,12 +187,14 @@ TEST(SlaClockRead, PausedWhileNowIsInAPause) {
   EXPECT_EQ(reading.state, sla::ClockState::kPaused);
   EXPECT_EQ(reading.due, std::nullopt);
   EXPECT_EQ(reading.remaining, hours{7});
-  // Paused is reported even when the clock would be overdue without the pause's end.
+  // Paused is reported even when the clock would be overdue without the pause; the pause's end
+  // lies after `now` and is not known yet, so neither is the due time.
   const std::vector<sla::Pause> late = {{monday(16), tuesday(12)}};
   const auto late_reading =
       sla::read_clock(calendar, monday(9), kEightHours, std::nullopt, late, tuesday(10));
   EXPECT_EQ(late_reading.state, sla::ClockState::kPaused);
-  EXPECT_EQ(late_reading.due, tuesday(13));
+  EXPECT_EQ(late_reading.due, std::nullopt);
+  EXPECT_EQ(late_reading.remaining, hours{1});
   // Once the pause is over, the clock runs again.
   const auto resumed =
       sla::read_clock(calendar, monday(9), kEightHours, std::nullopt, late, tuesday(12));
@@ -198,6 +207,43 @@ TEST(SlaClockRead, PausesAfterNowHaveNotHappened) {
       sla::read_clock(office(), monday(9), kEightHours, std::nullopt, later, monday(11));
   EXPECT_EQ(reading.state, sla::ClockState::kOnTrack);
   EXPECT_EQ(reading.due, monday(17));
+}
+
+TEST(SlaClockRead, AStopAfterNowHasNotHappened) {
+  // Reported through SQL on the 24x7 calendar: read at 11:30 it showed met, 00:20 remaining.
+  const auto at = [](int hour, int minute) {
+    return Instant{date::sys_days{date::year{2026} / date::November / 2} + hours{hour} +
+                   minutes{minute}};
+  };
+  const auto calendar = sla::BusinessCalendar::always();
+  const auto before_stop =
+      sla::read_clock(calendar, at(10, 0), hours{2}, at(11, 40), {}, at(11, 30), 0.75);
+  EXPECT_EQ(before_stop.state, sla::ClockState::kAtRisk);
+  EXPECT_EQ(before_stop.due, at(12, 0));
+  EXPECT_EQ(before_stop.remaining, minutes{30});
+  EXPECT_EQ(before_stop.used_fraction, 0.75);
+  // From the stop on, the clock is met.
+  const auto at_stop =
+      sla::read_clock(calendar, at(10, 0), hours{2}, at(11, 40), {}, at(11, 40), 0.75);
+  EXPECT_EQ(at_stop.state, sla::ClockState::kMet);
+  EXPECT_EQ(at_stop.remaining, minutes{20});
+}
+
+TEST(SlaClockRead, APauseEndingAfterNowIsStillOpen) {
+  const auto calendar = office();
+  const std::vector<sla::Pause> pauses = {{monday(10), monday(12)}};
+  const auto during =
+      sla::read_clock(calendar, monday(9), kEightHours, std::nullopt, pauses, monday(11));
+  EXPECT_EQ(during.state, sla::ClockState::kPaused);
+  EXPECT_EQ(during.due, std::nullopt);
+  EXPECT_EQ(during.remaining, hours{7});
+  EXPECT_DOUBLE_EQ(during.used_fraction, 0.125);
+  // At its end the pause is over and its length known.
+  const auto after =
+      sla::read_clock(calendar, monday(9), kEightHours, std::nullopt, pauses, monday(12));
+  EXPECT_EQ(after.state, sla::ClockState::kOnTrack);
+  EXPECT_EQ(after.due, tuesday(11));
+  EXPECT_EQ(after.remaining, hours{7});
 }
 
 TEST(SlaClockRead, StoppedBeforeOrAtTheDueTimeIsMet) {
@@ -257,4 +303,145 @@ TEST(SlaClockRead, ZeroTargetIsBreachedAtOnce) {
   EXPECT_EQ(reading.state, sla::ClockState::kBreached);
   EXPECT_EQ(reading.due, monday(9));
   EXPECT_EQ(reading.used_fraction, 1.0);
+}
+
+// ---- property: a reading depends only on what was known at its instant ----------------------
+
+namespace {
+
+// A working week with one or two intervals, at quarter hours, on most weekdays.
+std::vector<sla::WorkingInterval> random_week(std::mt19937_64& random) {
+  std::vector<sla::WorkingInterval> week;
+  std::uniform_int_distribution<int> quarter_hour(0, 96);
+  for (int weekday = 1; weekday <= 7; ++weekday) {
+    if (random() % 4 == 0) {
+      continue;
+    }
+    const std::size_t count = 1 + random() % 2;
+    std::set<int> boundaries;
+    while (boundaries.size() < 2 * count) {
+      boundaries.insert(quarter_hour(random) * 15);
+    }
+    const std::vector<int> sorted(boundaries.begin(), boundaries.end());
+    for (std::size_t i = 0; i < count; ++i) {
+      week.push_back({weekday, sorted[2 * i], sorted[2 * i + 1]});
+    }
+  }
+  if (week.empty()) {
+    week.push_back({1, 9 * 60, 17 * 60});
+  }
+  return week;
+}
+
+// Every field, so that a failed comparison shows what differs.
+std::string describe(const sla::ClockReading& reading) {
+  char fraction[32];
+  std::snprintf(fraction, sizeof fraction, "%.17g", reading.used_fraction);
+  return std::string(sla::to_string(reading.state)) + " due " +
+         (reading.due ? format_iso8601(*reading.due) : "none") + " remaining " +
+         std::to_string(reading.remaining.count()) + "us used " + fraction;
+}
+
+// The pauses as they stood at `at`: later ones had not started, and one still running had no end.
+std::vector<sla::Pause> known_at(const std::vector<sla::Pause>& pauses, Instant at) {
+  std::vector<sla::Pause> known;
+  for (const auto& pause : pauses) {
+    if (pause.start <= at) {
+      known.push_back({pause.start, pause.end && *pause.end <= at ? pause.end : std::nullopt});
+    }
+  }
+  return known;
+}
+
+}  // namespace
+
+TEST(SlaClockProperty, AReadingDependsOnlyOnWhatWasKnownAtItsInstant) {
+  const char* const kZones[] = {"Europe/Berlin", "America/New_York", "Australia/Sydney",
+                                "Asia/Kolkata", "UTC"};
+  // Spans around a spring-forward and a fall-back.
+  const Instant kAnchors[] = {Instant{date::sys_days{date::year{2024} / 3 / 28}},
+                              Instant{date::sys_days{date::year{2024} / 10 / 24}}};
+  constexpr int kSpanMinutes = 8 * 24 * 60;
+  constexpr int kClocks = 300;
+  constexpr int kQueries = 40;
+  const double kAtRiskFractions[] = {0.5, 0.75, 1.0};
+
+  std::mt19937_64 random(20261102);
+  const auto minute_in = [&random](int first, int last) {
+    return minutes{std::uniform_int_distribution<int>(first, last)(random)};
+  };
+  for (int case_number = 0; case_number < kClocks; ++case_number) {
+    const bool always = random() % 6 == 0;
+    const std::string zone = always ? "24x7" : kZones[random() % std::size(kZones)];
+    const auto calendar = always ? sla::BusinessCalendar::always()
+                                 : sla::BusinessCalendar::make(zone, random_week(random));
+    const Instant span_begin = kAnchors[random() % std::size(kAnchors)] + minute_in(0, 24 * 60);
+    const auto any_instant = [&] { return span_begin + minute_in(0, kSpanMinutes); };
+    const Instant started = span_begin + minute_in(24 * 60, 2 * 24 * 60);
+    const minutes target = random() % 10 == 0 ? minutes{0} : minute_in(1, 3 * 24 * 60);
+    const double at_risk_fraction = kAtRiskFractions[random() % std::size(kAtRiskFractions)];
+
+    std::vector<sla::Pause> pauses(random() % 5);
+    for (auto& pause : pauses) {
+      pause.start = any_instant();
+      const auto kind = random() % 10;
+      if (kind < 2) {
+        pause.end = std::nullopt;
+      } else if (kind < 3) {
+        pause.end = pause.start - minute_in(0, 60);  // empty
+      } else {
+        pause.end = pause.start + minute_in(1, 2 * 24 * 60);
+      }
+    }
+    const std::optional<Instant> stopped =
+        random() % 2 == 0 ? std::nullopt
+                          : std::optional<Instant>(started + minute_in(0, 5 * 24 * 60));
+
+    // Instants where something happens, and just either side of them, are where it goes wrong.
+    std::vector<Instant> events = {started};
+    for (const auto& pause : pauses) {
+      events.push_back(pause.start);
+      if (pause.end) {
+        events.push_back(*pause.end);
+      }
+    }
+    if (stopped) {
+      events.push_back(*stopped);
+    }
+    SCOPED_TRACE("clock " + std::to_string(case_number) + " in " + zone + " started " +
+                 format_iso8601(started) + " target " + std::to_string(target.count()) + " min");
+
+    for (int query = 0; query < kQueries; ++query) {
+      Instant at = any_instant();
+      if (random() % 2 == 0) {
+        at = events[random() % events.size()] + microseconds{static_cast<int>(random() % 3) - 1};
+      }
+      const auto read = [&](std::optional<Instant> stop, const std::vector<sla::Pause>& paused) {
+        return describe(
+            sla::read_clock(calendar, started, target, stop, paused, at, at_risk_fraction));
+      };
+      const auto reading = read(stopped, pauses);
+      SCOPED_TRACE("at " + format_iso8601(at) + ": " + reading);
+
+      const bool stop_known = stopped && *stopped <= at;
+      ASSERT_EQ(reading, read(stop_known ? stopped : std::nullopt, known_at(pauses, at)));
+
+      // Any other future gives the same reading: a later stop, and pauses ending differently.
+      if (!stop_known) {
+        ASSERT_EQ(reading, read(at + microseconds{1} + minute_in(0, 3 * 24 * 60), pauses));
+        ASSERT_EQ(reading, read(std::nullopt, pauses));
+      }
+      std::vector<sla::Pause> other_future = pauses;
+      for (auto& pause : other_future) {
+        if (pause.start > at) {
+          pause.start = at + microseconds{1} + minute_in(0, 24 * 60);
+        }
+        if (!pause.end || *pause.end > at) {
+          pause.end = std::max(pause.start, at) + microseconds{1} + minute_in(0, 24 * 60);
+        }
+      }
+      other_future.push_back({at + microseconds{1}, std::nullopt});
+      ASSERT_EQ(reading, read(stopped, other_future));
+    }
+  }
 }

@@ -1,7 +1,8 @@
 // Functions that exercise the error boundary on purpose, for sql/boundary.sql.
 //
-// They are compiled into the library but no extension script declares them: only a superuser
-// can reach them, by creating the C functions by hand as the regression test does.
+// They live in a test-only library, expense_ops_probes.so, which `make test` installs and
+// `make install` does not: one of them runs whatever SQL it is given. No extension script
+// declares them; the regression test creates the C functions by hand, as a superuser.
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -11,6 +12,10 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 #include "pg/spi.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+}
 
 namespace {
 
@@ -85,7 +90,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_probe_counters) {
   (void)fcinfo;
   const char* state =
       counters.last_sqlerrcode == 0 ? "none" : unpack_sql_state(counters.last_sqlerrcode);
-  return expense_ops::pg::text_datum("destructors_run=" + std::to_string(counters.destructors_run) +
-                     " postgres_errors_caught=" + std::to_string(counters.postgres_errors_caught) +
-                     " last_sqlstate=" + state);
+  return expense_ops::pg::text_datum(
+      "destructors_run=" + std::to_string(counters.destructors_run) + " postgres_errors_caught=" +
+      std::to_string(counters.postgres_errors_caught) + " last_sqlstate=" + state);
 }

@@ -1,0 +1,58 @@
+-- Who may execute what (DESIGN.md section 4, rule 7). PostgreSQL grants EXECUTE on every new
+-- function to PUBLIC; the extension keeps none of that. Internal and trigger functions are never
+-- executable by the API roles, except the few listed here, which row-level security, the views
+-- and the INSTEAD OF triggers call with the caller's rights.
+BEGIN;
+SELECT plan(8);
+
+CREATE TEMP VIEW extension_functions AS
+SELECT p.oid, p.oid::regprocedure::text AS signature, n.nspname AS schema, p.prorettype = 'trigger'::regtype AS is_trigger
+  FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'expense_ops'
+  JOIN pg_namespace n ON n.oid = p.pronamespace;
+
+SELECT is(array_agg(signature ORDER BY signature) FILTER (WHERE has_function_privilege('public', oid, 'EXECUTE')),
+          NULL, 'no function of the extension is executable by PUBLIC')
+  FROM extension_functions;
+
+SELECT is(array_agg(signature ORDER BY signature)
+            FILTER (WHERE has_function_privilege(r, oid, 'EXECUTE')), NULL,
+          format('no trigger function is executable by %s', r))
+  FROM extension_functions, unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker']) r
+ WHERE is_trigger
+ GROUP BY r ORDER BY r;
+
+SELECT set_eq($$SELECT signature FROM extension_functions
+                 WHERE schema <> 'api' AND has_function_privilege('expense_user', oid, 'EXECUTE')$$,
+              ARRAY[
+                -- row-level security policies and the views' filters
+                'iam.current_user_id()', 'iam.current_account()', 'iam.can_see_expenses_of(uuid)',
+                'iam.caller_has_role(uuid,text[])', 'ops.is_support_staff()',
+                -- computed columns of the api views
+                'expense.to_amount(bigint,text)',
+                'ops.read_clock(text,timestamp with time zone,interval,timestamp with time zone,tstzmultirange,double precision,timestamp with time zone)',
+                'ops.feature_score(integer,integer,integer,integer,integer,double precision,double precision,double precision,double precision,double precision)',
+                -- the INSTEAD OF triggers of api.expenses, categories, exchange_rates, organisation
+                'expense.to_minor_units(numeric,text)', 'expense.is_currency(text)', 'expense.is_time_zone(text)',
+                -- the duplicates index over expense.expenses, maintained with the writer's rights
+                'expense.normalize_merchant(text)',
+                'expense.bounded_text(text,text,integer)', 'expense.explain_refused_write(uuid,text)',
+                'expense.limit_in_minor_units(text,numeric,text)'],
+              'expense_user executes exactly the listed functions outside api');
+
+SELECT is(array_agg(signature ORDER BY signature), NULL, 'expense_anon executes no function outside api')
+  FROM extension_functions WHERE schema <> 'api' AND has_function_privilege('expense_anon', oid, 'EXECUTE');
+
+SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_privilege('expense_anon', oid, 'EXECUTE')$$,
+              ARRAY['api.health()', 'api.health_db()', 'api.login(text,text)', 'api.pre_request()',
+                    'api.accept_invitation(text,text)'],
+              'expense_anon executes exactly health, health_db, login, pre_request and accept_invitation');
+
+SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_privilege('expense_ops_worker', oid, 'EXECUTE')$$,
+              ARRAY['api.health()', 'api.health_db()', 'ops.refresh_sla_transitions()',
+                    'ops.record_worker_heartbeat(text,text,integer,text,timestamp with time zone,interval)'],
+              'the worker executes exactly its heartbeat, the SLA refresh and the health functions');
+
+SELECT * FROM finish();
+ROLLBACK;
