@@ -1,5 +1,5 @@
 -- The embedded default's setup on top of CREATE EXTENSION expense_ops: the LOGIN roles a real
--- deployment adds (README, "PostgREST"), and one organisation to try things with.
+-- deployment adds (docs/operations.md, "PostgREST"), and one organisation to try things with.
 
 -- The worker logs in with nothing but expense_ops_worker's privileges.
 DO $$

@@ -1,4 +1,4 @@
--- The C++/PostgreSQL error boundary (DESIGN.md section 4). The probe functions live in a
+-- The C++/PostgreSQL error boundary (README, "The boundary rules"). The probe functions live in a
 -- test-only library, expense_ops_probes, and in no extension script; a superuser declares them
 -- here.
 CREATE EXTENSION IF NOT EXISTS expense_ops;

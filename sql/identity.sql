@@ -39,7 +39,7 @@ SELECT r ? 'token' AS token, r->>'token_type' AS token_type, r->>'user_id' AS us
 SELECT left(password_hash, 31) AS rehashed FROM iam.users WHERE email = 'ana@acme.test';
 SELECT api.login('ana@acme.test', 'secret') ? 'token' AS rehashed_password_still_works;
 
--- The token: header names the current key; claims as DESIGN.md section 3 lists them.
+-- The token: header names the current key; claims as docs/api.md lists them.
 CREATE FUNCTION pg_temp.part(token text, n int) RETURNS jsonb LANGUAGE sql AS $$
   SELECT convert_from(decode(rpad(translate(split_part(token, '.', n), '-_', '+/'),
                                    (length(split_part(token, '.', n)) + 3) / 4 * 4, '='), 'base64'),

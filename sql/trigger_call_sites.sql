@@ -1,4 +1,4 @@
--- Trigger functions trust nothing about their call site (DESIGN.md section 4, rule 7). Any
+-- Trigger functions trust nothing about their call site (README, "The boundary rules"). Any
 -- session allowed to execute one can attach it to a table of its own, with any columns; each
 -- must refuse to run anywhere but on its own relation, with an error, never a crash.
 CREATE EXTENSION IF NOT EXISTS expense_ops;

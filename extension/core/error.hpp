@@ -15,7 +15,7 @@ inline constexpr char kInternalError[] = "XX000";
 inline constexpr char kDatetimeFieldOverflow[] = "22008";
 
 // expense_ops' own codes, one per rule. Class 22 (data exception) for input that cannot be
-// accepted as given; PostgREST answers them with HTTP 400. The README lists them all.
+// accepted as given; PostgREST answers them with HTTP 400. docs/errors.md lists them all.
 inline constexpr char kUnknownCurrency[] = "22X01";
 inline constexpr char kInvalidAmount[] = "22X02";
 inline constexpr char kAmountPrecision[] = "22X03";

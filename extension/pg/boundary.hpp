@@ -1,4 +1,4 @@
-// The error boundary between PostgreSQL and C++ (DESIGN.md section 4).
+// The error boundary between PostgreSQL and C++ (README, "The boundary rules").
 //
 // PostgreSQL reports errors with longjmp, C++ with exceptions, and neither may cross the other:
 // a longjmp over live C++ objects skips their destructors, and an exception unwinding through

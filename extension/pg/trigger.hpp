@@ -1,4 +1,4 @@
-// Trigger functions trust nothing about their call site (DESIGN.md section 4, rule 7).
+// Trigger functions trust nothing about their call site (README, "The boundary rules").
 //
 // A trigger function is an ordinary catalog object: any session that may execute it can attach
 // it to a table of its own, with whatever columns it likes. A C trigger that reads a uuid where

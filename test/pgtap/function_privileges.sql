@@ -1,4 +1,4 @@
--- Who may execute what (DESIGN.md section 4, rule 7). PostgreSQL grants EXECUTE on every new
+-- Who may execute what (README, "The boundary rules"). PostgreSQL grants EXECUTE on every new
 -- function to PUBLIC; the extension keeps none of that. Internal and trigger functions are never
 -- executable by the API roles, except the few listed here, which row-level security, the views
 -- and the INSTEAD OF triggers call with the caller's rights.

@@ -1,4 +1,4 @@
--- The public surface of DESIGN.md section 3: roles, schemas, and least privilege.
+-- The public surface (docs/operations.md, "Roles"): roles, schemas, and least privilege.
 BEGIN;
 SELECT plan(24);
 
