@@ -589,9 +589,12 @@ COMMENT ON FUNCTION expense.is_currency(text) IS
 -- ---------------------------------------------------------------------------------------------
 -- Identity: bounded inputs.
 
+-- Rows written before a limit existed may exceed it, and are kept: each new limit is added NOT
+-- VALID, which holds every new write to it, and validated at the end of this script where the
+-- data allows (see there).
 ALTER TABLE iam.users
-  ADD CONSTRAINT email_length CHECK (length(email) <= 320),
-  ADD CONSTRAINT display_name_length CHECK (length(display_name) <= 200);
+  ADD CONSTRAINT email_length CHECK (length(email) <= 320) NOT VALID,
+  ADD CONSTRAINT display_name_length CHECK (length(display_name) <= 200) NOT VALID;
 
 -- Invitations no longer create the user: the row appears when the invitation is accepted. An
 -- admin inviting an address that already has an account in another organisation must learn
@@ -609,7 +612,6 @@ UPDATE iam.invitations i
    SET org_id = u.org_id, email = u.email, display_name = u.display_name, role = u.role, manager_id = u.manager_id
   FROM iam.users u
  WHERE u.user_id = i.user_id;
-DELETE FROM iam.invitations WHERE org_id IS NULL;  -- their user was deleted: the cascade of 0.3.0
 ALTER TABLE iam.invitations
   ALTER COLUMN org_id SET NOT NULL,
   ALTER COLUMN email SET NOT NULL,
@@ -806,12 +808,12 @@ COMMENT ON FUNCTION iam.set_staff(uuid, boolean) IS
 ALTER TABLE ops.tickets
   ADD COLUMN requested_priority text CHECK (requested_priority IN ('P0', 'P1', 'P2', 'P3')),
   ADD COLUMN triaged_at timestamptz,
-  ADD CONSTRAINT reporter_length CHECK (length(reporter) <= 320),
-  ADD CONSTRAINT assignee_length CHECK (length(assignee) <= 320),
-  ADD CONSTRAINT labels_bounded CHECK (cardinality(labels) <= 20),
-  ADD CONSTRAINT affected_release_length CHECK (length(affected_release) <= 50),
+  ADD CONSTRAINT reporter_length CHECK (length(reporter) <= 320) NOT VALID,
+  ADD CONSTRAINT assignee_length CHECK (length(assignee) <= 320) NOT VALID,
+  ADD CONSTRAINT labels_bounded CHECK (cardinality(labels) <= 20) NOT VALID,
+  ADD CONSTRAINT affected_release_length CHECK (length(affected_release) <= 50) NOT VALID,
   ADD CONSTRAINT tier_actions_length CHECK (length(workaround) <= 20000 AND length(root_cause) <= 20000
-                                            AND length(postmortem_url) <= 2000);
+                                            AND length(postmortem_url) <= 2000) NOT VALID;
 COMMENT ON COLUMN ops.tickets.requested_priority IS
   'The priority a tenant asked for when opening the ticket; NULL for tickets opened by staff. Until staff triage it, the ticket runs at that priority, P0 taken as P1, and pages nobody';
 COMMENT ON COLUMN ops.tickets.triaged_at IS
@@ -1296,8 +1298,7 @@ COMMENT ON FUNCTION api.ticket_sla(bigint, timestamptz) IS
 -- Reports and counts take an organisation: NULL for all of them.
 DROP FUNCTION api.sla_report(timestamptz, timestamptz);
 DROP FUNCTION api.ticket_counts(timestamptz, timestamptz);
-ALTER FUNCTION ops.sla_report(timestamptz, timestamptz) RENAME TO sla_report_all_orgs_0_3;
-DROP FUNCTION ops.sla_report_all_orgs_0_3(timestamptz, timestamptz);
+DROP FUNCTION ops.sla_report(timestamptz, timestamptz);
 DROP FUNCTION ops.ticket_counts(timestamptz, timestamptz);
 
 CREATE FUNCTION ops.sla_report("from" timestamptz, "to" timestamptz, org_id uuid DEFAULT NULL)
@@ -1710,8 +1711,8 @@ GRANT EXECUTE ON FUNCTION expense.bounded_text(text, text, integer), expense.exp
   expense.limit_in_minor_units(text, numeric, text), expense.is_time_zone(text), iam.caller_has_role(uuid, text[])
   TO expense_user;
 
--- Staff in psql: the SLA configuration and reading functions, never the internals that triggers
--- and SECURITY DEFINER functions use.
+-- Staff in psql: the SLA configuration and reading functions. The trigger functions are not
+-- theirs to attach anywhere; what the tickets' invoker triggers call as them stays granted.
 GRANT EXECUTE ON FUNCTION ops.sla_report(timestamptz, timestamptz, uuid), ops.ticket_counts(timestamptz, timestamptz, uuid),
   iam.set_staff(uuid, boolean), expense.currency_table_edition() TO expense_ops_admin;
 -- The api views' filters, read by staff in psql too.
@@ -1719,3 +1720,29 @@ GRANT EXECUTE ON FUNCTION iam.current_user_id(), iam.current_account() TO expens
 REVOKE EXECUTE ON FUNCTION ops.record_ticket_events(), ops.apply_ticket_rules(), ops.restate_tickets(),
   ops.validate_calendar(), ops.validate_sla_policy(), ops.sla_configuration_changed(), ops.refuse_deleting_tickets()
   FROM expense_ops_admin;
+
+-- The limits added NOT VALID above are validated where the data allows. One that an older row
+-- breaks stays NOT VALID: it still holds every new write, the old row is kept as it was, and a
+-- WARNING names the constraint so that the row can be shortened and the constraint validated.
+DO $validate$
+DECLARE
+  pending record;
+BEGIN
+  FOR pending IN
+    SELECT c.conrelid::regclass AS relation, c.conname
+      FROM pg_constraint c
+     WHERE NOT c.convalidated
+       AND c.conrelid IN ('iam.users'::regclass, 'ops.tickets'::regclass)
+     ORDER BY 1, 2
+  LOOP
+    BEGIN
+      EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', pending.relation, pending.conname);
+    EXCEPTION WHEN check_violation THEN
+      RAISE WARNING 'expense_ops 0.4.0: rows of % written before the limit % exceed it; they are kept, and the limit holds for new writes',
+        pending.relation, pending.conname
+        USING HINT = format('Shorten them, then run ALTER TABLE %s VALIDATE CONSTRAINT %I.', pending.relation, pending.conname);
+    END;
+  END LOOP;
+END
+$validate$;
+

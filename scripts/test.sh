@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: every test layer on a throwaway cluster, each printing its own totals.
-#   unit (ctest) -> pg_regress -> pgTAP -> integration, then a check of the server log for
-#   crashed backends. Exits non-zero if any layer fails.
+#   format -> unit (ctest) -> sanitizers (ASan + UBSan) -> clang-tidy -> pg_regress -> pgTAP ->
+#   integration, then a check of the server log for crashed backends. Exits non-zero if any
+#   layer fails.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -61,7 +62,10 @@ unit() {
   ctest --test-dir build --output-on-failure && make -s check-core-isolation
 }
 
+run_layer "format (clang-format)" make -s format-check
 run_layer "unit (ctest)" unit
+run_layer "sanitizers (ASan+UBSan)" make -s sanitize
+run_layer "clang-tidy" make -s tidy
 run_layer "pg_regress" regress
 run_layer "pgTAP" pgtap
 run_layer "integration" env CLUSTER_BASE="$base" test/integration/run.sh
@@ -84,7 +88,7 @@ echo "== summary"
 passed=0
 failed=0
 for i in "${!layer_names[@]}"; do
-  printf '   %-22s %s\n' "${layer_names[$i]}" "${layer_results[$i]}"
+  printf '   %-26s %s\n' "${layer_names[$i]}" "${layer_results[$i]}"
   if [ "${layer_results[$i]}" = passed ]; then
     passed=$((passed + 1))
   else

@@ -100,7 +100,8 @@ std::string describe(const po::error& error) {
 std::size_t line_at(const std::string& text, std::istringstream& stream) {
   const std::streamoff position = stream.tellg();
   const std::size_t end = position < 0 ? text.size() : static_cast<std::size_t>(position);
-  const auto newlines = std::count(text.begin(), text.begin() + end, '\n');
+  const auto newlines =
+      std::count(text.begin(), text.begin() + static_cast<std::string::difference_type>(end), '\n');
   return static_cast<std::size_t>(newlines) + (position < 0 ? 1 : 0);
 }
 

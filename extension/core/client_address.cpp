@@ -70,7 +70,7 @@ std::optional<ip::address> parse_forwarded_entry(std::string_view entry) {
     if (!after.empty() && (after.front() != ':' || !is_port(after.substr(1)))) {
       return std::nullopt;
     }
-    const auto address = parse_address(entry.substr(1, close - 1));
+    auto address = parse_address(entry.substr(1, close - 1));
     // Brackets are IPv6's way to carry a port; "[192.0.2.1]" is nobody's spelling.
     if (!address || entry.substr(1, close - 1).find(':') == std::string_view::npos) {
       return std::nullopt;

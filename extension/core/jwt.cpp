@@ -146,10 +146,10 @@ std::string base64url_encode(std::string_view bytes) {
 
 std::optional<std::string> base64url_decode(std::string_view text) {
   static const auto kIndex = [] {
-    std::array<signed char, 256> index{};
+    std::array<std::int16_t, 256> index{};
     index.fill(-1);
     for (int i = 0; i < 64; ++i) {
-      index[static_cast<unsigned char>(kAlphabet[i])] = static_cast<signed char>(i);
+      index[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int16_t>(i);
     }
     return index;
   }();

@@ -288,20 +288,20 @@ Move check_move(Kind kind, Priority priority, std::string_view from, std::string
 double prioritisation_score(const FeatureInputs& inputs, const ScoreWeights& weights) {
   struct Criterion {
     std::string_view name;
-    int value;
     double weight;
+    int value;
     bool inverse;
     std::string_view scale;  // what 1 and 5 mean, for the hint
   };
   const Criterion criteria[] = {
-      {"user_impact", inputs.user_impact, weights.user_impact, false, "1 (few users) to 5 (most)"},
-      {"business_value", inputs.business_value, weights.business_value, false,
+      {"user_impact", weights.user_impact, inputs.user_impact, false, "1 (few users) to 5 (most)"},
+      {"business_value", weights.business_value, inputs.business_value, false,
        "1 (little) to 5 (most)"},
-      {"technical_complexity", inputs.technical_complexity, weights.technical_complexity, true,
+      {"technical_complexity", weights.technical_complexity, inputs.technical_complexity, true,
        "1 (simplest) to 5 (hardest)"},
-      {"resource_availability", inputs.resource_availability, weights.resource_availability, false,
+      {"resource_availability", weights.resource_availability, inputs.resource_availability, false,
        "1 (nobody free) to 5 (plenty)"},
-      {"strategic_alignment", inputs.strategic_alignment, weights.strategic_alignment, false,
+      {"strategic_alignment", weights.strategic_alignment, inputs.strategic_alignment, false,
        "1 (off strategy) to 5 (core)"},
   };
 

@@ -284,7 +284,7 @@ std::vector<sla::Pause> pauses_argument(FunctionCallInfo fcinfo, int index) {
     TimestampTz lower, upper;
   };
   const MultirangeType* multirange = pg::guarded([&] { return DatumGetMultirangeTypeP(argument); });
-  const int32 count = multirange->rangeCount;
+  const auto count = static_cast<int32>(multirange->rangeCount);
   // Not multirange_get_typcache(): it keeps its entry in fn_extra, which ops.read_clock uses.
   TypeCacheEntry* range_type = pg::guarded([&] {
     return lookup_type_cache(MultirangeTypeGetOid(multirange), TYPECACHE_MULTIRANGE_INFO)->rngtype;

@@ -19,7 +19,7 @@ WORK=$(mktemp -d /tmp/expense_ops_it.XXXXXX)
 WORKER_PID=
 trap 'stop_worker; [ -n "${STANDBY_BASE:-}" ] && cluster_stop "$STANDBY_BASE"; rm -rf "$WORK"' EXIT
 
-# The DSN travels in the environment, as the README says it should: a --dsn flag would show in ps.
+# The DSN travels in the environment, as docs/worker.md says it should: a --dsn flag would show in ps.
 start_worker() {
   local log=$1
   shift
@@ -194,6 +194,14 @@ if [ $? -eq 0 ]; then
 else
   fail "ALTER EXTENSION UPDATE from the oldest version matches a fresh install" "$(tail -20 "$WORK/upgrade.out")"
 fi
+# The comparison must catch an update script that misses a change: one statement of each kind
+# taken out of a copy of the newest update script, each in turn.
+"$here/upgrade_path.sh" --self-check >"$WORK/upgrade-self-check.out" 2>&1
+if [ $? -eq 0 ]; then
+  pass "and it notices an update script missing a change ($(grep -c '^ok - caught' "$WORK/upgrade-self-check.out") kinds of statement tried)"
+else
+  fail "and it notices an update script missing a change" "$(grep -v '^ok\|^     ' "$WORK/upgrade-self-check.out" | tail -20)"
+fi
 
 echo "# data through upgrades: the demo's expenses at 0.2.0, its tickets at 0.3.0, then 0.4.0"
 demo="$root/scripts/demo-data.sql"
@@ -216,6 +224,10 @@ psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d expense_ops_upgrade -c "ALTER EXTE
 # the duplicates index (a new relfilenode), and an index scan then finds the folded merchant.
 upgraded "UPDATE expense.expenses SET merchant = 'BÄCKEREI MÜLLER' WHERE merchant = 'Taxi Berlin'" >/dev/null
 index_file_before=$(upgraded "SELECT pg_relation_filenode('expense.expenses_duplicates')")
+# A ticket written before 0.4.0 bounded labels, with 21 of them: the update must keep it.
+upgraded "INSERT INTO ops.tickets (kind, priority, title, reporter, labels)
+          SELECT 'bug', 'P3', 'Labelled before the limit', 'old@example.com', array_agg('label-' || i)
+            FROM generate_series(1, 21) i" >/dev/null
 due_before=$(upgraded "SELECT md5(string_agg(ticket_id || ':' || response_due_at || ':' || resolution_due_at, ',' ORDER BY ticket_id)) FROM ops.tickets")
 before=$(count_rows)
 psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_upgrade -c "ALTER EXTENSION expense_ops UPDATE" >"$WORK/upgrade-data.out" 2>&1
@@ -227,6 +239,14 @@ check "expenses, their audit trail, users, tickets, their events and SLA transit
 check "every ticket keeps its due times" \
   [ "$(upgraded "SELECT md5(string_agg(ticket_id || ':' || response_due_at || ':' || resolution_due_at, ',' ORDER BY ticket_id)) FROM ops.tickets")" = "$due_before" ]
 check "ana@example.com still logs in" [ "$(upgraded "SELECT api.login('ana@example.com', 'secret') ? 'token'")" = t ]
+check "the 21 labels written before the limit are kept, and the update said so" \
+  bash -c "[ \"\$(psql -X -A -t -d expense_ops_upgrade -c \"SELECT cardinality(labels) FROM ops.tickets WHERE title = 'Labelled before the limit'\")\" = 21 ] &&
+           grep -q 'labels_bounded exceed it' '$WORK/upgrade-data.out'"
+check "that limit stays NOT VALID, and every other new limit was validated" \
+  [ "$(upgraded "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint
+                 WHERE NOT convalidated AND connamespace IN ('iam'::regnamespace, 'ops'::regnamespace, 'expense'::regnamespace)")" = labels_bounded ]
+check "and it holds for new writes: 21 labels are refused now" \
+  bash -c "! psql -X -q -d expense_ops_upgrade -c \"UPDATE ops.tickets SET labels = labels || '{x}'::text[] WHERE title = 'Labelled before the limit'\" 2>/dev/null"
 check "the duplicates index was rebuilt by the update" \
   [ "$(upgraded "SELECT pg_relation_filenode('expense.expenses_duplicates')")" != "$index_file_before" ]
 check "and an index scan finds 'BÄCKEREI MÜLLER' as 'bäckerei müller'" \

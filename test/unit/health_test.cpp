@@ -72,6 +72,7 @@ std::vector<std::string> keys(const json::Value& object) {
 
 std::vector<std::string> checks(const std::vector<health::Finding>& findings) {
   std::vector<std::string> names;
+  names.reserve(findings.size());
   for (const auto& finding : findings) {
     names.push_back(finding.check);
   }

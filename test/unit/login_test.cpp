@@ -51,7 +51,7 @@ login::Account account_with(std::string_view stored_hash) {
 
 login::Attempt attempt_on(std::optional<login::Account> account, std::string_view password) {
   login::Attempt attempt;
-  attempt.account = std::move(account);
+  attempt.account = account;
   attempt.password = password;
   return attempt;
 }

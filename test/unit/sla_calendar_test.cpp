@@ -548,7 +548,7 @@ std::vector<sla::WorkingInterval> random_week(std::mt19937_64& random) {
     }
     std::vector<int> sorted(boundaries.begin(), boundaries.end());
     for (int i = 0; i < count; ++i) {
-      int start = sorted[2 * i];
+      int start = sorted[2 * static_cast<std::size_t>(i)];
       // Sometimes touch the previous interval.
       if (i > 0 && percent(random) < 30) {
         start = sorted[2 * i - 1];
@@ -587,6 +587,7 @@ TEST(SlaCalendarProperty, AgreesWithAMinuteByMinuteWalk) {
     const auto week = random_week(random);
     std::vector<sla::LocalDate> holidays;
     const int holiday_count = std::uniform_int_distribution<int>(0, 3)(random);
+    holidays.reserve(static_cast<std::size_t>(holiday_count));
     for (int i = 0; i < holiday_count; ++i) {
       holidays.push_back(local_date(anchor) + std::uniform_int_distribution<int>(-1, 11)(random));
     }

@@ -353,26 +353,26 @@ TEST(TicketLifecycle, PhasesOfEveryState) {
 
 TEST(TicketLifecycle, ClosingMovesAndWhereTierActionsApply) {
   struct Case {
-    tk::Kind kind;
     const char* from;
     const char* to;
+    tk::Kind kind;
     bool closes;
     bool requirements;
   };
   const Case cases[] = {
-      {tk::Kind::kBug, "Resolved", "Deployed", true, true},
-      {tk::Kind::kBug, "Triage", "Won't fix", true, false},
-      {tk::Kind::kBug, "Triage", "Duplicate", true, false},
-      {tk::Kind::kBug, "Testing", "Resolved", false, false},
-      {tk::Kind::kFeature, "Test", "Deploy", true, false},
-      {tk::Kind::kFeature, "Review", "Declined", true, false},
-      {tk::Kind::kFeature, "Prioritize", "Declined", true, false},
-      {tk::Kind::kSecurity, "Notify", "Prevent", true, true},
-      {tk::Kind::kSecurity, "Assess", "Remediate", false, false},
-      {tk::Kind::kIncident, "Post-mortem done", "Closed", true, true},
-      {tk::Kind::kIncident, "Root-caused", "Fixed", false, false},
-      {tk::Kind::kSupport, "Resolved", "Closed", true, true},
-      {tk::Kind::kSupport, "New", "Open", false, false},
+      {"Resolved", "Deployed", tk::Kind::kBug, true, true},
+      {"Triage", "Won't fix", tk::Kind::kBug, true, false},
+      {"Triage", "Duplicate", tk::Kind::kBug, true, false},
+      {"Testing", "Resolved", tk::Kind::kBug, false, false},
+      {"Test", "Deploy", tk::Kind::kFeature, true, false},
+      {"Review", "Declined", tk::Kind::kFeature, true, false},
+      {"Prioritize", "Declined", tk::Kind::kFeature, true, false},
+      {"Notify", "Prevent", tk::Kind::kSecurity, true, true},
+      {"Assess", "Remediate", tk::Kind::kSecurity, false, false},
+      {"Post-mortem done", "Closed", tk::Kind::kIncident, true, true},
+      {"Root-caused", "Fixed", tk::Kind::kIncident, false, false},
+      {"Resolved", "Closed", tk::Kind::kSupport, true, true},
+      {"New", "Open", tk::Kind::kSupport, false, false},
   };
   for (const auto& c : cases) {
     const auto move = tk::check_transition(c.kind, c.from, c.to);

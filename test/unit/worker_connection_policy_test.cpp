@@ -13,6 +13,12 @@ using expense_ops::worker::ServerState;
 using expense_ops::worker::SteadyTime;
 using Level = expense_ops::worker::log::Level;
 
+// One host down, the next one's port mistyped: libpq reports both, one message after the other.
+constexpr const char* kOneHostDownTheNextMistyped =
+    "connection to server at \"db1\" (10.0.0.1), port 5432 failed: Connection refused\n"
+    "\tIs the server running on that host and accepting TCP/IP connections?\n"
+    "invalid integer value \"54x2\" for connection option \"port\"\n";
+
 TEST(WorkerConnectionPolicy, OptionValueErrorsAreConfigurationErrors) {
   // As libpq 15 words them.
   for (const char* message : {
@@ -25,10 +31,7 @@ TEST(WorkerConnectionPolicy, OptionValueErrorsAreConfigurationErrors) {
            "invalid SSL protocol version range\n",
            "invalid value \"TLSv9\" for minimum SSL protocol version\n",
            "sslmode value \"require\" invalid when SSL support is not compiled in\n",
-           // One host down, the next one's port mistyped.
-           "connection to server at \"db1\" (10.0.0.1), port 5432 failed: Connection refused\n"
-           "\tIs the server running on that host and accepting TCP/IP connections?\n"
-           "invalid integer value \"54x2\" for connection option \"port\"\n",
+           kOneHostDownTheNextMistyped,
        }) {
     EXPECT_TRUE(is_connection_option_error(message)) << message;
   }

@@ -35,7 +35,7 @@ struct WorkerSchedule : ::testing::Test {
   // Runs whatever is due at `now`, each finishing `duration` seconds after the one before, as
   // the loop does. Returns what ran.
   Jobs tick(double now, double duration = 0) {
-    const Jobs ran = schedule.due(at(now));
+    Jobs ran = schedule.due(at(now));
     double clock = now;
     for (const Schedule::JobId job : ran) {
       clock += duration;

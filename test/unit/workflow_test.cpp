@@ -17,7 +17,7 @@ const wf::Actor kAdmin{"admin", false, false};
 const wf::Actor kSupport{"support", false, false};
 const wf::Actor kColleague{"employee", false, false};
 
-std::string outcome(wf::Action action, const wf::Actor& actor, wf::ExpenseState state,
+std::string outcome(wf::Action action, const wf::Actor& actor, const wf::ExpenseState& state,
                     std::string_view reason = "too expensive") {
   try {
     const auto step = wf::decide(action, actor, state, reason);
