@@ -18,7 +18,7 @@ DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expens
 # the current definition of every object, one file per area, concatenated in this order, which
 # puts dependencies first. migrations/ holds the frozen 0.1.0 script and the hand-written
 # update scripts; test/integration/upgrade_path.sh checks that both paths end in one schema.
-SQL_SOURCES  = extension/sql/roles.sql extension/sql/health.sql extension/sql/identity.sql \
+SQL_SOURCES  = extension/sql/roles.sql extension/sql/errors.sql extension/sql/health.sql extension/sql/identity.sql \
                extension/sql/expenses.sql extension/sql/audit.sql extension/sql/workflow.sql \
                extension/sql/tickets.sql extension/sql/sla.sql
 FULL_SCRIPT  = extension/expense_ops--$(EXTVERSION).sql

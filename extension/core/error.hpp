@@ -1,33 +1,56 @@
-// Errors raised by domain logic. The core cannot see PostgreSQL's ERRCODE_* macros, so a
-// rule carries its SQLSTATE as the five-character code; the glue in extension/pg maps it.
+// Errors raised by domain logic, and the catalog of every error code. The core cannot see
+// PostgreSQL's ERRCODE_* macros, so a rule carries its SQLSTATE as the five-character code; the
+// glue in extension/pg maps it.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace expense_ops::core {
 
-// Five-character SQLSTATE codes the core raises. Named as in PostgreSQL's errcodes.txt.
+// Every SQLSTATE the extension raises, or that its constraints raise for it, with the HTTP
+// status PostgREST answers it with and what it means. This is the one place such a code is
+// written: C++ names it by its constant, SQL by its name (expense.sqlstate('not_found')), and
+// docs/errors.md is this table, which a unit test keeps equal to it.
 namespace sqlstate {
-inline constexpr char kCheckViolation[] = "23514";
-inline constexpr char kInvalidParameterValue[] = "22023";
-inline constexpr char kInternalError[] = "XX000";
+// PostgreSQL's own codes, named as in its errcodes.txt.
+inline constexpr char kStringDataRightTruncation[] = "22001";
+inline constexpr char kNullValueNotAllowed[] = "22004";
 inline constexpr char kDatetimeFieldOverflow[] = "22008";
+inline constexpr char kInvalidParameterValue[] = "22023";
+inline constexpr char kNotNullViolation[] = "23502";
+inline constexpr char kForeignKeyViolation[] = "23503";
+inline constexpr char kUniqueViolation[] = "23505";
+inline constexpr char kCheckViolation[] = "23514";
+inline constexpr char kReadOnlySqlTransaction[] = "25006";
+inline constexpr char kInvalidPassword[] = "28P01";
+inline constexpr char kTriggerProtocolViolated[] = "39P01";
+inline constexpr char kInsufficientPrivilege[] = "42501";
+inline constexpr char kOutOfMemory[] = "53200";
+inline constexpr char kObjectNotInPrerequisiteState[] = "55000";
+inline constexpr char kInternalError[] = "XX000";
 
 // expense_ops' own codes, one per rule. Class 22 (data exception) for input that cannot be
-// accepted as given; PostgREST answers them with HTTP 400. docs/errors.md lists them all.
+// accepted as given; PostgREST answers them with HTTP 400.
 inline constexpr char kUnknownCurrency[] = "22X01";
 inline constexpr char kInvalidAmount[] = "22X02";
 inline constexpr char kAmountPrecision[] = "22X03";
 inline constexpr char kAmountNotPositive[] = "22X04";
 inline constexpr char kAmountTooLarge[] = "22X05";
+inline constexpr char kPasswordTooShort[] = "22X10";
+inline constexpr char kPasswordTooLong[] = "22X11";
 inline constexpr char kExpenseDateInFuture[] = "22X20";
 inline constexpr char kExpenseTooOld[] = "22X21";
 inline constexpr char kCategoryInactive[] = "22X22";
 inline constexpr char kCategoryUnknown[] = "22X23";
-inline constexpr char kPasswordTooShort[] = "22X10";
-inline constexpr char kPasswordTooLong[] = "22X11";
-inline constexpr char kNullValueNotAllowed[] = "22004";
+inline constexpr char kStatusOutsideWorkflow[] = "22X30";
+inline constexpr char kRejectionWithoutReason[] = "22X32";
+inline constexpr char kReceiptMissing[] = "22X33";
+inline constexpr char kAbovePerItemLimit[] = "22X34";
+inline constexpr char kAbovePerDayLimit[] = "22X35";
+inline constexpr char kNoExchangeRate[] = "22X36";
 
 // SLA business calendars and clocks: a calendar definition that cannot describe a working week,
 // and clock parameters that cannot be measured against.
@@ -47,7 +70,125 @@ inline constexpr char kUnknownTicketState[] = "22X52";
 inline constexpr char kTicketTransition[] = "22X53";
 inline constexpr char kTicketCloseRequirements[] = "22X54";
 inline constexpr char kPrioritisationInput[] = "22X55";
+
+// PostgREST answers "PTxyz" with HTTP status xyz.
+inline constexpr char kUnauthorized[] = "PT401";
+inline constexpr char kNotFound[] = "PT404";
+inline constexpr char kWrongStatus[] = "PT409";
 }  // namespace sqlstate
+
+struct ErrorCode {
+  std::string_view name;  // how SQL names it
+  std::string_view sqlstate;
+  int http_status;  // what PostgREST answers; 42501 is 401 for the anonymous role instead
+  std::string_view meaning;
+};
+
+// In the order docs/errors.md lists them.
+inline constexpr ErrorCode kErrorCatalog[] = {
+    {"text_too_long", sqlstate::kStringDataRightTruncation, 400,
+     "a text or list longer than its limit; the message names the field and the limit (email 320, "
+     "title 200, comment 20000, 20 labels of 50, ...)"},
+    {"null_value", sqlstate::kNullValueNotAllowed, 400,
+     "a required value is NULL, or a comment is blank"},
+    {"instant_out_of_range", sqlstate::kDatetimeFieldOverflow, 400,
+     "an SLA instant outside the years 1900-2399"},
+    {"invalid_parameter", sqlstate::kInvalidParameterValue, 400,
+     "a parameter outside its domain: a reversed or missing period, an unknown calendar or time "
+     "zone, a comment visibility other than public or internal, an unknown signing key, an "
+     "untrusted-proxy list that is not networks"},
+    {"unknown_currency", sqlstate::kUnknownCurrency, 400, "unknown currency"},
+    {"invalid_amount", sqlstate::kInvalidAmount, 400, "amount is not a decimal number"},
+    {"amount_precision", sqlstate::kAmountPrecision, 400, "more decimals than the currency has"},
+    {"amount_not_positive", sqlstate::kAmountNotPositive, 400,
+     "amount at or below zero; a negative limit or threshold"},
+    {"amount_too_large", sqlstate::kAmountTooLarge, 400, "amount of 10^12 units or more"},
+    {"password_too_short", sqlstate::kPasswordTooShort, 400,
+     "new password shorter than 8 characters"},
+    {"password_too_long", sqlstate::kPasswordTooLong, 400, "new password longer than 1024 bytes"},
+    {"expense_date_in_future", sqlstate::kExpenseDateInFuture, 400,
+     "expense date in the future (organisation's time zone)"},
+    {"expense_too_old", sqlstate::kExpenseTooOld, 400,
+     "expense date older than the category allows"},
+    {"category_inactive", sqlstate::kCategoryInactive, 400, "category inactive"},
+    {"category_unknown", sqlstate::kCategoryUnknown, 400,
+     "category not in the expense's organisation"},
+    {"status_outside_workflow", sqlstate::kStatusOutsideWorkflow, 400,
+     "status changed by PATCH instead of a workflow function"},
+    {"rejection_without_reason", sqlstate::kRejectionWithoutReason, 400,
+     "rejection without a reason"},
+    {"receipt_missing", sqlstate::kReceiptMissing, 400,
+     "receipt missing (or blank) above the category's threshold"},
+    {"above_per_item_limit", sqlstate::kAbovePerItemLimit, 400,
+     "above the category's per-item limit"},
+    {"above_per_day_limit", sqlstate::kAbovePerDayLimit, 400, "above the category's per-day limit"},
+    {"no_exchange_rate", sqlstate::kNoExchangeRate, 400, "no exchange rate for the expense date"},
+    {"unknown_time_zone", sqlstate::kUnknownTimeZone, 400, "SLA calendar: unknown time zone"},
+    {"calendar_interval_inverted", sqlstate::kCalendarIntervalInverted, 400,
+     "SLA calendar: a working interval that does not end after it starts, or leaves 00:00-24:00 "
+     "(the hint splits an overnight shift at midnight)"},
+    {"calendar_intervals_overlap", sqlstate::kCalendarIntervalsOverlap, 400,
+     "SLA calendar: overlapping working intervals on one weekday"},
+    {"calendar_weekday", sqlstate::kCalendarWeekday, 400,
+     "SLA calendar: weekday outside 1 (Monday) .. 7 (Sunday)"},
+    {"calendar_empty", sqlstate::kCalendarEmpty, 400, "SLA calendar: no working time in the week"},
+    {"sla_target_negative", sqlstate::kSlaTargetNegative, 400,
+     "SLA target (or business time to add) negative"},
+    {"sla_at_risk_fraction", sqlstate::kSlaAtRiskFraction, 400,
+     "SLA at-risk fraction outside (0, 1]"},
+    {"sla_target_months", sqlstate::kSlaTargetMonths, 400, "SLA target in months"},
+    {"unknown_ticket_kind", sqlstate::kUnknownTicketKind, 400, "unknown ticket kind"},
+    {"unknown_priority", sqlstate::kUnknownPriority, 400, "unknown ticket priority"},
+    {"unknown_ticket_state", sqlstate::kUnknownTicketState, 400, "unknown ticket state"},
+    {"ticket_transition", sqlstate::kTicketTransition, 400,
+     "a ticket move its lifecycle does not allow (skipping, going back, staying), or a field "
+     "that follows the lifecycle written by hand"},
+    {"ticket_close_requirements", sqlstate::kTicketCloseRequirements, 400,
+     "closing without the tier's actions (P0: root cause and post-mortem link, P1: root cause)"},
+    {"prioritisation_input", sqlstate::kPrioritisationInput, 400,
+     "feature score input outside 1-5, or bad weights"},
+    {"not_null_violation", sqlstate::kNotNullViolation, 400,
+     "a required column of an expense is missing"},
+    {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,
+     "a reference to something that is not there: a manager from another organisation, an unknown "
+     "organisation"},
+    {"unique_violation", sqlstate::kUniqueViolation, 409,
+     "a name or email already taken: in the admin's own organisation (create_user), by any account "
+     "(accept_invitation), a category name twice"},
+    {"check_violation", sqlstate::kCheckViolation, 400,
+     "a value a check constraint refuses: malformed names, emails, roles, satisfaction, links"},
+    {"read_only", sqlstate::kReadOnlySqlTransaction, 405, "a write sent to a standby"},
+    {"invalid_credentials", sqlstate::kInvalidPassword, 403, "a wrong or used invitation code"},
+    {"trigger_protocol", sqlstate::kTriggerProtocolViolated, 500,
+     "a trigger function attached to a table not its own, fired at the wrong time, or called "
+     "directly"},
+    {"forbidden", sqlstate::kInsufficientPrivilege, 403,
+     "not allowed (401 for the anonymous role): approving or reimbursing one's own expense, an "
+     "approver who is not the manager, finance or an admin, someone else's user_id or expense, "
+     "user administration by a non-admin, categories, rates or the organisation for the wrong "
+     "role, ticket work, internal comments and reports for tenant users, rewriting an audit "
+     "trail, deleting a ticket"},
+    {"out_of_memory", sqlstate::kOutOfMemory, 503, "a C++ allocation failed"},
+    {"object_state", sqlstate::kObjectNotInPrerequisiteState, 500,
+     "retiring the last signing key in use"},
+    {"internal_error", sqlstate::kInternalError, 500, "a C++ exception that is not a rule"},
+    {"unauthorized", sqlstate::kUnauthorized, 401,
+     "a token signed with a retired or unknown key, a revoked token, a disabled user, a token "
+     "older "
+     "than the password, not logged in"},
+    {"not_found", sqlstate::kNotFound, 404,
+     "an expense, user or ticket that is missing or not visible to the caller"},
+    {"wrong_status", sqlstate::kWrongStatus, 409,
+     "a workflow move the status does not allow; editing or deleting an expense that is not a "
+     "draft; deactivating oneself; changing the base currency"},
+};
+
+// The catalog entry of a name as SQL uses it, or of a SQLSTATE; nullopt when there is none.
+std::optional<ErrorCode> find_error_by_name(std::string_view name);
+std::optional<ErrorCode> find_error_by_sqlstate(std::string_view sqlstate);
+
+// The catalog as the markdown table docs/errors.md holds.
+std::string error_table_markdown();
 
 // A broken business rule: the message names the field and the rule, the hint says how to fix it.
 class RuleViolation : public std::runtime_error {

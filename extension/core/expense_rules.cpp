@@ -95,7 +95,7 @@ void check_category(const std::optional<CategoryPolicy>& category) {
 void check_submission(const SubmissionFacts& facts) {
   const auto money = [&](std::int64_t minor) { return format_amount(minor, facts.base_exponent); };
   if (!facts.has_receipt && facts.base_amount > facts.receipt_threshold) {
-    throw RuleViolation("22X33",
+    throw RuleViolation(sqlstate::kReceiptMissing,
                         "receipt_ref: a receipt is required above " +
                             money(facts.receipt_threshold) +
                             " in this category, and the expense is " + money(facts.base_amount),
@@ -103,14 +103,14 @@ void check_submission(const SubmissionFacts& facts) {
   }
   if (facts.per_item_limit && facts.base_amount > *facts.per_item_limit) {
     throw RuleViolation(
-        "22X34",
+        sqlstate::kAbovePerItemLimit,
         "amount: " + money(facts.base_amount) + " is above the category's per-item limit of " +
             money(*facts.per_item_limit),
         "Split the claim if it covers several items, or ask finance about the limit.");
   }
   if (facts.per_day_limit && facts.same_day_total + facts.base_amount > *facts.per_day_limit) {
     throw RuleViolation(
-        "22X35",
+        sqlstate::kAbovePerDayLimit,
         "amount: with the day's other claims in this category (" + money(facts.same_day_total) +
             ") the total would pass the per-day limit of " + money(*facts.per_day_limit),
         "Check for a claim made twice, or ask finance about the limit.");

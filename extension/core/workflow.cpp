@@ -22,7 +22,7 @@ const char* allowed_moves(std::string_view status) {
 
 [[noreturn]] void wrong_status(std::string_view verb, std::string_view status,
                                std::string_view needed) {
-  throw RuleViolation("PT409",
+  throw RuleViolation(sqlstate::kWrongStatus,
                       "status: cannot " + std::string(verb) + " an expense that is " +
                           std::string(status) + "; only " + std::string(needed) +
                           " expenses can be",
@@ -31,7 +31,7 @@ const char* allowed_moves(std::string_view status) {
 }
 
 [[noreturn]] void forbidden(const std::string& message, const std::string& hint) {
-  throw RuleViolation("42501", message, hint);
+  throw RuleViolation(sqlstate::kInsufficientPrivilege, message, hint);
 }
 
 // Approving and rejecting share their gatekeeping: never the owner, only the owner's manager,
@@ -105,7 +105,8 @@ Step decide(Action action, const Actor& actor, const ExpenseState& expense,
           blank = blank && std::isspace(static_cast<unsigned char>(c));
         }
         if (blank) {
-          throw RuleViolation("22X32", "reason: a rejection needs a reason",
+          throw RuleViolation(sqlstate::kRejectionWithoutReason,
+                              "reason: a rejection needs a reason",
                               "Say what is wrong, so the owner can fix it.");
         }
       }

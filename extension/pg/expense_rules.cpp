@@ -88,7 +88,8 @@ OrgPolicy& org_policy(Datum org_id) {
         kept_plan(plan, "SELECT time_zone FROM expense.orgs WHERE org_id = $1", 1, types),
         parameters);
     if (rows.size() != 1) {
-      throw core::RuleViolation("23503", "org_id does not name an organisation",
+      throw core::RuleViolation(core::sqlstate::kForeignKeyViolation,
+                                "org_id does not name an organisation",
                                 "Create the organisation first.");
     }
     OrgPolicy policy;
@@ -210,7 +211,8 @@ ExpenseRow read_row(HeapTuple tuple, Relation relation) {
   for (const bool is_null : nulls) {
     if (is_null) {
       throw core::RuleViolation(
-          "23502", "org_id, category_id, expense_date, amount and currency are required",
+          core::sqlstate::kNotNullViolation,
+          "org_id, category_id, expense_date, amount and currency are required",
           "Fill in every required field of the expense.");
     }
   }

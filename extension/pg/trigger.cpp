@@ -11,10 +11,8 @@ namespace expense_ops::pg {
 
 namespace {
 
-constexpr char kTriggerProtocolViolated[] = "39P01";
-
 [[noreturn]] void refuse(const std::string& message, const std::string& hint = {}) {
-  throw core::RuleViolation(kTriggerProtocolViolated, message, hint);
+  throw core::RuleViolation(core::sqlstate::kTriggerProtocolViolated, message, hint);
 }
 
 // The OIDs of the relations looked up so far. A row trigger asks on every row, and two syscache

@@ -40,7 +40,7 @@ BEGIN
   -- events for any organisation.
   IF TG_RELID <> 'expense.expenses'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
     RAISE EXCEPTION 'expense.record_expense_events() fires only AFTER each statement on expense.expenses, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF TG_OP = 'INSERT' THEN
     INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, to_status, changed_fields)
@@ -77,7 +77,7 @@ CREATE TRIGGER audit_delete AFTER DELETE ON expense.expenses
 CREATE FUNCTION expense.refuse_rewriting_history() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = '42501',
+  RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = expense.sqlstate('forbidden'),
     HINT = 'Events are recorded by the expense triggers and never changed.';
 END
 $$;

@@ -36,7 +36,7 @@ BEGIN
   IF amount IS NULL THEN
     RETURN NULL;
   ELSIF amount < 0 THEN
-    RAISE EXCEPTION '%: % is negative', field, amount USING ERRCODE = '22X04',
+    RAISE EXCEPTION '%: % is negative', field, amount USING ERRCODE = expense.sqlstate('amount_not_positive'),
       HINT = 'Give zero or more, in the organisation''s base currency.';
   ELSIF amount = 0 THEN
     RETURN 0;
@@ -268,11 +268,11 @@ BEGIN
     RETURN;  -- gone meanwhile: nothing to explain
   END IF;
   IF refused.user_id IS DISTINCT FROM (SELECT user_id FROM iam.current_account()) THEN
-    RAISE EXCEPTION 'only the owner may % an expense', verb USING ERRCODE = '42501',
+    RAISE EXCEPTION 'only the owner may % an expense', verb USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Ask the owner; approvers act through api.approve_expense and api.reject_expense.';
   END IF;
   RAISE EXCEPTION 'status: only a draft can be %, this one is %',
-    CASE verb WHEN 'edit' THEN 'edited' ELSE 'deleted' END, refused.status USING ERRCODE = 'PT409',
+    CASE verb WHEN 'edit' THEN 'edited' ELSE 'deleted' END, refused.status USING ERRCODE = expense.sqlstate('wrong_status'),
     HINT = CASE refused.status WHEN 'rejected' THEN 'Call api.reopen_expense to return it to draft first.'
                              ELSE 'Only drafts change; a submitted expense can be rejected and reopened.' END;
 END
@@ -292,7 +292,7 @@ DECLARE
 BEGIN
   IF TG_RELID <> 'api.expenses'::regclass OR TG_WHEN <> 'INSTEAD OF' THEN
     RAISE EXCEPTION 'api.write_expense() fires only INSTEAD OF writes on api.expenses, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF TG_OP = 'DELETE' THEN
     DELETE FROM expense.expenses WHERE expense_id = OLD.id RETURNING * INTO written;
@@ -304,15 +304,15 @@ BEGIN
   END IF;
   IF NEW.user_id IS DISTINCT FROM me.user_id AND (TG_OP = 'INSERT' AND NEW.user_id IS NOT NULL
                                                   OR TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id) THEN
-    RAISE EXCEPTION 'user_id: an expense belongs to the user who creates it' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'user_id: an expense belongs to the user who creates it' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave user_id out.';
   END IF;
   IF coalesce(NEW.status, 'draft') <> coalesce(CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, 'draft') THEN
-    RAISE EXCEPTION 'status: an expense changes status through its workflow functions' USING ERRCODE = '22X30',
+    RAISE EXCEPTION 'status: an expense changes status through its workflow functions' USING ERRCODE = expense.sqlstate('status_outside_workflow'),
       HINT = 'Call api.submit_expense, api.approve_expense, api.reject_expense or api.reimburse_expense.';
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.rejection_reason IS DISTINCT FROM OLD.rejection_reason THEN
-    RAISE EXCEPTION 'rejection_reason: it is written by api.reject_expense' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'rejection_reason: it is written by api.reject_expense' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave rejection_reason out.';
   END IF;
   PERFORM expense.bounded_text('merchant', NEW.merchant, 200), expense.bounded_text('description', NEW.description, 2000),
@@ -388,14 +388,14 @@ DECLARE
 BEGIN
   IF TG_RELID <> 'api.categories'::regclass OR TG_WHEN <> 'INSTEAD OF' THEN
     RAISE EXCEPTION 'api.write_category() fires only INSTEAD OF writes on api.categories, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'categories are never deleted: expenses refer to them' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'categories are never deleted: expenses refer to them' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Set active to false; new expenses then cannot use it.';
   END IF;
   IF NOT iam.caller_has_role(me.org_id, 'finance', 'admin') THEN
-    RAISE EXCEPTION 'only finance and admins manage categories' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'only finance and admins manage categories' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Ask finance or an administrator.';
   END IF;
   SELECT o.base_currency INTO currency FROM expense.orgs o WHERE o.org_id = me.org_id;
@@ -458,10 +458,10 @@ DECLARE
 BEGIN
   IF TG_RELID <> 'api.exchange_rates'::regclass OR TG_WHEN <> 'INSTEAD OF' THEN
     RAISE EXCEPTION 'api.write_exchange_rate() fires only INSTEAD OF writes on api.exchange_rates, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF NOT iam.caller_has_role(me.org_id, 'finance', 'admin') THEN
-    RAISE EXCEPTION 'only finance and admins record exchange rates' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'only finance and admins record exchange rates' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Ask finance.';
   END IF;
   IF TG_OP = 'DELETE' THEN
@@ -471,7 +471,7 @@ BEGIN
     RETURN CASE WHEN written.org_id IS NULL THEN NULL ELSE OLD END;
   END IF;
   IF NEW.currency IS NULL OR NOT expense.is_currency(NEW.currency) THEN
-    RAISE EXCEPTION 'currency: "%" is not an ISO 4217 currency code', NEW.currency USING ERRCODE = '22X01',
+    RAISE EXCEPTION 'currency: "%" is not an ISO 4217 currency code', NEW.currency USING ERRCODE = expense.sqlstate('unknown_currency'),
       HINT = 'Use an active three-letter code in upper case, such as USD.';
   END IF;
   IF TG_OP = 'INSERT' THEN
@@ -517,18 +517,18 @@ DECLARE
 BEGIN
   IF TG_RELID <> 'api.organisation'::regclass OR TG_WHEN <> 'INSTEAD OF' OR TG_OP <> 'UPDATE' THEN
     RAISE EXCEPTION 'api.write_organisation() fires only INSTEAD OF UPDATE on api.organisation, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF NOT iam.caller_has_role(OLD.id, 'admin') THEN
-    RAISE EXCEPTION 'only an admin changes the organisation' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'only an admin changes the organisation' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Ask an administrator.';
   END IF;
   IF (NEW.id, NEW.base_currency, NEW.created_at) IS DISTINCT FROM (OLD.id, OLD.base_currency, OLD.created_at) THEN
-    RAISE EXCEPTION 'id, base_currency and created_at cannot change' USING ERRCODE = 'PT409',
+    RAISE EXCEPTION 'id, base_currency and created_at cannot change' USING ERRCODE = expense.sqlstate('wrong_status'),
       HINT = 'Amounts, limits and thresholds are kept in the base currency; change name, time_zone or second_approval_threshold.';
   END IF;
   IF NEW.time_zone IS NULL OR NOT expense.is_time_zone(NEW.time_zone) THEN
-    RAISE EXCEPTION 'time_zone: "%" is not a time zone name', NEW.time_zone USING ERRCODE = '22023',
+    RAISE EXCEPTION 'time_zone: "%" is not a time zone name', NEW.time_zone USING ERRCODE = expense.sqlstate('invalid_parameter'),
       HINT = 'Use an IANA name, such as Europe/Berlin.';
   END IF;
   UPDATE expense.orgs o
@@ -559,7 +559,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
     RAISE EXCEPTION 'from and to must be dates with from <= to, got % and %', "from", "to"
-      USING ERRCODE = '22023', HINT = 'For example: from => ''2026-01-01'', to => ''2026-12-31''.';
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'For example: from => ''2026-01-01'', to => ''2026-12-31''.';
   END IF;
   -- Runs with the caller's rights: row-level security limits it to the expenses they may see.
   RETURN QUERY

@@ -14,7 +14,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 BEGIN
   IF length(value) > max_characters THEN
     RAISE EXCEPTION '%: at most % characters, got %', field, max_characters, length(value)
-      USING ERRCODE = '22001', HINT = format('Shorten %s to %s characters or fewer.', field, max_characters);
+      USING ERRCODE = expense.sqlstate('text_too_long'), HINT = format('Shorten %s to %s characters or fewer.', field, max_characters);
   END IF;
   RETURN value;
 END
@@ -220,7 +220,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   UPDATE iam.users u SET is_staff = coalesce(set_staff.is_staff, false) WHERE u.user_id = set_staff.user_id;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'user_id: no user %', user_id USING ERRCODE = 'PT404';
+    RAISE EXCEPTION 'user_id: no user %', user_id USING ERRCODE = expense.sqlstate('not_found');
   END IF;
 END
 $$;
@@ -258,11 +258,11 @@ CREATE FUNCTION iam.retire_signing_key(kid text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF NOT EXISTS (SELECT FROM iam.signing_keys k WHERE k.kid = retire_signing_key.kid AND retired_at IS NULL) THEN
-    RAISE EXCEPTION 'no signing key "%" is in use', kid USING ERRCODE = '22023',
+    RAISE EXCEPTION 'no signing key "%" is in use', kid USING ERRCODE = expense.sqlstate('invalid_parameter'),
       HINT = 'SELECT kid FROM iam.postgrest_jwks() lists the keys in use.';
   END IF;
   IF (SELECT count(*) FROM iam.signing_keys WHERE retired_at IS NULL) = 1 THEN
-    RAISE EXCEPTION 'signing key "%" is the last one in use', kid USING ERRCODE = '55000',
+    RAISE EXCEPTION 'signing key "%" is the last one in use', kid USING ERRCODE = expense.sqlstate('object_state'),
       HINT = 'Run iam.rotate_signing_key() first.';
   END IF;
   UPDATE iam.signing_keys k SET retired_at = now() WHERE k.kid = retire_signing_key.kid;
@@ -439,7 +439,7 @@ DECLARE
   claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
 BEGIN
   IF claims->>'jti' IS NULL OR claims->>'sub' IS NULL THEN
-    RAISE EXCEPTION 'not logged in' USING ERRCODE = 'PT401', HINT = 'Send the token to revoke.';
+    RAISE EXCEPTION 'not logged in' USING ERRCODE = expense.sqlstate('unauthorized'), HINT = 'Send the token to revoke.';
   END IF;
   INSERT INTO iam.revoked_tokens (jti, user_id, expires_at)
   VALUES ((claims->>'jti')::uuid, (claims->>'sub')::uuid, to_timestamp((claims->>'exp')::bigint))
@@ -487,24 +487,24 @@ BEGIN
   END;
   IF token_kid IS NOT NULL
      AND NOT EXISTS (SELECT FROM iam.signing_keys k WHERE k.kid = token_kid AND k.retired_at IS NULL) THEN
-    RAISE EXCEPTION 'token signed with a retired or unknown key' USING ERRCODE = 'PT401', HINT = 'Log in again.';
+    RAISE EXCEPTION 'token signed with a retired or unknown key' USING ERRCODE = expense.sqlstate('unauthorized'), HINT = 'Log in again.';
   END IF;
   IF claims->>'sub' IS NULL THEN
     RETURN;  -- anonymous
   END IF;
   IF EXISTS (SELECT FROM iam.revoked_tokens WHERE jti = (claims->>'jti')::uuid) THEN
-    RAISE EXCEPTION 'token revoked' USING ERRCODE = 'PT401', HINT = 'Log in again.';
+    RAISE EXCEPTION 'token revoked' USING ERRCODE = expense.sqlstate('unauthorized'), HINT = 'Log in again.';
   END IF;
   SELECT u.disabled_at, u.password_changed_at INTO account
     FROM iam.users u WHERE u.user_id = (claims->>'sub')::uuid;
   IF NOT FOUND OR account.disabled_at IS NOT NULL THEN
-    RAISE EXCEPTION 'account disabled' USING ERRCODE = 'PT401', HINT = 'Ask an administrator.';
+    RAISE EXCEPTION 'account disabled' USING ERRCODE = expense.sqlstate('unauthorized'), HINT = 'Ask an administrator.';
   END IF;
   -- iat has whole seconds; against the exact change instant, every token issued before the
   -- change is refused (and one issued later within the same second too: log in again).
   IF account.password_changed_at IS NOT NULL
      AND (claims->>'iat')::numeric < extract(epoch FROM account.password_changed_at) THEN
-    RAISE EXCEPTION 'token issued before the last password change' USING ERRCODE = 'PT401',
+    RAISE EXCEPTION 'token issued before the last password change' USING ERRCODE = expense.sqlstate('unauthorized'),
       HINT = 'Log in again with the new password.';
   END IF;
 END
@@ -558,7 +558,7 @@ DECLARE
 BEGIN
   SELECT * INTO me FROM iam.users u WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL;
   IF me.user_id IS NULL OR me.role <> 'admin' THEN
-    RAISE EXCEPTION 'only an admin manages users' USING ERRCODE = '42501', HINT = 'Ask an administrator.';
+    RAISE EXCEPTION 'only an admin manages users' USING ERRCODE = expense.sqlstate('forbidden'), HINT = 'Ask an administrator.';
   END IF;
   RETURN me;
 END
@@ -573,7 +573,7 @@ BEGIN
   SELECT * INTO found FROM iam.users u WHERE u.user_id = user_of_org.user_id AND u.org_id = user_of_org.org_id
      FOR UPDATE;
   IF found.user_id IS NULL THEN
-    RAISE EXCEPTION 'user_id: no user % in your organisation', user_id USING ERRCODE = 'PT404';
+    RAISE EXCEPTION 'user_id: no user % in your organisation', user_id USING ERRCODE = expense.sqlstate('not_found');
   END IF;
   RETURN found;
 END
@@ -591,14 +591,14 @@ DECLARE
   invitation iam.invitations;
 BEGIN
   IF invitee_email IS NULL OR invitee_email !~ '^[^@\s]+@[^@\s]+$' THEN
-    RAISE EXCEPTION 'email: "%" is not an email address', invitee_email USING ERRCODE = '23514',
+    RAISE EXCEPTION 'email: "%" is not an email address', invitee_email USING ERRCODE = expense.sqlstate('check_violation'),
       HINT = 'Give an address such as jane@example.com.';
   END IF;
   IF invitee_name IS NULL OR invitee_name = '' THEN
-    RAISE EXCEPTION 'display_name: a name is required' USING ERRCODE = '23514', HINT = 'Give the name others see.';
+    RAISE EXCEPTION 'display_name: a name is required' USING ERRCODE = expense.sqlstate('check_violation'), HINT = 'Give the name others see.';
   END IF;
   IF role IS NULL OR role NOT IN ('employee', 'manager', 'finance', 'support', 'admin') THEN
-    RAISE EXCEPTION 'role: "%" is not an application role', role USING ERRCODE = '23514',
+    RAISE EXCEPTION 'role: "%" is not an application role', role USING ERRCODE = expense.sqlstate('check_violation'),
       HINT = 'Use employee, manager, finance, support or admin.';
   END IF;
   IF manager_id IS NOT NULL THEN
@@ -611,7 +611,7 @@ BEGIN
                  WHERE i.org_id = me.org_id AND lower(i.email) = lower(invitee_email)
                    AND i.accepted_at IS NULL AND i.expires_at > now()) THEN
     RAISE EXCEPTION 'email: % already has an account or a pending invitation in your organisation', invitee_email
-      USING ERRCODE = '23505', HINT = 'Use that account, or wait until the invitation expires.';
+      USING ERRCODE = expense.sqlstate('unique_violation'), HINT = 'Use that account, or wait until the invitation expires.';
   END IF;
   INSERT INTO iam.invitations (user_id, org_id, email, display_name, role, manager_id, secret_hash, created_by)
   VALUES (gen_random_uuid(), me.org_id, invitee_email, invitee_name, role, manager_id, iam.rehash_password(secret),
@@ -639,7 +639,7 @@ BEGIN
   END;
   IF invitation.invitation_id IS NULL OR invitation.accepted_at IS NOT NULL OR invitation.expires_at < now()
      OR iam.verify_password(split_part(code, '.', 2), invitation.secret_hash) = 'mismatch' THEN
-    RAISE EXCEPTION 'code: the invitation code is wrong, used or expired' USING ERRCODE = '28P01',
+    RAISE EXCEPTION 'code: the invitation code is wrong, used or expired' USING ERRCODE = expense.sqlstate('invalid_credentials'),
       HINT = 'Ask your administrator for a new invitation.';
   END IF;
   SELECT * INTO invitee FROM iam.users u WHERE u.user_id = invitation.user_id FOR UPDATE;
@@ -657,7 +657,7 @@ BEGIN
               iam.hash_password(password))
       RETURNING * INTO invitee;
     EXCEPTION WHEN unique_violation THEN
-      RAISE EXCEPTION 'email: % already has an account', invitation.email USING ERRCODE = '23505',
+      RAISE EXCEPTION 'email: % already has an account', invitation.email USING ERRCODE = expense.sqlstate('unique_violation'),
         HINT = 'Log in with that account, or ask your administrator to invite another address.';
     END;
   END IF;
@@ -700,7 +700,7 @@ DECLARE
   me iam.users := iam.require_admin();
 BEGIN
   IF user_id = me.user_id THEN
-    RAISE EXCEPTION 'user_id: admins cannot deactivate themselves' USING ERRCODE = 'PT409',
+    RAISE EXCEPTION 'user_id: admins cannot deactivate themselves' USING ERRCODE = expense.sqlstate('wrong_status'),
       HINT = 'Ask another admin.';
   END IF;
   PERFORM iam.user_of_org(user_id, me.org_id);
@@ -720,7 +720,7 @@ DECLARE
 BEGIN
   SELECT * INTO me FROM iam.users u WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL FOR UPDATE;
   IF me.user_id IS NULL THEN
-    RAISE EXCEPTION 'not logged in' USING ERRCODE = 'PT401';
+    RAISE EXCEPTION 'not logged in' USING ERRCODE = expense.sqlstate('unauthorized');
   END IF;
   SELECT * INTO decision
     FROM iam.decide_login(old_password, true, me.password_hash, false, me.failed_logins, me.failure_window_start,

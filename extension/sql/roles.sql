@@ -42,5 +42,7 @@ COMMENT ON SCHEMA ops IS 'expense_ops: support operations (tickets, SLA, checks,
 -- tables and ops stay closed to them. The worker records its heartbeat through a function in ops.
 GRANT USAGE ON SCHEMA api TO expense_anon, expense_user, expense_ops_worker, expense_ops_admin;
 GRANT USAGE ON SCHEMA expense, iam TO expense_user;
-GRANT USAGE ON SCHEMA iam, ops TO expense_ops_admin;
+-- expense for the error catalog (expense.sqlstate), which the tickets' triggers raise through
+-- when staff write tickets in psql.
+GRANT USAGE ON SCHEMA expense, iam, ops TO expense_ops_admin;
 GRANT USAGE ON SCHEMA ops TO expense_ops_worker;

@@ -110,7 +110,7 @@ DECLARE
 BEGIN
   IF TG_RELID NOT IN ('ops.calendars'::regclass, 'ops.calendar_hours'::regclass) OR TG_LEVEL <> 'ROW' THEN
     RAISE EXCEPTION 'ops.validate_calendar() fires only for rows of ops.calendars and ops.calendar_hours, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   changed := CASE WHEN TG_OP = 'DELETE' THEN OLD.calendar_id ELSE NEW.calendar_id END;
   IF EXISTS (SELECT FROM ops.calendars c WHERE c.calendar_id = changed) THEN
@@ -315,7 +315,7 @@ BEGIN
                       'ops.calendars'::regclass, 'ops.calendar_hours'::regclass, 'ops.calendar_holidays'::regclass)
      OR TG_LEVEL <> 'STATEMENT' THEN
     RAISE EXCEPTION 'ops.restate_tickets() fires only after statements on the SLA configuration, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   UPDATE ops.tickets SET sla_computed_at = clock_timestamp();
   RETURN NULL;
@@ -342,7 +342,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF TG_RELID <> 'ops.sla_policies'::regclass OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
     RAISE EXCEPTION 'ops.validate_sla_policy() fires only BEFORE each row of ops.sla_policies, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   NEW.priority := ops.check_priority(NEW.priority);
   PERFORM ops.clock_due('24x7', now(), NEW.response_target);  -- 22X45 for a negative target
@@ -351,7 +351,7 @@ BEGIN
   END IF;
   IF NEW.at_risk_fraction IS NULL OR NEW.at_risk_fraction <= 0 OR NEW.at_risk_fraction > 1 THEN
     RAISE EXCEPTION 'at_risk_fraction: % is not a share of the target', NEW.at_risk_fraction
-      USING ERRCODE = '22X46', HINT = 'Use a number above 0 and at most 1, such as 0.75.';
+      USING ERRCODE = expense.sqlstate('sla_at_risk_fraction'), HINT = 'Use a number above 0 and at most 1, such as 0.75.';
   END IF;
   RETURN NEW;
 END
@@ -413,7 +413,7 @@ DECLARE
 BEGIN
   SELECT * INTO t FROM ops.tickets WHERE tickets.ticket_id = ticket_sla.ticket_id;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'ticket_id: no ticket %', ticket_sla.ticket_id USING ERRCODE = 'PT404';
+    RAISE EXCEPTION 'ticket_id: no ticket %', ticket_sla.ticket_id USING ERRCODE = expense.sqlstate('not_found');
   END IF;
   response := ops.read_clock(t.sla_calendar_id, t.opened_at, t.response_target, t.first_response_at,
                              t.paused_during, t.at_risk_fraction, at);
@@ -564,7 +564,7 @@ RETURNS TABLE (priority text, tickets bigint, response_met_pct numeric, resoluti
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF "from" IS NULL OR "to" IS NULL OR "to" <= "from" THEN
-    RAISE EXCEPTION 'from/to: % to % is not a period', "from", "to" USING ERRCODE = '22023',
+    RAISE EXCEPTION 'from/to: % to % is not a period', "from", "to" USING ERRCODE = expense.sqlstate('invalid_parameter'),
       HINT = 'Give a start and a later end, such as now() - interval ''30 days'' and now().';
   END IF;
   RETURN QUERY
@@ -620,7 +620,7 @@ BEGIN
   ELSIF me.role = 'admin' THEN
     RETURN me.org_id;
   END IF;
-  RAISE EXCEPTION 'ticket reports are for staff and your organisation''s admins' USING ERRCODE = '42501',
+  RAISE EXCEPTION 'ticket reports are for staff and your organisation''s admins' USING ERRCODE = expense.sqlstate('forbidden'),
     HINT = 'Ask your administrator.';
 END
 $$;

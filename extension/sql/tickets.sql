@@ -51,7 +51,7 @@ DECLARE
 BEGIN
   IF cardinality(labels) > 20 THEN
     RAISE EXCEPTION 'labels: at most 20 labels, got %', cardinality(labels)
-      USING ERRCODE = '22001', HINT = 'Keep the 20 labels that matter most.';
+      USING ERRCODE = expense.sqlstate('text_too_long'), HINT = 'Keep the 20 labels that matter most.';
   END IF;
   FOREACH label IN ARRAY coalesce(labels, '{}') LOOP
     PERFORM expense.bounded_text('labels', label, 50);
@@ -227,7 +227,7 @@ CREATE FUNCTION ops.require_support_staff() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF NOT ops.is_support_staff() THEN
-    RAISE EXCEPTION 'only the operator''s staff work on tickets' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'only the operator''s staff work on tickets' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Tenant users open support tickets and bug reports, read their organisation''s tickets and comment on them.';
   END IF;
 END
@@ -250,7 +250,7 @@ BEGIN
      OR NOT (ops.is_support_staff()
              OR found_ticket.org_id IS NOT DISTINCT FROM (SELECT org_id FROM iam.current_account())
                 AND found_ticket.org_id IS NOT NULL) THEN
-    RAISE EXCEPTION 'ticket_id: no ticket % is visible to you', visible_ticket.ticket_id USING ERRCODE = 'PT404',
+    RAISE EXCEPTION 'ticket_id: no ticket % is visible to you', visible_ticket.ticket_id USING ERRCODE = expense.sqlstate('not_found'),
       HINT = 'List the tickets you may see on api.tickets.';
   END IF;
   RETURN found_ticket;
@@ -285,7 +285,7 @@ DECLARE
 BEGIN
   IF TG_RELID <> 'ops.tickets'::regclass OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
     RAISE EXCEPTION 'ops.apply_ticket_rules() fires only BEFORE each row of ops.tickets, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   NEW.priority := ops.check_priority(NEW.priority);
   IF TG_OP = 'INSERT' THEN
@@ -295,28 +295,28 @@ BEGIN
       PERFORM ops.ticket_phase(NEW.kind, NEW.state);  -- an unknown state: 22X52
       RAISE EXCEPTION 'state: a new % ticket starts in "%", not "%"', NEW.kind,
         ops.ticket_initial_state(NEW.kind), NEW.state
-        USING ERRCODE = '22X53', HINT = 'Open it without a state, then move it along its lifecycle.';
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Open it without a state, then move it along its lifecycle.';
     END IF;
     IF NEW.first_response_at IS NOT NULL OR NEW.resolved_at IS NOT NULL OR NEW.closed_at IS NOT NULL
        OR NEW.paused_during <> '{}' THEN
       RAISE EXCEPTION 'first_response_at, resolved_at, closed_at and paused_during follow the lifecycle'
-        USING ERRCODE = '22X53', HINT = 'Leave them out; moving the ticket sets them.';
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Leave them out; moving the ticket sets them.';
     END IF;
   ELSE
     IF NEW.kind <> OLD.kind THEN
       RAISE EXCEPTION 'kind: a ticket''s kind cannot change (% to %)', OLD.kind, NEW.kind
-        USING ERRCODE = '22X53', HINT = 'Close it and open a ticket of the other kind.';
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Close it and open a ticket of the other kind.';
     END IF;
     IF (NEW.resolved_at, NEW.closed_at, NEW.paused_during) IS DISTINCT FROM
        (OLD.resolved_at, OLD.closed_at, OLD.paused_during)
        OR NEW.first_response_at IS DISTINCT FROM OLD.first_response_at AND OLD.first_response_at IS NOT NULL THEN
       RAISE EXCEPTION 'first_response_at, resolved_at, closed_at and paused_during follow the lifecycle'
-        USING ERRCODE = '22X53', HINT = 'Move the ticket (state) or comment on it; these follow.';
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Move the ticket (state) or comment on it; these follow.';
     END IF;
     IF OLD.first_response_at IS NULL AND NEW.first_response_at IS NOT NULL
        AND (NEW.first_response_at < NEW.opened_at OR NEW.first_response_at > moment) THEN
       RAISE EXCEPTION 'first_response_at: % is not between the opening (%) and now', NEW.first_response_at,
-        NEW.opened_at USING ERRCODE = '22X53', HINT = 'Give the instant of the first response.';
+        NEW.opened_at USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Give the instant of the first response.';
     END IF;
     IF NEW.state IS DISTINCT FROM OLD.state THEN
       to_phase := ops.check_ticket_move(NEW.kind, NEW.priority, OLD.state, NEW.state, NEW.workaround,
@@ -376,7 +376,7 @@ BEGIN
   -- the caller fabricate a ticket's history.
   IF TG_RELID <> 'ops.tickets'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' THEN
     RAISE EXCEPTION 'ops.record_ticket_events() fires only AFTER each row of ops.tickets, not on %',
-      TG_RELID::regclass USING ERRCODE = '39P01';
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF TG_OP = 'INSERT' THEN
     INSERT INTO ops.ticket_events (ticket_id, actor, action, to_value, body)
@@ -442,7 +442,7 @@ CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ops.ticket_eve
 CREATE FUNCTION ops.refuse_deleting_tickets() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'tickets are never deleted' USING ERRCODE = '42501',
+  RAISE EXCEPTION 'tickets are never deleted' USING ERRCODE = expense.sqlstate('forbidden'),
     HINT = 'Close it: as Won''t fix, Duplicate or Declined where its lifecycle allows.';
 END
 $$;
@@ -475,18 +475,18 @@ BEGIN
     RETURN ops.ticket_sla(opened);
   END IF;
   IF me.user_id IS NULL THEN
-    RAISE EXCEPTION 'log in to open a ticket' USING ERRCODE = '42501';
+    RAISE EXCEPTION 'log in to open a ticket' USING ERRCODE = expense.sqlstate('forbidden');
   END IF;
   IF kind NOT IN ('support', 'bug') THEN
-    RAISE EXCEPTION 'kind: you may open support tickets and bug reports, not %', kind USING ERRCODE = '42501',
+    RAISE EXCEPTION 'kind: you may open support tickets and bug reports, not %', kind USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Open a support ticket; the operator''s staff turn it into an incident, a feature request or a security issue.';
   END IF;
   IF open_ticket.org_id IS DISTINCT FROM me.org_id AND open_ticket.org_id IS NOT NULL THEN
-    RAISE EXCEPTION 'org_id: you open tickets for your own organisation only' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'org_id: you open tickets for your own organisation only' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave org_id out.';
   END IF;
   IF reporter IS NOT NULL AND lower(btrim(reporter)) <> lower(me_email) THEN
-    RAISE EXCEPTION 'reporter: you report as yourself' USING ERRCODE = '42501', HINT = 'Leave reporter out.';
+    RAISE EXCEPTION 'reporter: you report as yourself' USING ERRCODE = expense.sqlstate('forbidden'), HINT = 'Leave reporter out.';
   END IF;
   -- A tenant requests a priority; staff confirm it at triage. Until then no tenant pages anyone:
   -- a requested P0 runs as P1, and must_page waits for the triage.
@@ -563,15 +563,15 @@ DECLARE
   actor text := ops.current_actor();
 BEGIN
   IF body IS NULL OR body !~ '[^[:space:]]' THEN
-    RAISE EXCEPTION 'body: a comment needs text' USING ERRCODE = '22004', HINT = 'Write something.';
+    RAISE EXCEPTION 'body: a comment needs text' USING ERRCODE = expense.sqlstate('null_value'), HINT = 'Write something.';
   END IF;
   PERFORM expense.bounded_text('body', body, 20000);
   IF visibility IS NULL OR visibility NOT IN ('public', 'internal') THEN
-    RAISE EXCEPTION 'visibility: "%" is neither public nor internal', visibility USING ERRCODE = '22023',
+    RAISE EXCEPTION 'visibility: "%" is neither public nor internal', visibility USING ERRCODE = expense.sqlstate('invalid_parameter'),
       HINT = 'Use public (the ticket''s organisation reads it) or internal (staff only).';
   END IF;
   IF visibility = 'internal' AND NOT staff THEN
-    RAISE EXCEPTION 'visibility: only staff write internal comments' USING ERRCODE = '42501',
+    RAISE EXCEPTION 'visibility: only staff write internal comments' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave visibility out: your comment is public.';
   END IF;
   INSERT INTO ops.ticket_events (ticket_id, actor, action, body, visibility)

@@ -25,7 +25,7 @@ DECLARE
 BEGIN
   SELECT * INTO row FROM expense.expenses e WHERE e.expense_id = id FOR UPDATE;
   IF row.expense_id IS NULL OR NOT iam.can_see_expenses_of(row.user_id) THEN
-    RAISE EXCEPTION 'id: no expense % is visible to you', id USING ERRCODE = 'PT404',
+    RAISE EXCEPTION 'id: no expense % is visible to you', id USING ERRCODE = expense.sqlstate('not_found'),
       HINT = 'Check the id; you see your own expenses, your reports'' and, in finance, everyone''s.';
   END IF;
   RETURN row;
@@ -41,7 +41,7 @@ DECLARE
   manages boolean;
 BEGIN
   IF me.user_id IS NULL THEN
-    RAISE EXCEPTION 'not logged in' USING ERRCODE = 'PT401';
+    RAISE EXCEPTION 'not logged in' USING ERRCODE = expense.sqlstate('unauthorized');
   END IF;
   SELECT o.second_approval_threshold INTO threshold FROM expense.orgs o WHERE o.org_id = expense.org_id;
   SELECT u.manager_id IS NOT DISTINCT FROM me.user_id INTO manages FROM iam.users u WHERE u.user_id = expense.user_id;
@@ -95,7 +95,7 @@ BEGIN
      ORDER BY r.valid_from DESC LIMIT 1;
     IF rate IS NULL THEN
       RAISE EXCEPTION 'currency: no exchange rate from % to % is valid on %', e.currency, org.base_currency,
-        e.expense_date USING ERRCODE = '22X36',
+        e.expense_date USING ERRCODE = expense.sqlstate('no_exchange_rate'),
         HINT = 'Ask finance to record the rate (POST /exchange_rates), then submit again.';
     END IF;
   END IF;
@@ -145,10 +145,10 @@ DECLARE
   e expense.expenses := expense.expense_for_update(id);
 BEGIN
   IF e.user_id IS DISTINCT FROM (SELECT user_id FROM iam.current_account()) THEN
-    RAISE EXCEPTION 'only the owner confirms an expense is not a duplicate' USING ERRCODE = '42501';
+    RAISE EXCEPTION 'only the owner confirms an expense is not a duplicate' USING ERRCODE = expense.sqlstate('forbidden');
   END IF;
   IF e.status <> 'draft' THEN
-    RAISE EXCEPTION 'status: only a draft can be confirmed, this one is %', e.status USING ERRCODE = 'PT409';
+    RAISE EXCEPTION 'status: only a draft can be confirmed, this one is %', e.status USING ERRCODE = expense.sqlstate('wrong_status');
   END IF;
   UPDATE expense.expenses x SET duplicate_confirmed_at = now(), duplicate_of = NULL, updated_at = now()
    WHERE x.expense_id = e.expense_id;
