@@ -1,8 +1,11 @@
--- expense_ops 0.4.0 -> 0.5.0: one error catalog. SQL raises each rule's SQLSTATE by its name
--- through expense.sqlstate(name), which reads the catalog compiled into the library
--- (extension/core/error.hpp; docs/errors.md shows it), instead of writing the code itself. The
--- functions below differ from 0.4.0 only in that: their bodies are as extension/sql/ defines
--- them (scripts/changed-functions.sh lists what changed).
+-- expense_ops 0.4.0 -> 0.5.0: one place for every definition.
+--   * One error catalog: SQL raises each rule's SQLSTATE by its name through
+--     expense.sqlstate(name), which reads the catalog compiled into the library
+--     (extension/core/error.hpp; docs/errors.md shows it), instead of writing the code itself.
+--   * The SLA milestones are computed once, in C++: ops.ticket_milestones for what a ticket
+--     stores, ops.sla_crossings and ops.next_sla_crossing for the transitions and the refresh.
+-- The functions re-created below are as extension/sql/ defines them (scripts/changed-functions.sh
+-- lists what changed since 0.4.0).
 \echo Use "ALTER EXTENSION expense_ops UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE FUNCTION expense.sqlstate(name text) RETURNS text
@@ -16,7 +19,47 @@ GRANT EXECUTE ON FUNCTION expense.sqlstate(text) TO expense_user, expense_ops_ad
 -- Staff writing tickets in psql raise through it too.
 GRANT USAGE ON SCHEMA expense TO expense_ops_admin;
 
--- The functions that raise by name now.
+-- The milestones of a ticket's two clocks, and the crossings recorded from them: computed once,
+-- in C++ (core::sla::clock_milestones, crossings_by, next_crossing), for the stored instants,
+-- the transitions and the refresh alike; ops.read_clock uses the same computation.
+CREATE FUNCTION ops.ticket_milestones(calendar text, opened timestamptz, response_target interval,
+                                      resolution_target interval, at_risk_fraction float8,
+                                      first_response timestamptz, resolved timestamptz, pauses tstzmultirange,
+                                      OUT response_at_risk timestamptz, OUT response_due timestamptz,
+                                      OUT resolution_at_risk timestamptz, OUT resolution_due timestamptz)
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_milestones';
+COMMENT ON FUNCTION ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange) IS
+  'When each of a ticket''s clocks becomes at risk and is due, counting working time of the calendar outside the pauses (those before the clock''s stop, once it stopped); NULL while an open pause holds a clock';
+
+CREATE FUNCTION ops.sla_crossings(response_at_risk timestamptz, response_due timestamptz,
+                                  resolution_at_risk timestamptz, resolution_due timestamptz,
+                                  first_response timestamptz, resolved timestamptz, by_instant timestamptz)
+RETURNS TABLE (clock text, state ops.sla_clock_state, at timestamptz)
+-- At most four rows: the planner must not take it for a table of a thousand.
+LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4 AS 'MODULE_PATHNAME', 'expense_ops_sla_crossings';
+COMMENT ON FUNCTION ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz) IS
+  'The moves into at_risk and breached that have happened by by_instant: each milestone at or before it that came before its clock stopped';
+
+CREATE FUNCTION ops.next_sla_crossing(response_at_risk timestamptz, response_due timestamptz,
+                                      resolution_at_risk timestamptz, resolution_due timestamptz,
+                                      first_response timestamptz, resolved timestamptz, after timestamptz)
+RETURNS timestamptz
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_next_sla_crossing';
+COMMENT ON FUNCTION ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz) IS
+  'The next instant after `after` at which a clock still running crosses into at_risk or breached; NULL when none will';
+
+REVOKE ALL ON FUNCTION
+  ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange),
+  ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+  ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange),
+  ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+  ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz)
+  TO expense_ops_admin;
+
+-- The functions that now raise by name, and those that read the milestones.
 CREATE OR REPLACE FUNCTION api.accept_invitation(code text, password text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -948,6 +991,57 @@ BEGIN
 END
 $function$
 ;
+CREATE OR REPLACE FUNCTION ops.compute_ticket_sla(ticket ops.tickets)
+ RETURNS ops.tickets
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  policy ops.sla_policies;
+  fallback interval;
+  release_at timestamptz;
+  resolution_target interval;
+BEGIN
+  SELECT * INTO STRICT policy FROM ops.sla_policies WHERE priority = ticket.priority;
+  resolution_target := policy.resolution_target;
+  ticket.resolution_due_is_fallback := false;
+  IF resolution_target IS NULL THEN
+    SELECT min(r.planned_for) INTO release_at FROM ops.releases r
+     WHERE r.planned_for > ticket.opened_at AND (r.released_at IS NULL OR r.released_at > ticket.opened_at);
+    IF release_at IS NULL THEN
+      SELECT s.next_release_fallback INTO fallback FROM ops.sla_settings s;
+      resolution_target := fallback;
+      ticket.resolution_due_is_fallback := true;
+    ELSE
+      resolution_target := ops.business_time(policy.calendar_id, ticket.opened_at, release_at);
+    END IF;
+  END IF;
+  -- A tenant's ticket pages nobody until staff have confirmed its priority.
+  ticket.must_page := policy.pages_on_open AND (ticket.requested_priority IS NULL OR ticket.triaged_at IS NOT NULL);
+  ticket.sla_calendar_id := policy.calendar_id;
+  ticket.response_target := policy.response_target;
+  ticket.resolution_target := resolution_target;
+  ticket.at_risk_fraction := policy.at_risk_fraction;
+  SELECT m.response_at_risk, m.response_due, m.resolution_at_risk, m.resolution_due
+    INTO ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at, ticket.resolution_due_at
+    FROM ops.ticket_milestones(policy.calendar_id, ticket.opened_at, policy.response_target, resolution_target,
+                               policy.at_risk_fraction, ticket.first_response_at, ticket.resolved_at,
+                               ticket.paused_during) m;
+  ticket.sla_computed_at := now();
+  RETURN ticket;
+END
+$function$
+;
+CREATE OR REPLACE FUNCTION ops.next_sla_check(ticket ops.tickets, after timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  SELECT ops.next_sla_crossing(ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at,
+                               ticket.resolution_due_at, ticket.first_response_at, ticket.resolved_at, after)
+$function$
+;
 CREATE OR REPLACE FUNCTION ops.record_ticket_events()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1017,6 +1111,42 @@ BEGIN
     END IF;
   END IF;
   RETURN NULL;
+END
+$function$
+;
+CREATE OR REPLACE FUNCTION ops.refresh_sla_transitions()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  moment timestamptz := now();
+  touched integer;
+BEGIN
+  -- One set-based statement. Instants only move on a restatement, which the tickets' trigger
+  -- records itself; here time has merely passed, so what is recorded stays as it is.
+  WITH due AS (
+    SELECT t AS ticket FROM ops.sla_checks c JOIN ops.tickets t USING (ticket_id)
+     WHERE c.next_check_at <= moment
+       FOR UPDATE OF c SKIP LOCKED),
+  crossed AS (
+    INSERT INTO ops.sla_transitions (ticket_id, clock, state, at)
+    SELECT (d.ticket).ticket_id, v.clock, v.state, v.at
+      FROM due d
+     CROSS JOIN LATERAL ops.sla_crossings((d.ticket).response_at_risk_at, (d.ticket).response_due_at,
+                                          (d.ticket).resolution_at_risk_at, (d.ticket).resolution_due_at,
+                                          (d.ticket).first_response_at, (d.ticket).resolved_at, moment) v
+    ON CONFLICT (ticket_id, clock, state) DO NOTHING),
+  next AS (
+    SELECT (d.ticket).ticket_id, ops.next_sla_check(d.ticket, moment) AS at FROM due d),
+  moved AS (
+    UPDATE ops.sla_checks c SET next_check_at = n.at FROM next n
+     WHERE c.ticket_id = n.ticket_id AND n.at IS NOT NULL),
+  finished AS (
+    DELETE FROM ops.sla_checks c USING next n WHERE c.ticket_id = n.ticket_id AND n.at IS NULL)
+  SELECT count(*) INTO touched FROM due;
+  RETURN touched;
 END
 $function$
 ;
@@ -1116,6 +1246,26 @@ BEGIN
    GROUP BY p.priority
    ORDER BY p.priority;
 END
+$function$
+;
+CREATE OR REPLACE FUNCTION ops.sync_sla_transitions(ticket ops.tickets, now timestamp with time zone)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  WITH holding AS (
+    SELECT c.clock, c.state, c.at
+      FROM ops.sla_crossings(ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at,
+                             ticket.resolution_due_at, ticket.first_response_at, ticket.resolved_at, now) c),
+  untrue AS (
+    DELETE FROM ops.sla_transitions t
+     WHERE t.ticket_id = ticket.ticket_id
+       AND NOT EXISTS (SELECT FROM holding h WHERE h.clock = t.clock AND h.state = t.state))
+  INSERT INTO ops.sla_transitions AS t (ticket_id, clock, state, at)
+  SELECT ticket.ticket_id, h.clock, h.state, h.at FROM holding h
+  ON CONFLICT (ticket_id, clock, state) DO UPDATE SET at = excluded.at, recorded_at = now()
+   WHERE t.at IS DISTINCT FROM excluded.at
 $function$
 ;
 CREATE OR REPLACE FUNCTION ops.ticket_sla(ticket_id bigint, at timestamp with time zone DEFAULT now())

@@ -1,6 +1,8 @@
 #include "core/sla_clock.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <string>
 
 #include "core/error.hpp"
@@ -127,10 +129,9 @@ std::string_view to_string(ClockState state) {
   return "unknown";
 }
 
-ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
-                        std::chrono::microseconds target, std::optional<Instant> stopped,
-                        const std::vector<Pause>& pauses, Instant now, double at_risk_fraction) {
-  require_non_negative(target);
+namespace {
+
+void require_share(double at_risk_fraction) {
   // Written so that NaN fails too.
   if (!(at_risk_fraction > 0.0 && at_risk_fraction <= 1.0)) {
     throw RuleViolation(
@@ -139,12 +140,90 @@ ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
         "Give the share of the target after which a clock is at risk, such as "
         "0.75; 1 means never before it is due.");
   }
+}
+
+ClockMilestones milestones_normalised(const BusinessCalendar& calendar, Instant started,
+                                      microseconds target, const std::vector<Pause>& pauses,
+                                      double at_risk_fraction) {
+  const microseconds at_risk_target{
+      std::llround(static_cast<double>(target.count()) * at_risk_fraction)};
+  return {due_normalised(calendar, started, at_risk_target, pauses),
+          due_normalised(calendar, started, target, pauses)};
+}
+
+}  // namespace
+
+ClockMilestones clock_milestones(const BusinessCalendar& calendar, Instant started,
+                                 std::chrono::microseconds target, std::optional<Instant> stopped,
+                                 const std::vector<Pause>& pauses, double at_risk_fraction) {
+  require_non_negative(target);
+  require_share(at_risk_fraction);
+  return milestones_normalised(calendar, started, target,
+                               normalise(stopped ? clipped_at(pauses, *stopped) : pauses),
+                               at_risk_fraction);
+}
+
+std::string_view to_string(Clock clock) {
+  return clock == Clock::kResponse ? "response" : "resolution";
+}
+
+namespace {
+
+// Each of the four milestones with the stop of its clock, in the order crossings are listed.
+struct Milestone {
+  Clock clock;
+  ClockState state;
+  std::optional<Instant> at;
+  std::optional<Instant> stopped;
+};
+
+std::array<Milestone, 4> each_milestone(const TicketMilestones& milestones,
+                                        const ClockStops& stops) {
+  return {
+      {{Clock::kResponse, ClockState::kAtRisk, milestones.response.at_risk, stops.first_response},
+       {Clock::kResponse, ClockState::kBreached, milestones.response.due, stops.first_response},
+       {Clock::kResolution, ClockState::kAtRisk, milestones.resolution.at_risk, stops.resolved},
+       {Clock::kResolution, ClockState::kBreached, milestones.resolution.due, stops.resolved}}};
+}
+
+}  // namespace
+
+std::vector<Crossing> crossings_by(const TicketMilestones& milestones, const ClockStops& stops,
+                                   Instant now) {
+  std::vector<Crossing> crossings;
+  for (const auto& milestone : each_milestone(milestones, stops)) {
+    if (milestone.at && *milestone.at <= now &&
+        (!milestone.stopped || *milestone.at < *milestone.stopped)) {
+      crossings.push_back({milestone.clock, milestone.state, *milestone.at});
+    }
+  }
+  return crossings;
+}
+
+std::optional<Instant> next_crossing(const TicketMilestones& milestones, const ClockStops& stops,
+                                     Instant after) {
+  std::optional<Instant> next;
+  for (const auto& milestone : each_milestone(milestones, stops)) {
+    if (!milestone.stopped && milestone.at && *milestone.at > after &&
+        (!next || *milestone.at < *next)) {
+      next = milestone.at;
+    }
+  }
+  return next;
+}
+
+ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
+                        std::chrono::microseconds target, std::optional<Instant> stopped,
+                        const std::vector<Pause>& pauses, Instant now, double at_risk_fraction) {
+  require_non_negative(target);
+  require_share(at_risk_fraction);
 
   ClockReading reading;
   // A reading shows the clock as it stood at `now`: a later stop has not happened yet.
   if (stopped && *stopped <= now) {
     const auto stop_pauses = normalise(clipped_at(pauses, *stopped));
-    reading.due = due_normalised(calendar, started, target, stop_pauses);
+    reading.due =
+        due_normalised(calendar, started, target, stop_pauses);  // its at-risk instant is past
     const auto worked = excluding_normalised(calendar, started, *stopped, stop_pauses);
     reading.state = *stopped <= *reading.due ? ClockState::kMet : ClockState::kBreached;
     reading.remaining = target - worked;
@@ -162,7 +241,9 @@ ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
     }
   }
   happened = normalise(std::move(happened));
-  reading.due = due_normalised(calendar, started, target, happened);
+  const ClockMilestones milestones =
+      milestones_normalised(calendar, started, target, happened, at_risk_fraction);
+  reading.due = milestones.due;
   const auto worked = excluding_normalised(calendar, started, now, happened);
   reading.remaining = target - worked;
   reading.used_fraction = fraction_used(worked, target);
@@ -172,9 +253,9 @@ ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
   });
   if (paused_now) {
     reading.state = ClockState::kPaused;
-  } else if (reading.due && now >= *reading.due) {
+  } else if (milestones.due && now >= *milestones.due) {
     reading.state = ClockState::kBreached;
-  } else if (reading.used_fraction >= at_risk_fraction) {
+  } else if (milestones.at_risk && now >= *milestones.at_risk) {
     reading.state = ClockState::kAtRisk;
   } else {
     reading.state = ClockState::kOnTrack;

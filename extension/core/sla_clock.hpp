@@ -35,6 +35,51 @@ enum class ClockState { kMet, kOnTrack, kAtRisk, kBreached, kPaused };
 // "met", "on_track", "at_risk", "breached", "paused".
 std::string_view to_string(ClockState state);
 
+// The two instants a clock crosses: into at_risk, once it has run for at_risk_fraction of its
+// target (rounded to the microsecond), and into breached, at its due time. Both count working
+// time over the pauses as they stood when the clock stopped (every pause while it runs), and
+// are nullopt while a pause without an end holds the clock. The one computation of both
+// instants: tickets store it (ops.tickets.*_at_risk_at, *_due_at) and readings use it.
+// RuleViolation 22X45 for a negative target, 22X46 for an at_risk_fraction outside (0, 1].
+struct ClockMilestones {
+  std::optional<Instant> at_risk;
+  std::optional<Instant> due;
+};
+ClockMilestones clock_milestones(const BusinessCalendar& calendar, Instant started,
+                                 std::chrono::microseconds target, std::optional<Instant> stopped,
+                                 const std::vector<Pause>& pauses, double at_risk_fraction);
+
+// A ticket's two clocks, and where each stops: the first response, and the resolution.
+enum class Clock { kResponse, kResolution };
+std::string_view to_string(Clock clock);  // "response", "resolution"
+
+struct TicketMilestones {
+  ClockMilestones response;
+  ClockMilestones resolution;
+};
+struct ClockStops {
+  std::optional<Instant> first_response;
+  std::optional<Instant> resolved;
+};
+
+// A clock's move into at_risk or breached, at the instant it happened.
+struct Crossing {
+  Clock clock;
+  ClockState state;  // kAtRisk or kBreached
+  Instant at;
+};
+
+// The crossings that have happened by `now`: each milestone at or before `now` that came before
+// its clock stopped. In the order response at_risk, response breached, resolution at_risk,
+// resolution breached.
+std::vector<Crossing> crossings_by(const TicketMilestones& milestones, const ClockStops& stops,
+                                   Instant now);
+
+// The next instant after `after` at which a clock that is still running crosses; nullopt when
+// neither will (both stopped, paused without end, or every crossing past).
+std::optional<Instant> next_crossing(const TicketMilestones& milestones, const ClockStops& stops,
+                                     Instant after);
+
 struct ClockReading {
   ClockState state = ClockState::kOnTrack;
   std::optional<Instant> due;  // none while a pause without an end holds the clock
@@ -49,9 +94,9 @@ struct ClockReading {
 // `now` is still open then. A clock stopped by `now` (first response given, ticket resolved) is
 // met when it stopped no later than its due time and breached otherwise; pauses count only up to
 // the stop. A running clock is paused while `now` lies in a pause (with no due time while that
-// pause has no end), breached from its due time on, at risk once it has used `at_risk_fraction`
-// of its target, and on track before. RuleViolation 22X45 for a negative target, 22X46 for an
-// at_risk_fraction outside (0, 1].
+// pause has no end), breached from its due time on, at risk from its at-risk instant on, and on
+// track before; both instants are clock_milestones' over what was known at `now`. RuleViolation
+// 22X45 for a negative target, 22X46 for an at_risk_fraction outside (0, 1].
 ClockReading read_clock(const BusinessCalendar& calendar, Instant started,
                         std::chrono::microseconds target, std::optional<Instant> stopped,
                         const std::vector<Pause>& pauses, Instant now,

@@ -406,3 +406,103 @@ EXPENSE_OPS_FUNCTION(expense_ops_sla_configuration_changed) {
   calendar_cache.clear();
   return PointerGetDatum(nullptr);
 }
+
+namespace {
+
+std::optional<core::Instant> optional_instant(FunctionCallInfo fcinfo, int index) {
+  return pg::optional_timestamptz_argument(fcinfo, index);
+}
+
+Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant) {
+  return instant ? TimestampTzGetDatum(pg::to_timestamptz(*instant)) : Datum(0);
+}
+
+// The four milestones and the two stops, in the argument order the SQL functions share:
+// (response_at_risk, response_due, resolution_at_risk, resolution_due, first_response, resolved).
+sla::TicketMilestones milestones_arguments(FunctionCallInfo fcinfo) {
+  return {{optional_instant(fcinfo, 0), optional_instant(fcinfo, 1)},
+          {optional_instant(fcinfo, 2), optional_instant(fcinfo, 3)}};
+}
+
+sla::ClockStops stops_arguments(FunctionCallInfo fcinfo) {
+  return {optional_instant(fcinfo, 4), optional_instant(fcinfo, 5)};
+}
+
+}  // namespace
+
+// ops.ticket_milestones(calendar, opened, response_target, resolution_target, at_risk_fraction,
+//     first_response, resolved, pauses, OUT response_at_risk, OUT response_due,
+//     OUT resolution_at_risk, OUT resolution_due): what a ticket stores of its clocks.
+EXPENSE_OPS_FUNCTION(expense_ops_ticket_milestones) {
+  const auto pauses = pauses_argument(fcinfo, 7);  // before the calendar: see calendar_argument
+  const auto opened = instant_argument(fcinfo, 1, "opened");
+  const auto response_target = duration_argument(fcinfo, 2, "response_target");
+  const auto resolution_target = duration_argument(fcinfo, 3, "resolution_target");
+  const double fraction = pg::float8_argument(fcinfo, 4, "at_risk_fraction");
+  const auto first_response = optional_instant(fcinfo, 5);
+  const auto resolved = optional_instant(fcinfo, 6);
+  const auto& business = calendar_argument(fcinfo, 0);
+  const auto response =
+      sla::clock_milestones(business, opened, response_target, first_response, pauses, fraction);
+  const auto resolution =
+      sla::clock_milestones(business, opened, resolution_target, resolved, pauses, fraction);
+  Datum values[4] = {
+      optional_timestamptz_datum(response.at_risk), optional_timestamptz_datum(response.due),
+      optional_timestamptz_datum(resolution.at_risk), optional_timestamptz_datum(resolution.due)};
+  bool nulls[4] = {!response.at_risk, !response.due, !resolution.at_risk, !resolution.due};
+  return pg::guarded([&] {
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+      elog(ERROR, "ops.ticket_milestones must be declared with OUT parameters");
+    }
+    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
+  });
+}
+
+// ops.sla_crossings(response_at_risk, response_due, resolution_at_risk, resolution_due,
+//     first_response, resolved, at) RETURNS TABLE (clock text, state ops.sla_clock_state,
+//     at timestamptz): the crossings that have happened by `at`.
+EXPENSE_OPS_FUNCTION(expense_ops_sla_crossings) {
+  const auto crossings = sla::crossings_by(milestones_arguments(fcinfo), stops_arguments(fcinfo),
+                                           instant_argument(fcinfo, 6, "at"));
+  struct Row {
+    const char* clock;
+    const char* state;
+    TimestampTz at;
+  };
+  std::vector<Row> rows;
+  rows.reserve(crossings.size());
+  for (const auto& crossing : crossings) {
+    rows.push_back({crossing.clock == sla::Clock::kResponse ? "response" : "resolution",
+                    crossing.state == sla::ClockState::kAtRisk ? "at_risk" : "breached",
+                    pg::to_timestamptz(crossing.at)});
+  }
+  const Row* data = rows.data();
+  const std::size_t count = rows.size();
+  pg::guarded([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    const Oid state_type = TupleDescAttr(result->setDesc, 1)->atttypid;
+    for (std::size_t i = 0; i < count; ++i) {
+      Datum values[3] = {CStringGetTextDatum(data[i].clock),
+                         DirectFunctionCall2(enum_in, CStringGetDatum(data[i].state),
+                                             ObjectIdGetDatum(state_type)),
+                         TimestampTzGetDatum(data[i].at)};
+      bool nulls[3] = {false, false, false};
+      tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+    }
+  });
+  return Datum(0);
+}
+
+// ops.next_sla_crossing(response_at_risk, response_due, resolution_at_risk, resolution_due,
+//     first_response, resolved, after) RETURNS timestamptz: NULL when no running clock will
+//     cross again.
+EXPENSE_OPS_FUNCTION(expense_ops_next_sla_crossing) {
+  const auto next = sla::next_crossing(milestones_arguments(fcinfo), stops_arguments(fcinfo),
+                                       instant_argument(fcinfo, 6, "after"));
+  if (!next) {
+    PG_RETURN_NULL();
+  }
+  PG_RETURN_TIMESTAMPTZ(pg::to_timestamptz(*next));
+}

@@ -46,6 +46,35 @@ LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_read_clock';
 COMMENT ON FUNCTION ops.read_clock(text, timestamptz, interval, timestamptz, tstzmultirange, float8, timestamptz) IS
   'Reads an SLA clock at the instant `at`: state, due instant, remaining time and share used. Pauses and a stop after `at` are ignored';
 
+-- The milestones of a ticket's two clocks, and the crossings recorded from them: computed once,
+-- in C++ (core::sla::clock_milestones, crossings_by, next_crossing), for the stored instants,
+-- the transitions and the refresh alike; ops.read_clock uses the same computation.
+CREATE FUNCTION ops.ticket_milestones(calendar text, opened timestamptz, response_target interval,
+                                      resolution_target interval, at_risk_fraction float8,
+                                      first_response timestamptz, resolved timestamptz, pauses tstzmultirange,
+                                      OUT response_at_risk timestamptz, OUT response_due timestamptz,
+                                      OUT resolution_at_risk timestamptz, OUT resolution_due timestamptz)
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_milestones';
+COMMENT ON FUNCTION ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange) IS
+  'When each of a ticket''s clocks becomes at risk and is due, counting working time of the calendar outside the pauses (those before the clock''s stop, once it stopped); NULL while an open pause holds a clock';
+
+CREATE FUNCTION ops.sla_crossings(response_at_risk timestamptz, response_due timestamptz,
+                                  resolution_at_risk timestamptz, resolution_due timestamptz,
+                                  first_response timestamptz, resolved timestamptz, by_instant timestamptz)
+RETURNS TABLE (clock text, state ops.sla_clock_state, at timestamptz)
+-- At most four rows: the planner must not take it for a table of a thousand.
+LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4 AS 'MODULE_PATHNAME', 'expense_ops_sla_crossings';
+COMMENT ON FUNCTION ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz) IS
+  'The moves into at_risk and breached that have happened by by_instant: each milestone at or before it that came before its clock stopped';
+
+CREATE FUNCTION ops.next_sla_crossing(response_at_risk timestamptz, response_due timestamptz,
+                                      resolution_at_risk timestamptz, resolution_due timestamptz,
+                                      first_response timestamptz, resolved timestamptz, after timestamptz)
+RETURNS timestamptz
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_next_sla_crossing';
+COMMENT ON FUNCTION ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz) IS
+  'The next instant after `after` at which a clock still running crosses into at_risk or breached; NULL when none will';
+
 CREATE FUNCTION ops.sla_configuration_changed() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_sla_configuration_changed';
 COMMENT ON FUNCTION ops.sla_configuration_changed() IS
@@ -230,15 +259,8 @@ DECLARE
   fallback interval;
   release_at timestamptz;
   resolution_target interval;
-  response_pauses tstzmultirange;
-  resolution_pauses tstzmultirange;
 BEGIN
   SELECT * INTO STRICT policy FROM ops.sla_policies WHERE priority = ticket.priority;
-  -- A stopped clock ignores pauses after its stop; none can start then, but a reopen can.
-  response_pauses := ticket.paused_during
-    * tstzmultirange(tstzrange(NULL, ticket.first_response_at));
-  resolution_pauses := ticket.paused_during
-    * tstzmultirange(tstzrange(NULL, ticket.resolved_at));
   resolution_target := policy.resolution_target;
   ticket.resolution_due_is_fallback := false;
   IF resolution_target IS NULL THEN
@@ -258,12 +280,11 @@ BEGIN
   ticket.response_target := policy.response_target;
   ticket.resolution_target := resolution_target;
   ticket.at_risk_fraction := policy.at_risk_fraction;
-  ticket.response_due_at := ops.clock_due(policy.calendar_id, ticket.opened_at, policy.response_target, response_pauses);
-  ticket.response_at_risk_at := ops.clock_due(policy.calendar_id, ticket.opened_at,
-                                              policy.response_target * policy.at_risk_fraction, response_pauses);
-  ticket.resolution_due_at := ops.clock_due(policy.calendar_id, ticket.opened_at, resolution_target, resolution_pauses);
-  ticket.resolution_at_risk_at := ops.clock_due(policy.calendar_id, ticket.opened_at,
-                                                resolution_target * policy.at_risk_fraction, resolution_pauses);
+  SELECT m.response_at_risk, m.response_due, m.resolution_at_risk, m.resolution_due
+    INTO ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at, ticket.resolution_due_at
+    FROM ops.ticket_milestones(policy.calendar_id, ticket.opened_at, policy.response_target, resolution_target,
+                               policy.at_risk_fraction, ticket.first_response_at, ticket.resolved_at,
+                               ticket.paused_during) m;
   ticket.sla_computed_at := now();
   RETURN ticket;
 END
@@ -274,12 +295,8 @@ COMMENT ON FUNCTION ops.compute_ticket_sla(ops.tickets) IS
 -- The next instant a running clock crosses into at_risk or breached, after `after`.
 CREATE FUNCTION ops.next_sla_check(ticket ops.tickets, after timestamptz) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT min(at) FROM (VALUES
-    (CASE WHEN ticket.first_response_at IS NULL THEN ticket.response_at_risk_at END),
-    (CASE WHEN ticket.first_response_at IS NULL THEN ticket.response_due_at END),
-    (CASE WHEN ticket.resolved_at IS NULL THEN ticket.resolution_at_risk_at END),
-    (CASE WHEN ticket.resolved_at IS NULL THEN ticket.resolution_due_at END)) v(at)
-   WHERE at > after
+  SELECT ops.next_sla_crossing(ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at,
+                               ticket.resolution_due_at, ticket.first_response_at, ticket.resolved_at, after)
 $$;
 COMMENT ON FUNCTION ops.next_sla_check(ops.tickets, timestamptz) IS
   'The next instant after `after` when one of the ticket''s running clocks becomes at risk or breached';
@@ -289,12 +306,9 @@ COMMENT ON FUNCTION ops.next_sla_check(ops.tickets, timestamptz) IS
 CREATE FUNCTION ops.sync_sla_transitions(ticket ops.tickets, now timestamptz) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   WITH holding AS (
-    SELECT v.clock, v.state, v.at FROM (VALUES
-        ('response', 'at_risk'::ops.sla_clock_state, ticket.response_at_risk_at, ticket.first_response_at),
-        ('response', 'breached', ticket.response_due_at, ticket.first_response_at),
-        ('resolution', 'at_risk', ticket.resolution_at_risk_at, ticket.resolved_at),
-        ('resolution', 'breached', ticket.resolution_due_at, ticket.resolved_at)) v(clock, state, at, stopped)
-     WHERE v.at IS NOT NULL AND v.at <= now AND (v.stopped IS NULL OR v.at < v.stopped)),
+    SELECT c.clock, c.state, c.at
+      FROM ops.sla_crossings(ticket.response_at_risk_at, ticket.response_due_at, ticket.resolution_at_risk_at,
+                             ticket.resolution_due_at, ticket.first_response_at, ticket.resolved_at, now) c),
   untrue AS (
     DELETE FROM ops.sla_transitions t
      WHERE t.ticket_id = ticket.ticket_id
@@ -378,12 +392,9 @@ BEGIN
     INSERT INTO ops.sla_transitions (ticket_id, clock, state, at)
     SELECT (d.ticket).ticket_id, v.clock, v.state, v.at
       FROM due d
-     CROSS JOIN LATERAL (VALUES
-        ('response', 'at_risk'::ops.sla_clock_state, (d.ticket).response_at_risk_at, (d.ticket).first_response_at),
-        ('response', 'breached', (d.ticket).response_due_at, (d.ticket).first_response_at),
-        ('resolution', 'at_risk', (d.ticket).resolution_at_risk_at, (d.ticket).resolved_at),
-        ('resolution', 'breached', (d.ticket).resolution_due_at, (d.ticket).resolved_at)) v(clock, state, at, stopped)
-     WHERE v.at <= moment AND (v.stopped IS NULL OR v.at < v.stopped)
+     CROSS JOIN LATERAL ops.sla_crossings((d.ticket).response_at_risk_at, (d.ticket).response_due_at,
+                                          (d.ticket).resolution_at_risk_at, (d.ticket).resolution_due_at,
+                                          (d.ticket).first_response_at, (d.ticket).resolved_at, moment) v
     ON CONFLICT (ticket_id, clock, state) DO NOTHING),
   next AS (
     SELECT (d.ticket).ticket_id, ops.next_sla_check(d.ticket, moment) AS at FROM due d),
@@ -666,7 +677,10 @@ REVOKE ALL ON FUNCTION ops.business_time(text, timestamptz, timestamptz), ops.ad
   ops.ticket_sla(bigint, timestamptz), api.ticket_sla(bigint, timestamptz),
   ops.feature_score(integer, integer, integer, integer, integer, float8, float8, float8, float8, float8),
   ops.sla_report(timestamptz, timestamptz, uuid), ops.ticket_counts(timestamptz, timestamptz, uuid),
-  ops.report_scope(), api.sla_report(timestamptz, timestamptz), api.ticket_counts(timestamptz, timestamptz)
+  ops.report_scope(), api.sla_report(timestamptz, timestamptz), api.ticket_counts(timestamptz, timestamptz),
+  ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange),
+  ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+  ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.ticket_sla(bigint, timestamptz), api.sla_report(timestamptz, timestamptz),
   api.ticket_counts(timestamptz, timestamptz),
@@ -677,6 +691,9 @@ GRANT EXECUTE ON FUNCTION ops.refresh_sla_transitions() TO expense_ops_worker, e
 GRANT EXECUTE ON FUNCTION ops.business_time(text, timestamptz, timestamptz),
   ops.add_business_time(text, timestamptz, interval), ops.clock_due(text, timestamptz, interval, tstzmultirange),
   ops.compute_ticket_sla(ops.tickets), ops.next_sla_check(ops.tickets, timestamptz),
+  ops.ticket_milestones(text, timestamptz, interval, interval, float8, timestamptz, timestamptz, tstzmultirange),
+  ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+  ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
   ops.ticket_sla(bigint, timestamptz), ops.sla_report(timestamptz, timestamptz, uuid),
   ops.ticket_counts(timestamptz, timestamptz, uuid) TO expense_ops_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.calendars, ops.calendar_hours, ops.calendar_holidays,

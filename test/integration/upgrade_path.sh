@@ -8,11 +8,12 @@
 #
 #   upgrade_path.sh               the comparison
 #   upgrade_path.sh --self-check  shows that the comparison catches an update script that misses
-#       a change: for each kind of statement below, it installs a copy of the newest update
-#       script without its first statement of that kind, under the throwaway version name
-#       "selfcheck", updates the oldest version to it, and expects a difference. An unchanged
-#       copy must show none. The installed scripts are never modified, and the copy is removed
-#       on exit, whatever happens.
+#       a change: it joins the update chain into one script from the oldest version to the
+#       throwaway version "selfcheck", and for each kind of statement below installs a copy
+#       without the last statement of that kind (so from the newest script that has one),
+#       updates the oldest version to it, and expects a difference. An unchanged copy must show
+#       none. The installed scripts are never modified, and the copy is removed on exit,
+#       whatever happens.
 #
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER: a superuser) and the extension installed.
 set -euo pipefail
@@ -80,19 +81,19 @@ as_installer() {
   if [ -w "$extdir" ]; then "$@"; else sudo "$@"; fi
 }
 installed_files() { (cd "$extdir" && md5sum expense_ops[.-]*); }
-newest_update=$(cd "$extdir" && ls expense_ops--*--"$newest".sql)
-[ "$(echo "$newest_update" | wc -l)" = 1 ] || { echo "not exactly one update script to $newest: $newest_update"; exit 1; }
-previous=${newest_update#expense_ops--}
-previous=${previous%%--*}
-throwaway=$extdir/expense_ops--$previous--selfcheck.sql
+# The whole chain as one script, from the oldest version straight to a throwaway one: a kind of
+# statement the newest update script lacks is taken out of the newest script that has one.
+chain=$(cd "$extdir" && ls expense_ops--*--*.sql | grep -v -- '--selfcheck\.sql' | sort -V -t- -k3)
+(cd "$extdir" && cat $chain) | grep -v '^\\echo' >"$work/chain.sql"
+throwaway=$extdir/expense_ops--$oldest--selfcheck.sql
 installed_files | grep -v -- '--selfcheck\.sql' >"$work/installed.before"
-echo "self-check: copies of $newest_update, each missing one statement, installed as $(basename "$throwaway")"
+echo "self-check: the update chain ($(echo $chain | tr ' ' ',')) as one script, each time missing one statement, installed as $(basename "$throwaway")"
 
-# without KIND REGEX: prints the newest update script without its first statement whose text
-# (whitespace collapsed) matches REGEX; the removed statement's first line goes to $work/removed.
-# Exits 3 when no statement matches.
+# without KIND REGEX: prints the chain without its last statement whose text (whitespace
+# collapsed) matches REGEX, which is in the newest script that has such a statement; the
+# removed statement's first line goes to $work/removed. Exits 3 when no statement matches.
 without() {
-  python3 - "$extdir/$newest_update" "$2" "$work/removed" <<'PYTHON'
+  python3 - "$work/chain.sql" "$2" "$work/removed" <<'PYTHON'
 import re, sys
 path, pattern, removed_path = sys.argv[1:4]
 src = open(path).read()
@@ -132,10 +133,12 @@ while i < n:  # statement by statement: quotes, dollar quotes and comments never
             break
     statement = src[start:i]
     if re.search(pattern, re.sub(r'\s+', ' ', statement)):
-        open(removed_path, 'w').write(statement.split('\n')[0] + '\n')
-        sys.stdout.write(src[:start] + src[i:])
-        sys.exit(0)
-sys.exit(3)  # no such statement
+        last = (start, i)
+if 'last' not in dir():
+    sys.exit(3)  # no such statement
+start, i = last
+open(removed_path, 'w').write(src[start:i].split('\n')[0] + '\n')
+sys.stdout.write(src[:start] + src[i:])
 PYTHON
 }
 
@@ -165,7 +168,7 @@ try_copy() {
 }
 
 failures=0
-cp "$extdir/$newest_update" "$work/copy.sql"
+cp "$work/chain.sql" "$work/copy.sql"
 if ! try_copy "$work/copy.sql"; then
   echo "not ok - the unchanged copy does not update: $(tail -3 "$work/update.out")"
   failures=$((failures + 1))
@@ -182,16 +185,17 @@ for kind in "${kinds[@]}"; do
   status=0
   without "$name" "${kind#*|}" >"$work/copy.sql" || status=$?
   if [ "$status" -eq 3 ]; then
-    echo "ok - # SKIP $newest_update has no $name statement"
+    echo "not ok - no update script has a $name statement to take out"
+    failures=$((failures + 1))
     continue
   elif [ "$status" -ne 0 ]; then
-    echo "not ok - could not take the first $name out of $newest_update"
+    echo "not ok - could not take a $name out of the chain"
     failures=$((failures + 1))
     continue
   fi
   removed=$(cat "$work/removed")
   if ! try_copy "$work/copy.sql"; then
-    echo "not ok - without its first $name ($removed) the update fails instead: $(tail -3 "$work/update.out")"
+    echo "not ok - without its last $name ($removed) the update fails instead: $(tail -3 "$work/update.out")"
     failures=$((failures + 1))
   elif [ -s "$work/diff" ]; then
     echo "ok - caught a missing $name ($removed): $(grep -c '^[<>]' "$work/diff") fingerprint lines differ, such as"
