@@ -5,9 +5,7 @@
 
 namespace expense_ops::pg {
 
-namespace {
-
-void require(FunctionCallInfo fcinfo, int index, const char* name) {
+void require_argument(FunctionCallInfo fcinfo, int index, const char* name) {
   if (PG_ARGISNULL(index)) {
     throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
                               std::string(name) + " must not be null",
@@ -15,10 +13,8 @@ void require(FunctionCallInfo fcinfo, int index, const char* name) {
   }
 }
 
-}  // namespace
-
 std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  require(fcinfo, index, name);
+  require_argument(fcinfo, index, name);
   const Datum argument = PG_GETARG_DATUM(index);
   const char* copy =
       guarded([&] { return static_cast<const char*>(TextDatumGetCString(argument)); });
@@ -36,7 +32,7 @@ std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int i
 }
 
 std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  require(fcinfo, index, name);
+  require_argument(fcinfo, index, name);
   const Datum argument = PG_GETARG_DATUM(index);
   const bytea* value =
       guarded([&] { return static_cast<const bytea*>(DatumGetByteaPP(argument)); });
@@ -44,7 +40,7 @@ std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name)
 }
 
 std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* name) {
-  require(fcinfo, index, name);
+  require_argument(fcinfo, index, name);
   const Datum argument = PG_GETARG_DATUM(index);
   const char* text = guarded([&] {
     Jsonb* document = DatumGetJsonbP(argument);
@@ -54,7 +50,7 @@ std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* 
 }
 
 std::int32_t int32_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  require(fcinfo, index, name);
+  require_argument(fcinfo, index, name);
   return PG_GETARG_INT32(index);
 }
 
@@ -65,18 +61,50 @@ std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcin
   return to_instant(PG_GETARG_TIMESTAMPTZ(index));
 }
 
+core::Instant timestamptz_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require_argument(fcinfo, index, name);
+  return to_instant(PG_GETARG_TIMESTAMPTZ(index));
+}
+
+bool bool_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require_argument(fcinfo, index, name);
+  return PG_GETARG_BOOL(index);
+}
+
 std::optional<std::int32_t> optional_int32_argument(FunctionCallInfo fcinfo, int index) {
   return PG_ARGISNULL(index) ? std::nullopt : std::optional<std::int32_t>(PG_GETARG_INT32(index));
 }
 
+std::optional<std::int64_t> optional_int64_argument(FunctionCallInfo fcinfo, int index) {
+  return PG_ARGISNULL(index) ? std::nullopt : std::optional<std::int64_t>(PG_GETARG_INT64(index));
+}
+
+std::optional<bool> optional_bool_argument(FunctionCallInfo fcinfo, int index) {
+  return PG_ARGISNULL(index) ? std::nullopt : std::optional<bool>(PG_GETARG_BOOL(index));
+}
+
 double float8_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  require(fcinfo, index, name);
+  require_argument(fcinfo, index, name);
   return PG_GETARG_FLOAT8(index);
 }
 
 Datum text_datum(const std::string& value) {
   return guarded([&] {
     return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));
+  });
+}
+
+Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant) {
+  return instant ? TimestampTzGetDatum(to_timestamptz(*instant)) : Datum(0);
+}
+
+Datum composite_datum(FunctionCallInfo fcinfo, const char* function, Datum* values, bool* nulls) {
+  return guarded([&] {
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+      elog(ERROR, "%s must be declared with OUT parameters", function);
+    }
+    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
   });
 }
 

@@ -14,18 +14,31 @@ namespace expense_ops::pg {
 
 // Argument `index` (0-based); throws RuleViolation 22004 (null_value_not_allowed) when NULL.
 std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name);
-std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int index);
 std::string bytea_argument(FunctionCallInfo fcinfo, int index, const char* name);
 std::string jsonb_argument_text(FunctionCallInfo fcinfo, int index, const char* name);
 std::int32_t int32_argument(FunctionCallInfo fcinfo, int index, const char* name);
+bool bool_argument(FunctionCallInfo fcinfo, int index, const char* name);
+core::Instant timestamptz_argument(FunctionCallInfo fcinfo, int index, const char* name);
+double float8_argument(FunctionCallInfo fcinfo, int index, const char* name);
+// The same check for readers of other types: throws RuleViolation 22004 when `index` is NULL.
+void require_argument(FunctionCallInfo fcinfo, int index, const char* name);
+
+// nullopt for SQL NULL.
+std::optional<std::string> optional_text_argument(FunctionCallInfo fcinfo, int index);
 std::optional<core::Instant> optional_timestamptz_argument(FunctionCallInfo fcinfo, int index);
 std::optional<std::int32_t> optional_int32_argument(FunctionCallInfo fcinfo, int index);
-double float8_argument(FunctionCallInfo fcinfo, int index, const char* name);
+std::optional<std::int64_t> optional_int64_argument(FunctionCallInfo fcinfo, int index);
+std::optional<bool> optional_bool_argument(FunctionCallInfo fcinfo, int index);
 
 Datum text_datum(const std::string& value);
 Datum bytea_datum(const std::string& bytes);
 // A one-dimensional text[] in the current memory context.
 Datum text_array_datum(const std::vector<std::string_view>& values);
+// A timestamptz Datum, or 0 for nullopt: pair it with `!instant` in the nulls array.
+Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant);
+// The row a function with OUT parameters returns: `values` and `nulls` in the order of its OUT
+// parameters. `function` names it in the error for a declaration without them.
+Datum composite_datum(FunctionCallInfo fcinfo, const char* function, Datum* values, bool* nulls);
 
 // Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01. Inline: per-row paths
 // such as the SLA clock convert several instants a row.

@@ -83,24 +83,12 @@ EXPENSE_OPS_FUNCTION(expense_ops_lockout_after_failure) {
   state.window_start = pg::optional_timestamptz_argument(fcinfo, 1);
   state.locks = pg::int32_argument(fcinfo, 2, "locks");
   state.locked_until = pg::optional_timestamptz_argument(fcinfo, 3);
-  const auto at = pg::optional_timestamptz_argument(fcinfo, 4);
-  if (!at) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "at must not be null",
-                              "Pass the time of the attempt.");
-  }
-  const core::lockout::State next = core::lockout::after_failure(state, *at);
+  const core::lockout::State next =
+      core::lockout::after_failure(state, pg::timestamptz_argument(fcinfo, 4, "at"));
 
-  Datum values[4] = {
-      Int32GetDatum(next.failures),
-      next.window_start ? TimestampTzGetDatum(pg::to_timestamptz(*next.window_start)) : 0,
-      Int32GetDatum(next.locks),
-      next.locked_until ? TimestampTzGetDatum(pg::to_timestamptz(*next.locked_until)) : 0};
+  Datum values[4] = {Int32GetDatum(next.failures),
+                     pg::optional_timestamptz_datum(next.window_start), Int32GetDatum(next.locks),
+                     pg::optional_timestamptz_datum(next.locked_until)};
   bool nulls[4] = {false, !next.window_start, false, !next.locked_until};
-  return pg::guarded([&] {
-    TupleDesc descriptor;
-    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-      elog(ERROR, "iam.lockout_after_failure must be declared with OUT parameters");
-    }
-    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
-  });
+  return pg::composite_datum(fcinfo, "iam.lockout_after_failure", values, nulls);
 }

@@ -3,7 +3,6 @@
 // function decides, does the password work, and says what to store.
 #include <string>
 
-#include "core/error.hpp"
 #include "core/login.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
@@ -17,23 +16,19 @@ EXPENSE_OPS_FUNCTION(expense_ops_decide_login) {
   using namespace expense_ops;
   namespace login = core::login;
   const std::string password = pg::optional_text_argument(fcinfo, 0).value_or("");
-  const bool account_found = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+  const bool account_found = pg::optional_bool_argument(fcinfo, 1).value_or(false);
   const auto password_hash = pg::optional_text_argument(fcinfo, 2);
-  const auto at = pg::optional_timestamptz_argument(fcinfo, 10);
-  if (!at) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "at must not be null",
-                              "Pass the time of the attempt.");
-  }
+  const core::Instant at = pg::timestamptz_argument(fcinfo, 10, "at");
 
   login::Attempt attempt;
   attempt.password = password;
-  attempt.recent_failures_from_address = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT64(8);
+  attempt.recent_failures_from_address = pg::optional_int64_argument(fcinfo, 8).value_or(0);
   if (account_found) {
     login::Account account;
     if (password_hash) {
       account.password_hash = *password_hash;
     }
-    account.disabled = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+    account.disabled = pg::optional_bool_argument(fcinfo, 3).value_or(false);
     account.lockout.failures = pg::optional_int32_argument(fcinfo, 4).value_or(0);
     account.lockout.window_start = pg::optional_timestamptz_argument(fcinfo, 5);
     account.lockout.locks = pg::optional_int32_argument(fcinfo, 6).value_or(0);
@@ -45,24 +40,17 @@ EXPENSE_OPS_FUNCTION(expense_ops_decide_login) {
     policy.address_failure_limit = *limit;
   }
 
-  const login::Decision decision = login::decide(attempt, *at, policy);
+  const login::Decision decision = login::decide(attempt, at, policy);
 
   const std::string reason(login::to_string(decision.reason));
   const auto& next = decision.lockout;
-  Datum values[6] = {
-      pg::text_datum(reason),
-      Int32GetDatum(next.failures),
-      next.window_start ? TimestampTzGetDatum(pg::to_timestamptz(*next.window_start)) : 0,
-      Int32GetDatum(next.locks),
-      next.locked_until ? TimestampTzGetDatum(pg::to_timestamptz(*next.locked_until)) : 0,
-      decision.new_password_hash ? pg::text_datum(*decision.new_password_hash) : 0};
+  Datum values[6] = {pg::text_datum(reason),
+                     Int32GetDatum(next.failures),
+                     pg::optional_timestamptz_datum(next.window_start),
+                     Int32GetDatum(next.locks),
+                     pg::optional_timestamptz_datum(next.locked_until),
+                     decision.new_password_hash ? pg::text_datum(*decision.new_password_hash) : 0};
   bool nulls[6] = {
       false, false, !next.window_start, false, !next.locked_until, !decision.new_password_hash};
-  return pg::guarded([&] {
-    TupleDesc descriptor;
-    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-      elog(ERROR, "iam.decide_login must be declared with OUT parameters");
-    }
-    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
-  });
+  return pg::composite_datum(fcinfo, "iam.decide_login", values, nulls);
 }

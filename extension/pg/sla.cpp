@@ -239,24 +239,10 @@ const sla::BusinessCalendar& calendar_argument(FunctionCallInfo fcinfo, int inde
   return *found;
 }
 
-core::Instant instant_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  const auto instant = pg::optional_timestamptz_argument(fcinfo, index);
-  if (!instant) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
-                              std::string(name) + " must not be null",
-                              std::string("Pass a value for ") + name + ".");
-  }
-  return *instant;
-}
-
 // Targets are working time: "4 hours" is four working hours. Months have no fixed length and
 // are refused; a day is 24 hours of working time.
 microseconds duration_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index)) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
-                              std::string(name) + " must not be null",
-                              std::string("Pass a value for ") + name + ".");
-  }
+  pg::require_argument(fcinfo, index, name);
   const Interval* span = PG_GETARG_INTERVAL_P(index);
   if (span->month != 0) {
     throw core::RuleViolation(core::sqlstate::kSlaTargetMonths,
@@ -344,15 +330,15 @@ void prepare_clock_result(FunctionCallInfo fcinfo, CallSite& site) {
 // ops.business_time(calendar, from, to) RETURNS interval
 EXPENSE_OPS_FUNCTION(expense_ops_business_time) {
   const auto& business = calendar_argument(fcinfo, 0);
-  return interval_datum(
-      business.elapsed(instant_argument(fcinfo, 1, "from"), instant_argument(fcinfo, 2, "to")));
+  return interval_datum(business.elapsed(pg::timestamptz_argument(fcinfo, 1, "from"),
+                                         pg::timestamptz_argument(fcinfo, 2, "to")));
 }
 
 // ops.add_business_time(calendar, start, duration) RETURNS timestamptz
 EXPENSE_OPS_FUNCTION(expense_ops_add_business_time) {
   const auto& business = calendar_argument(fcinfo, 0);
-  const auto end =
-      business.add(instant_argument(fcinfo, 1, "start"), duration_argument(fcinfo, 2, "duration"));
+  const auto end = business.add(pg::timestamptz_argument(fcinfo, 1, "start"),
+                                duration_argument(fcinfo, 2, "duration"));
   PG_RETURN_TIMESTAMPTZ(pg::to_timestamptz(end));
 }
 
@@ -361,7 +347,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_add_business_time) {
 EXPENSE_OPS_FUNCTION(expense_ops_clock_due) {
   const auto pauses = pauses_argument(fcinfo, 3);  // before the calendar: see calendar_argument
   const auto& business = calendar_argument(fcinfo, 0);
-  const auto due = sla::due(business, instant_argument(fcinfo, 1, "started"),
+  const auto due = sla::due(business, pg::timestamptz_argument(fcinfo, 1, "started"),
                             duration_argument(fcinfo, 2, "target"), pauses);
   if (!due) {
     PG_RETURN_NULL();
@@ -374,10 +360,11 @@ EXPENSE_OPS_FUNCTION(expense_ops_clock_due) {
 EXPENSE_OPS_FUNCTION(expense_ops_read_clock) {
   const auto pauses = pauses_argument(fcinfo, 4);  // before the calendar: see calendar_argument
   const auto& business = calendar_argument(fcinfo, 0);
-  const auto reading = sla::read_clock(
-      business, instant_argument(fcinfo, 1, "started"), duration_argument(fcinfo, 2, "target"),
-      pg::optional_timestamptz_argument(fcinfo, 3), pauses, instant_argument(fcinfo, 6, "at"),
-      pg::float8_argument(fcinfo, 5, "at_risk_fraction"));
+  const auto reading = sla::read_clock(business, pg::timestamptz_argument(fcinfo, 1, "started"),
+                                       duration_argument(fcinfo, 2, "target"),
+                                       pg::optional_timestamptz_argument(fcinfo, 3), pauses,
+                                       pg::timestamptz_argument(fcinfo, 6, "at"),
+                                       pg::float8_argument(fcinfo, 5, "at_risk_fraction"));
   CallSite& site = call_site(fcinfo);
   prepare_clock_result(fcinfo, site);
   Datum values[4];
@@ -409,23 +396,17 @@ EXPENSE_OPS_FUNCTION(expense_ops_sla_configuration_changed) {
 
 namespace {
 
-std::optional<core::Instant> optional_instant(FunctionCallInfo fcinfo, int index) {
-  return pg::optional_timestamptz_argument(fcinfo, index);
-}
-
-Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant) {
-  return instant ? TimestampTzGetDatum(pg::to_timestamptz(*instant)) : Datum(0);
-}
-
 // The four milestones and the two stops, in the argument order the SQL functions share:
 // (response_at_risk, response_due, resolution_at_risk, resolution_due, first_response, resolved).
 sla::TicketMilestones milestones_arguments(FunctionCallInfo fcinfo) {
-  return {{optional_instant(fcinfo, 0), optional_instant(fcinfo, 1)},
-          {optional_instant(fcinfo, 2), optional_instant(fcinfo, 3)}};
+  return {
+      {pg::optional_timestamptz_argument(fcinfo, 0), pg::optional_timestamptz_argument(fcinfo, 1)},
+      {pg::optional_timestamptz_argument(fcinfo, 2), pg::optional_timestamptz_argument(fcinfo, 3)}};
 }
 
 sla::ClockStops stops_arguments(FunctionCallInfo fcinfo) {
-  return {optional_instant(fcinfo, 4), optional_instant(fcinfo, 5)};
+  return {pg::optional_timestamptz_argument(fcinfo, 4),
+          pg::optional_timestamptz_argument(fcinfo, 5)};
 }
 
 }  // namespace
@@ -435,28 +416,23 @@ sla::ClockStops stops_arguments(FunctionCallInfo fcinfo) {
 //     OUT resolution_at_risk, OUT resolution_due): what a ticket stores of its clocks.
 EXPENSE_OPS_FUNCTION(expense_ops_ticket_milestones) {
   const auto pauses = pauses_argument(fcinfo, 7);  // before the calendar: see calendar_argument
-  const auto opened = instant_argument(fcinfo, 1, "opened");
+  const auto opened = pg::timestamptz_argument(fcinfo, 1, "opened");
   const auto response_target = duration_argument(fcinfo, 2, "response_target");
   const auto resolution_target = duration_argument(fcinfo, 3, "resolution_target");
   const double fraction = pg::float8_argument(fcinfo, 4, "at_risk_fraction");
-  const auto first_response = optional_instant(fcinfo, 5);
-  const auto resolved = optional_instant(fcinfo, 6);
+  const auto first_response = pg::optional_timestamptz_argument(fcinfo, 5);
+  const auto resolved = pg::optional_timestamptz_argument(fcinfo, 6);
   const auto& business = calendar_argument(fcinfo, 0);
   const auto response =
       sla::clock_milestones(business, opened, response_target, first_response, pauses, fraction);
   const auto resolution =
       sla::clock_milestones(business, opened, resolution_target, resolved, pauses, fraction);
-  Datum values[4] = {
-      optional_timestamptz_datum(response.at_risk), optional_timestamptz_datum(response.due),
-      optional_timestamptz_datum(resolution.at_risk), optional_timestamptz_datum(resolution.due)};
+  Datum values[4] = {pg::optional_timestamptz_datum(response.at_risk),
+                     pg::optional_timestamptz_datum(response.due),
+                     pg::optional_timestamptz_datum(resolution.at_risk),
+                     pg::optional_timestamptz_datum(resolution.due)};
   bool nulls[4] = {!response.at_risk, !response.due, !resolution.at_risk, !resolution.due};
-  return pg::guarded([&] {
-    TupleDesc descriptor;
-    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-      elog(ERROR, "ops.ticket_milestones must be declared with OUT parameters");
-    }
-    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
-  });
+  return pg::composite_datum(fcinfo, "ops.ticket_milestones", values, nulls);
 }
 
 // ops.sla_crossings(response_at_risk, response_due, resolution_at_risk, resolution_due,
@@ -464,7 +440,8 @@ EXPENSE_OPS_FUNCTION(expense_ops_ticket_milestones) {
 //     at timestamptz): the crossings that have happened by `at`.
 EXPENSE_OPS_FUNCTION(expense_ops_sla_crossings) {
   const auto crossings = sla::crossings_by(milestones_arguments(fcinfo), stops_arguments(fcinfo),
-                                           instant_argument(fcinfo, 6, "at"));
+                                           pg::timestamptz_argument(fcinfo, 6, "at"));
+  // The names come from to_string(), whose views are of string literals: .data() ends in NUL.
   struct Row {
     const char* clock;
     const char* state;
@@ -473,8 +450,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_sla_crossings) {
   std::vector<Row> rows;
   rows.reserve(crossings.size());
   for (const auto& crossing : crossings) {
-    rows.push_back({crossing.clock == sla::Clock::kResponse ? "response" : "resolution",
-                    crossing.state == sla::ClockState::kAtRisk ? "at_risk" : "breached",
+    rows.push_back({sla::to_string(crossing.clock).data(), sla::to_string(crossing.state).data(),
                     pg::to_timestamptz(crossing.at)});
   }
   const Row* data = rows.data();
@@ -500,7 +476,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_sla_crossings) {
 //     cross again.
 EXPENSE_OPS_FUNCTION(expense_ops_next_sla_crossing) {
   const auto next = sla::next_crossing(milestones_arguments(fcinfo), stops_arguments(fcinfo),
-                                       instant_argument(fcinfo, 6, "after"));
+                                       pg::timestamptz_argument(fcinfo, 6, "after"));
   if (!next) {
     PG_RETURN_NULL();
   }

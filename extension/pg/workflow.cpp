@@ -12,18 +12,6 @@ namespace {
 namespace core = expense_ops::core;
 namespace pg = expense_ops::pg;
 
-bool bool_argument(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index)) {
-    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
-                              std::string(name) + " must not be null");
-  }
-  return PG_GETARG_BOOL(index);
-}
-
-std::optional<std::int64_t> optional_int64_argument(FunctionCallInfo fcinfo, int index) {
-  return PG_ARGISNULL(index) ? std::nullopt : std::optional<std::int64_t>(PG_GETARG_INT64(index));
-}
-
 }  // namespace
 
 // expense.workflow_step(action, status, actor_role, actor_is_owner, actor_manages_owner,
@@ -35,11 +23,11 @@ EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
   expense.status = pg::text_argument(fcinfo, 1, "status");
   core::workflow::Actor actor;
   actor.role = pg::optional_text_argument(fcinfo, 2).value_or("");
-  actor.is_owner = bool_argument(fcinfo, 3, "actor_is_owner");
-  actor.manages_owner = bool_argument(fcinfo, 4, "actor_manages_owner");
-  expense.above_threshold = bool_argument(fcinfo, 5, "above_threshold");
-  expense.first_approval_given = bool_argument(fcinfo, 6, "first_approval_given");
-  expense.actor_gave_first_approval = bool_argument(fcinfo, 7, "actor_gave_first_approval");
+  actor.is_owner = pg::bool_argument(fcinfo, 3, "actor_is_owner");
+  actor.manages_owner = pg::bool_argument(fcinfo, 4, "actor_manages_owner");
+  expense.above_threshold = pg::bool_argument(fcinfo, 5, "above_threshold");
+  expense.first_approval_given = pg::bool_argument(fcinfo, 6, "first_approval_given");
+  expense.actor_gave_first_approval = pg::bool_argument(fcinfo, 7, "actor_gave_first_approval");
   const std::string reason = pg::optional_text_argument(fcinfo, 8).value_or("");
   const auto step = core::workflow::decide(action, actor, expense, reason);
   return pg::text_datum(step.records_first_approval ? step.next_status + "+first_approval"
@@ -50,18 +38,18 @@ EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
 //                          per_item_limit, same_day_total, per_day_limit) RETURNS void
 EXPENSE_OPS_FUNCTION(expense_ops_check_submission) {
   core::expenses::SubmissionFacts facts;
-  const auto base_amount = optional_int64_argument(fcinfo, 0);
+  const auto base_amount = pg::optional_int64_argument(fcinfo, 0);
   if (!base_amount) {
     throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "base_amount must not be null");
   }
   facts.base_amount = *base_amount;
   const auto currency = core::find_currency(pg::text_argument(fcinfo, 1, "base_currency"));
   facts.base_exponent = currency ? currency->exponent : 2;
-  facts.has_receipt = bool_argument(fcinfo, 2, "has_receipt");
-  facts.receipt_threshold = optional_int64_argument(fcinfo, 3).value_or(0);
-  facts.per_item_limit = optional_int64_argument(fcinfo, 4);
-  facts.same_day_total = optional_int64_argument(fcinfo, 5).value_or(0);
-  facts.per_day_limit = optional_int64_argument(fcinfo, 6);
+  facts.has_receipt = pg::bool_argument(fcinfo, 2, "has_receipt");
+  facts.receipt_threshold = pg::optional_int64_argument(fcinfo, 3).value_or(0);
+  facts.per_item_limit = pg::optional_int64_argument(fcinfo, 4);
+  facts.same_day_total = pg::optional_int64_argument(fcinfo, 5).value_or(0);
+  facts.per_day_limit = pg::optional_int64_argument(fcinfo, 6);
   core::expenses::check_submission(facts);
   PG_RETURN_VOID();
 }
