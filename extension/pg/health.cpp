@@ -140,7 +140,8 @@ std::int64_t database_xid_age() {
 }
 
 // The standby's WAL receiver as pg_stat_wal_receiver shows it, read from shared memory:
-// api.health() runs no SQL. The state names are pg_stat_wal_receiver's (its own mapping is static).
+// api.health() runs no SQL, and api.health_db() reads it the same way. The state names are
+// pg_stat_wal_receiver's (its own mapping is static).
 struct ReceiverFacts {
   bool running;
   WalRcvState state;
@@ -189,6 +190,18 @@ std::optional<double> seconds_since(TimestampTz then, TimestampTz now) {
   return static_cast<double>(now - then) / USECS_PER_SEC;
 }
 
+// A standby's link to its primary, read alike for api.health() and api.health_db(): `Facts`
+// is health::ServiceFacts or health::DatabaseFacts, which carry the same two fields.
+template <typename Facts>
+void read_primary_link(Facts& facts) {
+  const ReceiverFacts receiver = read_receiver();
+  facts.wal_receiver_status = receiver_status(receiver);
+  if (receiver.running) {
+    facts.seconds_since_primary_message =
+        seconds_since(receiver.last_message, GetCurrentTimestamp());
+  }
+}
+
 health::ServiceFacts read_service_facts() {
   health::ServiceFacts facts;
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
@@ -199,12 +212,7 @@ health::ServiceFacts read_service_facts() {
       guarded([] { return static_cast<const char*>(get_database_name(MyDatabaseId)); });
   facts.in_recovery = guarded([] { return RecoveryInProgress(); });
   if (facts.in_recovery) {
-    const ReceiverFacts receiver = read_receiver();
-    facts.wal_receiver_status = receiver_status(receiver);
-    if (receiver.running) {
-      facts.seconds_since_primary_message =
-          seconds_since(receiver.last_message, GetCurrentTimestamp());
-    }
+    read_primary_link(facts);
   }
   facts.oldest_xid_age = database_xid_age();
   const NewestHeartbeat newest = read_newest_heartbeat();
@@ -237,9 +245,7 @@ SELECT current_setting('server_version'),
        s.blks_hit::int8,
        s.blks_read::int8,
        s.deadlocks::int8,
-       extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8,
-       (SELECT r.status::text FROM pg_stat_wal_receiver r),
-       (SELECT extract(epoch FROM clock_timestamp() - r.last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver r)
+       extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
   FROM pg_stat_database s
  WHERE s.datname = current_database()
 )sql";
@@ -282,9 +288,8 @@ health::DatabaseFacts read_database_facts() {
   facts.blocks_read = row.integer(14).value_or(0);
   facts.deadlocks = row.integer(15).value_or(0);
   facts.seconds_since_last_replayed_commit = row.floating(16);
-  facts.wal_receiver_status = row.string(17);
-  facts.seconds_since_primary_message = row.floating(18);
   if (facts.in_recovery) {
+    read_primary_link(facts);
     // When replay last reached the newest WAL received: the startup process resets it each time
     // it starts replaying the latest chunk. Not in any view; shared memory, read under its lock.
     const TimestampTz caught_up = guarded([] { return GetCurrentChunkReplayStartTime(); });
