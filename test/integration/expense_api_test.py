@@ -13,7 +13,7 @@ import threading
 import time
 from decimal import Decimal
 
-from expenses_test import ACME, GLOBEX, TRAVEL, USERS, start
+from expenses_test import ACME, GLOBEX, TRAVEL, USERS, query, start
 from postgrest import PostgREST
 from tap import check, finish
 
@@ -22,10 +22,20 @@ WRITERS = {"fay", "ada"}  # finance and admin manage categories and rates
 TAXI = "00000000-0000-0000-0000-0000000000c3"  # per-day limit 100.00 EUR
 
 
-def query(admin, sql, params=()):
-    with admin.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
+def patch_by_role(api, tokens, path, sql, params, writers, what):
+    """PATCH `path` as every caller: each of `writers` changes the one row (`what`), Globex's gus
+    finds nothing of Acme's to change (200 []), and everyone else is refused: 401 anonymous,
+    403 the rest. `params` may be a function of the caller."""
+    for who in ROLES:
+        response = api.request("PATCH", path, sql, params(who) if callable(params) else params, token=tokens[who])
+        if who in writers:
+            check(f"{who}: PATCH {path} {what}", response.status == 200 and len(response.body) == 1, repr(response))
+        elif who == "gus":
+            check(f"gus: PATCH {path} changes nothing of Acme's (200 [])",
+                  response.status == 200 and response.body == [], repr(response))
+        else:
+            expected = 401 if who == "anonymous" else 403
+            check(f"{who}: PATCH {path} is refused ({expected})", response.status == expected, repr(response))
 
 
 def categories(api, tokens, admin):
@@ -61,23 +71,13 @@ def categories(api, tokens, admin):
             expected = 401 if who == "anonymous" else 403
             check(f"{who}: POST /categories is refused ({expected})", response.status == expected, repr(response))
 
-        response = api.request("PATCH", "/categories",
-                               "UPDATE api.categories SET per_day_limit = 120 WHERE id = %s RETURNING id", (TRAVEL,),
-                               token=token)
-        if who in WRITERS:
-            check(f"{who}: PATCH /categories sets a limit", response.status == 200 and len(response.body) == 1,
-                  repr(response))
-        elif who in ("gus",):
-            check("gus: PATCH of Acme's category changes nothing (200 [])",
-                  response.status == 200 and response.body == [], repr(response))
-        else:
-            expected = 401 if who == "anonymous" else 403
-            check(f"{who}: PATCH /categories is refused ({expected})", response.status == expected, repr(response))
         response = api.request("DELETE", "/categories", "DELETE FROM api.categories WHERE id = %s", (TRAVEL,),
                                token=token)
         expected = 401 if who == "anonymous" else (200 if who == "gus" else 403)
         check(f"{who}: DELETE /categories is refused ({expected}{': invisible to Globex' if who == 'gus' else ''})",
               response.status == expected, repr(response))
+    patch_by_role(api, tokens, "/categories", "UPDATE api.categories SET per_day_limit = 120 WHERE id = %s RETURNING id",
+                  (TRAVEL,), WRITERS, "sets a limit")
     check("Acme's Travel category still exists, with the limit finance or admin set",
           query(admin, "SELECT per_day_limit FROM expense.categories WHERE category_id = %s", (TRAVEL,)) == [(12000,)])
 
@@ -120,18 +120,9 @@ def exchange_rates(api, tokens, admin):
         else:
             check(f"{who}: GET /exchange_rates shows Acme's GBP rate",
                   response.status == 200 and response.body == [("GBP", Decimal("1.15"))], repr(response))
-    for who in ROLES:
-        response = api.request("PATCH", "/exchange_rates",
-                               "UPDATE api.exchange_rates SET rate = 1.2 WHERE currency = 'GBP' RETURNING rate",
-                               token=tokens[who])
-        if who in WRITERS:
-            check(f"{who}: PATCH /exchange_rates changes the rate", response.status == 200 and len(response.body) == 1,
-                  repr(response))
-        elif who == "gus":
-            check("gus: PATCH of Acme's rate changes nothing", response.status == 200 and response.body == [],
-                  repr(response))
-        else:
-            check(f"{who}: PATCH /exchange_rates is refused", response.status in (401, 403), repr(response))
+    patch_by_role(api, tokens, "/exchange_rates",
+                  "UPDATE api.exchange_rates SET rate = 1.2 WHERE currency = 'GBP' RETURNING rate", (), WRITERS,
+                  "changes the rate")
     check("the rate is what finance and admin set",
           query(admin, "SELECT rate FROM expense.exchange_rates WHERE currency = 'GBP'") == [(Decimal("1.2"),)])
     response = api.request("DELETE", "/exchange_rates", "DELETE FROM api.exchange_rates WHERE currency = 'GBP' RETURNING 1",
@@ -166,17 +157,8 @@ def organisation(api, tokens, admin):
             expected = GLOBEX if who == "gus" else ACME
             check(f"{who}: GET /organisation shows their own organisation only",
                   response.status == 200 and [row[0] for row in response.body] == [expected], repr(response))
-        response = api.request("PATCH", "/organisation",
-                               "UPDATE api.organisation SET name = %s WHERE id = %s RETURNING name", (f"Acme by {who}", ACME),
-                               token=token)
-        if who == "ada":
-            check("ada (admin): PATCH /organisation renames it", response.status == 200 and len(response.body) == 1,
-                  repr(response))
-        elif who == "gus":
-            check("gus: PATCH of Acme changes nothing (200 [])", response.status == 200 and response.body == [],
-                  repr(response))
-        else:
-            check(f"{who}: PATCH /organisation is refused", response.status in (401, 403), repr(response))
+    patch_by_role(api, tokens, "/organisation", "UPDATE api.organisation SET name = %s WHERE id = %s RETURNING name",
+                  lambda who: (f"Acme by {who}", ACME), {"ada"}, "renames it (admin only)")
     check("only the admin's rename reached Acme",
           query(admin, "SELECT name FROM expense.orgs WHERE org_id = %s", (ACME,)) == [("Acme by ada",)])
     response = api.request("PATCH", "/organisation", "UPDATE api.organisation SET base_currency = 'USD' RETURNING 1",

@@ -61,6 +61,13 @@ def start(admin_dsn, authenticator_dsn):
     return admin, api, tokens
 
 
+def query(admin, sql, params=()):
+    """Runs SQL in the superuser connection: its rows, or None for a statement that returns none."""
+    with admin.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else None
+
+
 def create(api, token, amount="12.30", currency="EUR", days_ago=1, **extra):
     columns = {"category_id": TRAVEL, "expense_date": None, "merchant": "Taxi Zürich",
                "amount": amount, "currency": currency, **extra}

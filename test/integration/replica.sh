@@ -6,10 +6,20 @@
 #   * every read-only API endpoint answers on the standby (replica_api_test.py);
 #   * the worker refuses to run against the standby instead of failing every write.
 
-standby_sql() { psql -X -q -A -t -h "$STANDBY_BASE" -p "$STANDBY_PORT" -d "$REPLICA_DB" -c "$1"; }
+# standby_sql SQL [USER]: runs SQL on the standby, as USER (default: the cluster's superuser).
+standby_sql() { psql -X -q -A -t -h "$STANDBY_BASE" -p "$STANDBY_PORT" -d "$REPLICA_DB" ${2:+-U "$2"} -c "$1"; }
 primary_sql() { psql -X -q -A -t -d "$REPLICA_DB" -c "$1"; }
-standby_health_db() { standby_sql "SELECT api.health_db()->>'$1'"; }
+# Conditions to wait for (wait_until SECONDS CONDITION ARGS...).
 receiver_streaming() { [ "$(standby_sql "SELECT status FROM pg_stat_wal_receiver")" = streaming ]; }
+standby_health_is() { [ "$(standby_sql "SELECT api.health_db()->>'status'")" = "$1" ]; }
+standby_caught_up() { [ "$(standby_sql "SELECT api.health_db()->'replication'->>'replay_lag_bytes'")" = 0 ]; }
+standby_has_expected_replicas() { [ "$(standby_sql "SELECT expected_replicas FROM ops.health_settings")" = "$1" ]; }
+standby_admits() { standby_sql "SELECT 1" "$1" >/dev/null 2>&1; }
+standby_degraded_by_replication() {
+  [ "$(standby_sql "SELECT h->>'status' = 'degraded' AND jsonb_path_exists(h, '\$.findings[*] ? (@.check == \"replication\")')
+                      FROM api.health_db() h")" = t ]
+}
+primary_first_finding_says() { primary_sql "SELECT api.health_db()->'findings'->0->>'message'" | grep -q -- "$1"; }
 
 run_replica_tests() {
   REPLICA_DB=expense_ops_replica
@@ -35,7 +45,7 @@ CONF
   check "the standby streams from the primary" wait_until 30 receiver_streaming
 
   echo "# health on a streaming standby and its primary"
-  wait_until 10 bash -c "[ \"\$(psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -c \"SELECT api.health_db()->>'status'\")\" = ok ]"
+  wait_until 10 standby_health_is ok
   report=$(standby_sql "SELECT api.health_db()")
   check "a streaming standby's api.health_db() is ok, role standby, receiver streaming ($report)" \
     [ "$(standby_sql "SELECT h->>'status' || '/' || (h->'replication'->>'role') || '/' || (h->'replication'->>'wal_receiver')
@@ -46,7 +56,7 @@ CONF
   check "the primary sees one streaming replica" \
     [ "$(primary_sql "SELECT api.health_db()->'replication'->>'streaming_replicas'")" = 1 ]
   primary_sql "UPDATE ops.health_settings SET expected_replicas = 1" >/dev/null
-  wait_until 10 bash -c "[ \"\$(psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -c 'SELECT expected_replicas FROM ops.health_settings')\" = 1 ]"
+  wait_until 10 standby_has_expected_replicas 1
   check "expecting one replica, with one streaming, the primary is ok" \
     [ "$(primary_sql "SELECT api.health_db()->>'status'")" = ok ]
 
@@ -70,10 +80,10 @@ CONF
   as_server_user "$PG_BIN/pg_ctl" -D "$STANDBY_BASE/data" reload >/dev/null
 
   echo "# the read-only API on the standby"
-  wait_until 10 bash -c "[ \"\$(psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -c \"SELECT api.health_db()->'replication'->>'replay_lag_bytes'\")\" = 0 ]"
+  wait_until 10 standby_caught_up
   psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_authenticator" -c "CREATE ROLE it_authenticator LOGIN NOINHERIT" \
     -c "GRANT expense_anon, expense_user TO it_authenticator"
-  wait_until 10 bash -c "psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -U it_authenticator -c 'SELECT 1' >/dev/null 2>&1"
+  wait_until 10 standby_admits it_authenticator
   python_suite replica "$here/replica_api_test.py" "host=$PGHOST port=$PGPORT dbname=$REPLICA_DB user=postgres" \
     "host=$PGHOST port=$PGPORT dbname=$REPLICA_DB user=it_authenticator" \
     "host=$STANDBY_BASE port=$STANDBY_PORT dbname=$REPLICA_DB user=it_authenticator"
@@ -81,7 +91,7 @@ CONF
 
   echo "# the worker against a standby"
   psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_worker" -c "CREATE ROLE it_worker LOGIN IN ROLE expense_ops_worker"
-  wait_until 10 bash -c "psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -U it_worker -c 'SELECT 1' >/dev/null 2>&1"
+  wait_until 10 standby_admits it_worker
   EXPENSE_OPS_DSN="host=$STANDBY_BASE port=$STANDBY_PORT dbname=$REPLICA_DB user=it_worker" \
     "$WORKER" --worker-id it-standby --heartbeat-interval 0.2 --reconnect-initial-delay 0.2 --reconnect-max-delay 0.4 \
     >"$WORK/standby-worker.log" 2>&1 &
@@ -97,16 +107,16 @@ CONF
   echo "# a standby cut off from its primary, and a primary without its replica"
   cluster_stop "$CLUSTER_BASE"
   check "without its primary the standby's api.health_db() is degraded, naming replication" \
-    wait_until 20 bash -c "psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -c \"SELECT h->>'status' = 'degraded' AND jsonb_path_exists(h, '\\\$.findings[*] ? (@.check == \\\"replication\\\")') FROM api.health_db() h\" | grep -q t"
+    wait_until 20 standby_degraded_by_replication
   health=$(standby_sql "SELECT api.health()")
   check "and its api.health() names replication as the first finding ($health)" \
     [ "$(standby_sql "SELECT h->>'status' || '/' || (h->'findings'->0->>'check') FROM api.health() h")" = "degraded/replication" ]
   cluster_start "$CLUSTER_BASE"
   check "once the primary is back, the standby streams again and is ok" \
-    wait_until 30 bash -c "[ \"\$(psql -X -A -t -h '$STANDBY_BASE' -p $STANDBY_PORT -d $REPLICA_DB -c \"SELECT api.health_db()->>'status'\")\" = ok ]"
+    wait_until 30 standby_health_is ok
   cluster_stop "$STANDBY_BASE"
   check "the primary expecting one replica is degraded once its only replica is gone" \
-    wait_until 20 bash -c "psql -X -A -t -d $REPLICA_DB -c \"SELECT api.health_db()->'findings'->0->>'message'\" | grep -q '0 of 1 expected replicas stream'"
+    wait_until 20 primary_first_finding_says '0 of 1 expected replicas stream'
   rm -rf "$STANDBY_BASE"
   psql -X -q -d postgres -c "DROP DATABASE $REPLICA_DB"
 }

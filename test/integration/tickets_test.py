@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 import psycopg2
 
-from expenses_test import ACME, GLOBEX
+from expenses_test import ACME, GLOBEX, query
 from tap import check, finish
 from tenancy import OPERATOR, ORG_NAMES, STAFF, TENANTS, email, start_with_staff, user_id
 
@@ -97,12 +97,6 @@ class Tickets:
     def board_row(self, who, ticket):
         response = self.get(who, "/sla_board", BOARD + " WHERE ticket_id = %s", (ticket,))
         return response, (response.body[0] if response.status == 200 and len(response.body) == 1 else None)
-
-
-def query(admin, sql, params=()):
-    with admin.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def ticket_row(admin, ticket):
