@@ -307,6 +307,11 @@ void prepare_clock_result(FunctionCallInfo fcinfo, CallSite& site) {
   if (site.clock_descriptor != nullptr) {
     return;
   }
+  // In ClockState order; to_string()'s views are of string literals, so .data() ends in NUL.
+  const char* names[5];
+  for (int i = 0; i < 5; ++i) {
+    names[i] = sla::to_string(static_cast<sla::ClockState>(i)).data();
+  }
   pg::guarded([&] {
     MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
     TupleDesc descriptor;
@@ -315,7 +320,6 @@ void prepare_clock_result(FunctionCallInfo fcinfo, CallSite& site) {
     }
     descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
     const Oid state_type = TupleDescAttr(descriptor, 0)->atttypid;
-    const char* names[] = {"met", "on_track", "at_risk", "breached", "paused"};
     for (int i = 0; i < 5; ++i) {
       site.clock_states[i] =
           DirectFunctionCall2(enum_in, CStringGetDatum(names[i]), ObjectIdGetDatum(state_type));
