@@ -11,12 +11,19 @@ db=$BENCH_DATABASE
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$here/expense_fixture.sql"
 
+# The rules trigger completes expense.expenses rows with the decimal amount and the base currency;
+# the bare table stores the same columns, computed in the SELECT.
 insert_into() {
+  local extra_columns= extra_values=
+  if [ "$1" = public.bare_expenses ]; then
+    extra_columns=", amount, base_currency"
+    extra_values=", CASE WHEN i % 3 = 2 THEN 100 + i % 50000 ELSE round((100 + i % 50000) / 100.0, 2) END, 'EUR'"
+  fi
   cat <<SQL
-INSERT INTO $1 (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+INSERT INTO $1 (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency$extra_columns)
 SELECT '00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
        ('00000000-0000-0000-0000-0000000000' || lpad(to_hex(1 + i % 8), 2, '0'))::uuid,
-       current_date - (i % 60), 'Merchant ' || (i % 1000), 100 + i % 50000, (ARRAY['EUR', 'USD', 'JPY'])[1 + i % 3]
+       current_date - (i % 60), 'Merchant ' || (i % 1000), 100 + i % 50000, (ARRAY['EUR', 'USD', 'JPY'])[1 + i % 3]$extra_values
   FROM generate_series(1, $rows) i;
 SQL
 }

@@ -30,13 +30,13 @@ INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency)
 VALUES ('00000000-0000-0000-0000-000000000001', current_date, 'Merchant', 12.30, 'EUR') RETURNING id;
 COMMIT;"
 # Reference: the same envelope around the bare insert, to show what the request shape costs.
-envelope_sql="${postgrest_sql%%INSERT INTO api.expenses*}INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+envelope_sql="${postgrest_sql%%INSERT INTO api.expenses*}INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency, amount, base_currency)
 VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
-        '00000000-0000-0000-0000-000000000001', current_date, 'Merchant', 1230, 'EUR') RETURNING expense_id;
+        '00000000-0000-0000-0000-000000000001', current_date, 'Merchant', 1230, 'EUR', 12.30, 'EUR') RETURNING expense_id;
 COMMIT;"
-bare_sql="INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+bare_sql="INSERT INTO public.bare_expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency, amount, base_currency)
 VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000001',
-        '00000000-0000-0000-0000-000000000001', current_date, 'Merchant', 1230, 'EUR') RETURNING expense_id;"
+        '00000000-0000-0000-0000-000000000001', current_date, 'Merchant', 1230, 'EUR', 12.30, 'EUR') RETURNING expense_id;"
 
 best_bare=0 best_api=0 best_envelope=0 bare_p99= api_p99= envelope_p99=
 for round in $(seq 1 "$rounds"); do

@@ -4,6 +4,10 @@
 --     (extension/core/error.hpp; docs/errors.md shows it), instead of writing the code itself.
 --   * The SLA milestones are computed once, in C++: ops.ticket_milestones for what a ticket
 --     stores, ops.sla_crossings and ops.next_sla_crossing for the transitions and the refresh.
+--   * A single-row write close to a bare insert: the caller's user row read once per
+--     transaction in C++ (iam.current_account and its siblings); api.expenses automatically
+--     updatable for INSERT, with the rules trigger completing the row (expense.expenses keeps
+--     the decimal amount and the base currency); creations audited by a C++ statement trigger.
 -- The functions re-created below are as extension/sql/ defines them (scripts/changed-functions.sh
 -- lists what changed since 0.4.0).
 \echo Use "ALTER EXTENSION expense_ops UPDATE TO '0.5.0'" to load this file. \quit
@@ -58,6 +62,75 @@ GRANT EXECUTE ON FUNCTION
   ops.sla_crossings(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
   ops.next_sla_crossing(timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz)
   TO expense_ops_admin;
+
+-- Who is calling, in C++ (extension/pg/caller.cpp): the user row read once per transaction,
+-- and forgotten when iam.users is written.
+CREATE OR REPLACE FUNCTION iam.current_user_id() RETURNS uuid
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_current_user_id';
+CREATE OR REPLACE FUNCTION iam.current_account(OUT user_id uuid, OUT org_id uuid, OUT role text)
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_current_account';
+COMMENT ON FUNCTION iam.current_account() IS
+  'The calling user''s id, organisation and application role, from their user row (one row of NULLs for anonymous or disabled callers); read once per transaction';
+CREATE OR REPLACE FUNCTION iam.can_see_expenses_of(owner uuid) RETURNS boolean
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_can_see_expenses_of';
+CREATE OR REPLACE FUNCTION iam.caller_has_role(org_id uuid, VARIADIC roles text[]) RETURNS boolean
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_caller_has_role';
+CREATE FUNCTION iam.forget_caller() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_forget_caller';
+COMMENT ON FUNCTION iam.forget_caller() IS
+  'AFTER each statement on iam.users: drops this backend''s cached caller, which the write may have changed';
+REVOKE ALL ON FUNCTION iam.forget_caller() FROM PUBLIC;
+CREATE TRIGGER forget_caller AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.users
+  FOR EACH STATEMENT EXECUTE FUNCTION iam.forget_caller();
+
+-- expense.expenses keeps the API's decimal amount and the base currency, so that api.expenses
+-- can be one table's view. Filled for the rows already there without firing the triggers: the
+-- audit trail must not show an edit nobody made.
+ALTER TABLE expense.expenses ADD COLUMN amount numeric, ADD COLUMN base_currency text;
+ALTER TABLE expense.expenses DISABLE TRIGGER USER;
+UPDATE expense.expenses e
+   SET amount = expense.to_amount(e.amount_minor, e.currency), base_currency = o.base_currency
+  FROM expense.orgs o
+ WHERE o.org_id = e.org_id;
+ALTER TABLE expense.expenses ENABLE TRIGGER USER;
+ALTER TABLE expense.expenses ALTER COLUMN amount SET NOT NULL, ALTER COLUMN base_currency SET NOT NULL;
+COMMENT ON COLUMN expense.expenses.amount IS
+  'amount_minor as the API shows it, with exactly the currency''s decimals. A write gives either; the trigger expense_rules keeps the other';
+COMMENT ON COLUMN expense.expenses.base_currency IS
+  'The organisation''s base currency, which base_amount_minor is in; kept by the trigger expense_rules';
+COMMENT ON FUNCTION expense.enforce_expense_rules() IS
+  'BEFORE INSERT OR UPDATE on expense.expenses: currency and amount (kept as both amount and amount_minor), date against today in the organisation''s time zone and the category''s maximum age, an active category of the same organisation, text limits (22001); fills in the owner''s organisation and its base currency, and refuses a tenant''s creation of someone else''s expense (42501) or of one not in draft (22X30)';
+GRANT INSERT (amount, status) ON expense.expenses TO expense_user;
+GRANT UPDATE (amount) ON expense.expenses TO expense_user;
+ALTER POLICY owner_creates_drafts ON expense.expenses
+  WITH CHECK (status = 'draft' AND user_id = (SELECT me.user_id FROM iam.current_account() me)
+              AND org_id = (SELECT me.org_id FROM iam.current_account() me));
+
+-- api.expenses: automatically updatable for INSERT; edits and deletions keep their trigger.
+DROP TRIGGER write ON api.expenses;
+CREATE OR REPLACE VIEW api.expenses WITH (security_invoker = true) AS
+SELECT e.expense_id AS id, e.user_id, e.category_id, e.expense_date, e.merchant, e.description,
+       e.amount, e.currency, expense.to_amount(e.base_amount_minor, e.base_currency) AS base_amount,
+       e.base_currency, e.exchange_rate, e.receipt_ref, e.status, e.created_at, e.updated_at,
+       e.rejection_reason
+  FROM expense.expenses e;
+ALTER VIEW api.expenses ALTER COLUMN user_id SET DEFAULT iam.current_user_id();
+CREATE TRIGGER write INSTEAD OF UPDATE OR DELETE ON api.expenses
+  FOR EACH ROW EXECUTE FUNCTION api.write_expense();
+COMMENT ON FUNCTION api.write_expense() IS
+  'INSTEAD OF UPDATE or DELETE of api.expenses: writes expense.expenses as the caller, so row-level security and the rules apply, and explains a refused write (42501, PT409)';
+
+-- Creations in the audit trail, in C++ (extension/pg/audit.cpp).
+CREATE FUNCTION expense.record_expense_creations() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_record_expense_creations';
+COMMENT ON FUNCTION expense.record_expense_creations() IS
+  'AFTER INSERT on expense.expenses, each statement: appends a create event per new expense to expense.expense_events';
+REVOKE ALL ON FUNCTION expense.record_expense_creations() FROM PUBLIC;
+DROP TRIGGER audit_insert ON expense.expenses;
+CREATE TRIGGER audit_insert AFTER INSERT ON expense.expenses
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_creations();
+COMMENT ON FUNCTION expense.record_expense_events() IS
+  'AFTER each UPDATE or DELETE statement on expense.expenses: appends its edits, transitions and deletions to expense.expense_events';
 
 -- The functions that now raise by name, and those that read the milestones.
 CREATE OR REPLACE FUNCTION api.accept_invitation(code text, password text)
@@ -425,8 +498,7 @@ BEGIN
         HINT = 'Ask finance to record the rate (POST /exchange_rates), then submit again.';
     END IF;
   END IF;
-  base_amount := round(e.amount_minor * rate
-                       * 10::numeric ^ (expense.currency_exponent(org.base_currency) - expense.currency_exponent(e.currency)));
+  base_amount := expense.to_base_amount(e.amount_minor, e.currency, rate, org.base_currency);
 
   SELECT coalesce(sum(x.base_amount_minor), 0) INTO day_total FROM expense.expenses x
    WHERE x.org_id = e.org_id AND x.user_id = e.user_id AND x.category_id = e.category_id
@@ -571,13 +643,11 @@ CREATE OR REPLACE FUNCTION api.write_expense()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 DECLARE
-  me record := iam.current_account();
   written expense.expenses;
-  current_row record;
 BEGIN
-  IF TG_RELID <> 'api.expenses'::regclass OR TG_WHEN <> 'INSTEAD OF' THEN
-    RAISE EXCEPTION 'api.write_expense() fires only INSTEAD OF writes on api.expenses, not on %',
-      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
+  IF TG_RELID <> 'api.expenses'::regclass OR TG_WHEN <> 'INSTEAD OF' OR TG_OP NOT IN ('UPDATE', 'DELETE') THEN
+    RAISE EXCEPTION 'api.write_expense() fires only INSTEAD OF UPDATE or DELETE on api.expenses, not on % (%)',
+      TG_RELID::regclass, TG_OP USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
   IF TG_OP = 'DELETE' THEN
     DELETE FROM expense.expenses WHERE expense_id = OLD.id RETURNING * INTO written;
@@ -587,45 +657,34 @@ BEGIN
     END IF;
     RETURN OLD;
   END IF;
-  IF NEW.user_id IS DISTINCT FROM me.user_id AND (TG_OP = 'INSERT' AND NEW.user_id IS NOT NULL
-                                                  OR TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id) THEN
+  IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
     RAISE EXCEPTION 'user_id: an expense belongs to the user who creates it' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave user_id out.';
   END IF;
-  IF coalesce(NEW.status, 'draft') <> coalesce(CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, 'draft') THEN
+  IF NEW.status IS DISTINCT FROM OLD.status THEN
     RAISE EXCEPTION 'status: an expense changes status through its workflow functions' USING ERRCODE = expense.sqlstate('status_outside_workflow'),
       HINT = 'Call api.submit_expense, api.approve_expense, api.reject_expense or api.reimburse_expense.';
   END IF;
-  IF TG_OP = 'UPDATE' AND NEW.rejection_reason IS DISTINCT FROM OLD.rejection_reason THEN
+  IF NEW.rejection_reason IS DISTINCT FROM OLD.rejection_reason THEN
     RAISE EXCEPTION 'rejection_reason: it is written by api.reject_expense' USING ERRCODE = expense.sqlstate('forbidden'),
       HINT = 'Leave rejection_reason out.';
   END IF;
-  PERFORM expense.bounded_text('merchant', NEW.merchant, 200), expense.bounded_text('description', NEW.description, 2000),
-          expense.bounded_text('receipt_ref', NEW.receipt_ref, 500);
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, description,
-                                  amount_minor, currency, receipt_ref)
-    VALUES (me.org_id, me.user_id, NEW.category_id, NEW.expense_date, NEW.merchant,
-            coalesce(NEW.description, ''), expense.to_minor_units(NEW.amount, NEW.currency), NEW.currency,
-            nullif(btrim(NEW.receipt_ref), ''))
-    RETURNING * INTO written;
-  ELSE
-    UPDATE expense.expenses
-       SET category_id = NEW.category_id, expense_date = NEW.expense_date, merchant = NEW.merchant,
-           description = coalesce(NEW.description, ''),
-           amount_minor = expense.to_minor_units(NEW.amount, NEW.currency), currency = NEW.currency,
-           receipt_ref = nullif(btrim(NEW.receipt_ref), ''), updated_at = now()
-     WHERE expense_id = OLD.id
-    RETURNING * INTO written;
-    IF written.expense_id IS NULL THEN
-      PERFORM expense.explain_refused_write(OLD.id, 'edit');
-      RETURN NULL;
-    END IF;
+  -- The rules trigger reads the amount in the currency, bounds and stores the text.
+  UPDATE expense.expenses
+     SET category_id = NEW.category_id, expense_date = NEW.expense_date, merchant = NEW.merchant,
+         description = NEW.description, amount = NEW.amount, currency = NEW.currency,
+         receipt_ref = NEW.receipt_ref, updated_at = now()
+   WHERE expense_id = OLD.id
+  RETURNING * INTO written;
+  IF written.expense_id IS NULL THEN
+    PERFORM expense.explain_refused_write(OLD.id, 'edit');
+    RETURN NULL;
   END IF;
   NEW.id := written.expense_id;
   NEW.user_id := written.user_id;
   NEW.status := written.status;
-  NEW.amount := expense.to_amount(written.amount_minor, written.currency);
+  NEW.description := written.description;
+  NEW.amount := written.amount;
   NEW.receipt_ref := written.receipt_ref;
   NEW.rejection_reason := written.rejection_reason;
   NEW.created_at := written.created_at;
@@ -672,8 +731,60 @@ BEGIN
 END
 $function$
 ;
-CREATE OR REPLACE FUNCTION expense.apply_step(expense expense.expenses, action text, reason text DEFAULT NULL::text)
- RETURNS text
+-- The workflow's decision is a row now, not a string to compare with 'submitted+first_approval'.
+-- A function's result type cannot be replaced in place: both are dropped and created again.
+DROP FUNCTION expense.apply_step(expense.expenses, text, text);
+DROP FUNCTION expense.workflow_step(text, text, text, boolean, boolean, boolean, boolean, boolean, text);
+CREATE FUNCTION expense.workflow_step(action text, status text, actor_role text, actor_is_owner boolean, actor_manages_owner boolean, above_threshold boolean, first_approval_given boolean, actor_gave_first_approval boolean, reason text, OUT next_status text, OUT records_first_approval boolean)
+ RETURNS record
+ LANGUAGE c
+ IMMUTABLE
+AS '$libdir/expense_ops', $function$expense_ops_workflow_decision$function$
+;
+CREATE OR REPLACE FUNCTION iam.caller_has_role(org_id uuid, VARIADIC roles text[])
+ RETURNS boolean
+ LANGUAGE c
+ STABLE
+AS '$libdir/expense_ops', $function$expense_ops_caller_has_role$function$
+;
+CREATE OR REPLACE FUNCTION iam.can_see_expenses_of(owner uuid)
+ RETURNS boolean
+ LANGUAGE c
+ STABLE
+AS '$libdir/expense_ops', $function$expense_ops_can_see_expenses_of$function$
+;
+CREATE OR REPLACE FUNCTION iam.current_account(OUT user_id uuid, OUT org_id uuid, OUT role text)
+ RETURNS record
+ LANGUAGE c
+ STABLE
+AS '$libdir/expense_ops', $function$expense_ops_current_account$function$
+;
+CREATE OR REPLACE FUNCTION iam.current_user_id()
+ RETURNS uuid
+ LANGUAGE c
+ STABLE
+AS '$libdir/expense_ops', $function$expense_ops_current_user_id$function$
+;
+CREATE OR REPLACE FUNCTION iam.require_admin()
+ RETURNS iam.users
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  me iam.users;
+BEGIN
+  SELECT * INTO me FROM iam.users u WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL;
+  IF me.user_id IS NULL OR me.role <> 'admin' THEN
+    RAISE EXCEPTION 'only an admin manages users' USING ERRCODE = expense.sqlstate('forbidden'), HINT = 'Ask an administrator.';
+  END IF;
+  RETURN me;
+END
+$function$
+;
+COMMENT ON FUNCTION expense.workflow_step(text, text, text, boolean, boolean, boolean, boolean, boolean, text) IS
+  'The next status for a workflow action, and whether the step is a first approval that leaves the expense submitted; or the error that forbids it (PT409 wrong status, 42501 not allowed, 22X32 no reason)';
+CREATE FUNCTION expense.apply_step(expense expense.expenses, action text, reason text DEFAULT NULL::text, OUT next_status text, OUT records_first_approval boolean)
+ RETURNS record
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
@@ -687,13 +798,49 @@ BEGIN
   END IF;
   SELECT o.second_approval_threshold INTO threshold FROM expense.orgs o WHERE o.org_id = expense.org_id;
   SELECT u.manager_id IS NOT DISTINCT FROM me.user_id INTO manages FROM iam.users u WHERE u.user_id = expense.user_id;
-  RETURN expense.workflow_step(action, expense.status, me.role, expense.user_id = me.user_id, manages,
+  SELECT s.next_status, s.records_first_approval INTO next_status, records_first_approval
+    FROM expense.workflow_step(action, expense.status, me.role, expense.user_id = me.user_id, manages,
                                coalesce(expense.base_amount_minor > threshold, false),
                                expense.first_approved_by IS NOT NULL,
-                               expense.first_approved_by IS NOT DISTINCT FROM me.user_id, reason);
+                               expense.first_approved_by IS NOT DISTINCT FROM me.user_id, reason) s;
 END
 $function$
 ;
+COMMENT ON FUNCTION expense.apply_step(expense.expenses, text, text) IS
+  'Asks the C++ workflow for the caller''s next step on an expense';
+REVOKE ALL ON FUNCTION expense.workflow_step(text, text, text, boolean, boolean, boolean, boolean, boolean, text),
+  expense.apply_step(expense.expenses, text, text) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION api.approve_expense(id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  e expense.expenses := expense.expense_for_update(id);
+  step record := expense.apply_step(e, 'approve');
+  me uuid := (SELECT user_id FROM iam.current_account());
+BEGIN
+  IF step.records_first_approval THEN
+    UPDATE expense.expenses x SET first_approved_by = me, first_approved_at = now(), updated_at = now()
+     WHERE x.expense_id = e.expense_id;
+  ELSIF e.first_approved_by IS NULL THEN
+    UPDATE expense.expenses x SET status = 'approved', first_approved_by = me, first_approved_at = now(),
+           updated_at = now() WHERE x.expense_id = e.expense_id;
+  ELSE
+    UPDATE expense.expenses x SET status = 'approved', second_approved_by = me, second_approved_at = now(),
+           updated_at = now() WHERE x.expense_id = e.expense_id;
+  END IF;
+  RETURN expense.as_api_row(e.expense_id);
+END
+$function$
+;
+-- The conversion of a submission's amount into the base currency, in C++.
+CREATE FUNCTION expense.to_base_amount(amount_minor bigint, currency text, rate numeric, base_currency text)
+RETURNS bigint LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_to_base_amount';
+COMMENT ON FUNCTION expense.to_base_amount(bigint, text, numeric, text) IS
+  'An amount in minor units of currency, at rate (base units per unit), in minor units of base_currency, rounded half away from zero';
+REVOKE ALL ON FUNCTION expense.to_base_amount(bigint, text, numeric, text) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION expense.bounded_text(field text, value text, max_characters integer)
  RETURNS text
  LANGUAGE plpgsql
@@ -779,14 +926,12 @@ DECLARE
 BEGIN
   -- SECURITY DEFINER writes the audit trail: on any other table it would let the caller forge
   -- events for any organisation.
-  IF TG_RELID <> 'expense.expenses'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
-    RAISE EXCEPTION 'expense.record_expense_events() fires only AFTER each statement on expense.expenses, not on %',
-      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
+  IF TG_RELID <> 'expense.expenses'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT'
+     OR TG_OP NOT IN ('UPDATE', 'DELETE') THEN
+    RAISE EXCEPTION 'expense.record_expense_events() fires only AFTER each UPDATE or DELETE statement on expense.expenses, not on % (%)',
+      TG_RELID::regclass, TG_OP USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, to_status, changed_fields)
-    SELECT n.org_id, n.expense_id, n.user_id, actor, 'create', n.status, '{}' FROM new_rows n;
-  ELSIF TG_OP = 'DELETE' THEN
+  IF TG_OP = 'DELETE' THEN
     INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, changed_fields)
     SELECT o.org_id, o.expense_id, o.user_id, actor, 'delete', o.status, '{}' FROM old_rows o;
   ELSE
@@ -799,7 +944,7 @@ BEGIN
       JOIN new_rows n USING (expense_id)
      CROSS JOIN LATERAL (
        SELECT jsonb_object_agg(key, jsonb_build_object('from', to_jsonb(o) -> key, 'to', to_jsonb(n) -> key)) AS changes
-         FROM jsonb_object_keys(to_jsonb(n) - 'updated_at') key
+         FROM jsonb_object_keys(to_jsonb(n) - 'updated_at' - 'amount' - 'base_currency') key
         WHERE (to_jsonb(o) -> key) IS DISTINCT FROM (to_jsonb(n) -> key)) d
      WHERE d.changes IS NOT NULL;
   END IF;

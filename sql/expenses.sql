@@ -61,6 +61,78 @@ SELECT amount_minor, currency, expense_date = current_date AS today
 -- The rules trigger is only a trigger.
 SELECT expense.enforce_expense_rules();
 
+-- Both forms of the amount: a writer of the table gives either, and the trigger keeps the
+-- other, with exactly the currency's decimals, and the organisation's base currency.
+UPDATE expense.categories SET active = true WHERE name = 'Meals';
+INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-00000000e0a1', '00000000-0000-0000-0000-00000000e002',
+        '00000000-0000-0000-0000-00000000ec01', current_date, 'Decimal', 7.5, 'EUR')
+RETURNING amount_minor, amount, base_currency, description;
+INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, amount, amount_minor, currency)
+VALUES ('00000000-0000-0000-0000-00000000e0a1', '00000000-0000-0000-0000-00000000e002',
+        '00000000-0000-0000-0000-00000000ec01', current_date, 'Both', 7.51, 750, 'EUR');
+INSERT INTO expense.expenses (user_id, category_id, expense_date, merchant, currency)
+VALUES ('00000000-0000-0000-0000-00000000e002', '00000000-0000-0000-0000-00000000ec01', current_date, 'None', 'EUR');
+UPDATE expense.expenses SET amount = 8 WHERE merchant = 'Decimal' RETURNING amount_minor, amount;
+UPDATE expense.expenses SET amount_minor = 900 WHERE merchant = 'Decimal' RETURNING amount_minor, amount;
+UPDATE expense.expenses SET amount = 8.5, currency = 'JPY' WHERE merchant = 'Decimal';
+UPDATE expense.expenses SET amount = NULL WHERE merchant = 'Decimal';
+UPDATE expense.expenses SET currency = 'KWD' WHERE merchant = 'Decimal' RETURNING amount_minor, amount;
+
+-- Through the API, as PostgREST does it: the user's role and claims, then the statement. A
+-- creation goes straight into the table (the view is automatically updatable for INSERT), and
+-- the rules trigger completes it: the owner, their organisation, the stored text.
+SET ROLE expense_user;
+SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000e002"}', false) IS NOT NULL AS as_eve;
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency, receipt_ref, description)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'Through the API', 12.3, 'EUR', '  doc-1 ', NULL)
+RETURNING user_id, amount, base_currency, receipt_ref, description = '' AS empty_description, status;
+-- Bad input: each with its own error, and nothing written.
+INSERT INTO api.expenses (user_id, category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-00000000e0ff', '00000000-0000-0000-0000-00000000ec01', current_date, 'Not mine', 1, 'EUR');
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency, status)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'Approved already', 1, 'EUR', 'approved');
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, repeat('m', 201), 1, 'EUR');
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency, receipt_ref)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'Long reference', 1, 'EUR', repeat('r', 501));
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'No amount', NULL, 'EUR');
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'Too precise', 1.234, 'EUR');
+-- Read-only columns are refused, not silently dropped.
+INSERT INTO api.expenses (id, category_id, expense_date, merchant, amount, currency)
+VALUES (gen_random_uuid(), '00000000-0000-0000-0000-00000000ec01', current_date, 'Chosen id', 1, 'EUR');
+INSERT INTO api.expenses (category_id, expense_date, merchant, amount, currency, base_amount)
+VALUES ('00000000-0000-0000-0000-00000000ec01', current_date, 'Chosen base amount', 1, 'EUR', 1);
+RESET ROLE;
+SELECT merchant, receipt_ref FROM expense.expenses WHERE merchant NOT LIKE 'Café%' ORDER BY merchant;
+-- Every creation is in the audit trail, by whoever was calling.
+SELECT e.merchant, ev.action, ev.to_status, ev.actor_id AS actor, ev.changed_fields
+  FROM expense.expense_events ev JOIN expense.expenses e USING (expense_id)
+ WHERE ev.action = 'create' AND e.merchant IN ('Decimal', 'Through the API') ORDER BY ev.event_id;
+SELECT set_config('request.jwt.claims', '', false) IS NOT NULL AS claims_cleared;
+
+-- The caller's row is read once per transaction, and read again when this session writes
+-- iam.users or a subtransaction that may have written it rolls back.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub": "00000000-0000-0000-0000-00000000e002"}', true) IS NOT NULL AS as_eve;
+SELECT role FROM iam.current_account();
+UPDATE iam.users SET role = 'finance' WHERE user_id = '00000000-0000-0000-0000-00000000e002';
+SELECT role, iam.caller_has_role(org_id, 'finance', 'admin') AS finance_or_admin FROM iam.current_account();
+SAVEPOINT promoted;
+UPDATE iam.users SET role = 'admin' WHERE user_id = '00000000-0000-0000-0000-00000000e002';
+SELECT role FROM iam.current_account();
+ROLLBACK TO promoted;
+SELECT role FROM iam.current_account();
+UPDATE iam.users SET disabled_at = now() WHERE user_id = '00000000-0000-0000-0000-00000000e002';
+SELECT user_id IS NULL AS disabled_is_nobody, iam.current_user_id() IS NOT NULL AS still_has_claims FROM iam.current_account();
+SELECT set_config('request.jwt.claims', '{"sub": "not-a-uuid"}', true) IS NOT NULL AS bad_claims;
+SELECT * FROM iam.current_account();
+ROLLBACK;
+SELECT * FROM iam.current_account();
+SELECT iam.caller_has_role(NULL, 'admin') AS null_org, iam.can_see_expenses_of(NULL) AS null_owner;
+
 -- The policy cache follows the tables when the extension is dropped and created again in this
 -- session: the new tables' changes must still reach it.
 DROP EXTENSION expense_ops CASCADE;

@@ -40,6 +40,10 @@ CREATE TEMP TABLE lookalike_orgs (org_id text);
 CREATE TRIGGER policy_cache AFTER INSERT ON lookalike_orgs
   FOR EACH STATEMENT EXECUTE FUNCTION expense.invalidate_policy_cache();
 INSERT INTO lookalike_orgs VALUES ('x');
+CREATE TEMP TABLE lookalike_users (user_id uuid);
+CREATE TRIGGER forget_caller AFTER INSERT ON lookalike_users
+  FOR EACH STATEMENT EXECUTE FUNCTION iam.forget_caller();
+INSERT INTO lookalike_users VALUES (gen_random_uuid());
 CREATE TEMP TABLE lookalike_calendars (calendar_id int);
 CREATE TRIGGER reload AFTER INSERT ON lookalike_calendars
   FOR EACH STATEMENT EXECUTE FUNCTION ops.sla_configuration_changed();
@@ -52,6 +56,17 @@ CREATE TEMP TABLE forged_expenses (org_id uuid, expense_id uuid, user_id uuid, s
 CREATE TRIGGER audit AFTER INSERT ON forged_expenses REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
 INSERT INTO forged_expenses VALUES ('00000000-0000-0000-0000-0000000000f1', gen_random_uuid(), gen_random_uuid(), 'approved');
+DROP TRIGGER audit ON forged_expenses;
+-- The creations' writer is C++, and inserts without privilege checks: elsewhere, or fired by
+-- anything but an INSERT with its transition table, it refuses.
+CREATE TRIGGER audit AFTER INSERT ON forged_expenses REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_creations();
+INSERT INTO forged_expenses VALUES ('00000000-0000-0000-0000-0000000000f1', gen_random_uuid(), gen_random_uuid(), 'approved');
+BEGIN;
+CREATE TRIGGER audit_updates AFTER UPDATE ON expense.expenses
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_creations();
+UPDATE expense.expenses SET merchant = merchant WHERE false;
+ROLLBACK;
 SELECT count(*) AS forged_expense_events FROM expense.expense_events WHERE org_id = '00000000-0000-0000-0000-0000000000f1';
 INSERT INTO ops.tickets (kind, priority, title, reporter) VALUES ('support', 'P2', 'Real ticket', 'someone') RETURNING ticket_id AS real_ticket \gset
 CREATE TEMP TABLE forged_tickets (LIKE ops.tickets);
@@ -80,6 +95,9 @@ CREATE TEMP TABLE mine (org_id int, category_id int, expense_date int, amount_mi
 CREATE TRIGGER rules BEFORE INSERT ON mine FOR EACH ROW EXECUTE FUNCTION expense.enforce_expense_rules();
 CREATE TRIGGER audit AFTER INSERT ON mine REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
+CREATE TRIGGER creations AFTER INSERT ON mine REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_creations();
+CREATE TRIGGER forget_caller AFTER INSERT ON mine FOR EACH STATEMENT EXECUTE FUNCTION iam.forget_caller();
 RESET ROLE;
 SET ROLE expense_ops_admin;
 CREATE TEMP TABLE admin_tickets (LIKE ops.tickets);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
+
+#include <boost/multiprecision/cpp_int.hpp>
 
 #include "core/error.hpp"
 
@@ -86,13 +89,18 @@ std::optional<Currency> find_currency(std::string_view code) {
   return *it;
 }
 
-std::int64_t parse_amount(std::string_view text, std::string_view currency_code) {
-  const auto currency = find_currency(currency_code);
+Currency known_currency(std::string_view code) {
+  const auto currency = find_currency(code);
   if (!currency) {
     reject(sqlstate::kUnknownCurrency,
-           "currency \"" + std::string(currency_code) + "\" is not an ISO 4217 currency code",
+           "currency \"" + std::string(code) + "\" is not an ISO 4217 currency code",
            "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
   }
+  return *currency;
+}
+
+std::int64_t parse_amount(std::string_view text, std::string_view currency_code) {
+  const Currency currency = known_currency(currency_code);
   const std::string shown(text);
   std::size_t pos = 0;
   bool negative = false;
@@ -118,7 +126,7 @@ std::int64_t parse_amount(std::string_view text, std::string_view currency_code)
     ++pos;
     for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9';
          ++pos, ++all_fraction_digits) {
-      if (fraction_digits < currency->exponent) {
+      if (fraction_digits < currency.exponent) {
         fraction = fraction * 10 + (text[pos] - '0');
         ++fraction_digits;
       } else if (text[pos] != '0') {
@@ -132,18 +140,18 @@ std::int64_t parse_amount(std::string_view text, std::string_view currency_code)
   }
   if (excess_precision) {
     reject(sqlstate::kAmountPrecision,
-           "amount " + shown + " has more decimals than " + std::string(currency->code) +
-               " allows (" + std::to_string(currency->exponent) + ")",
-           "Round the amount to " + std::to_string(currency->exponent) + " decimal places.");
+           "amount " + shown + " has more decimals than " + std::string(currency.code) +
+               " allows (" + std::to_string(currency.exponent) + ")",
+           "Round the amount to " + std::to_string(currency.exponent) + " decimal places.");
   }
   if (too_large || whole >= kMaxMajorUnits) {
     reject(sqlstate::kAmountTooLarge,
-           "amount " + shown + " " + std::string(currency->code) +
+           "amount " + shown + " " + std::string(currency.code) +
                " is beyond the largest expense accepted",
            "An expense must be below 1000000000000 units of its currency; check the amount.");
   }
-  const std::int64_t minor = whole * power_of_ten(currency->exponent) +
-                             fraction * power_of_ten(currency->exponent - fraction_digits);
+  const std::int64_t minor = whole * power_of_ten(currency.exponent) +
+                             fraction * power_of_ten(currency.exponent - fraction_digits);
   if (negative || minor <= 0) {
     reject(sqlstate::kAmountNotPositive, "amount must be greater than zero, got " + shown,
            "Enter an amount greater than zero.");
@@ -164,6 +172,73 @@ std::string format_amount(std::int64_t minor_units, int exponent) {
     digits.insert(digits.size() - static_cast<std::size_t>(exponent), 1, '.');
   }
   return negative ? "-" + digits : digits;
+}
+
+namespace {
+
+// 10^exponent, by multiplication: boost::multiprecision::pow's expression templates are beyond
+// what clang's static analyser follows.
+boost::multiprecision::cpp_int power_of_ten_exactly(int exponent) {
+  boost::multiprecision::cpp_int power = 1;
+  for (int i = 0; i < exponent; ++i) {
+    power *= 10;
+  }
+  return power;
+}
+
+}  // namespace
+
+std::int64_t convert_amount(std::int64_t minor_units, std::string_view currency,
+                            std::string_view rate, std::string_view base_currency) {
+  using boost::multiprecision::cpp_int;
+  const int from_exponent = known_currency(currency).exponent;
+  const int to_exponent = known_currency(base_currency).exponent;
+  // The rate as digits / 10^scale. It comes from a numeric column: plain digits and one point.
+  cpp_int digits = 0;
+  int scale = 0;
+  bool seen_point = false;
+  bool seen_digit = false;
+  for (const char c : rate) {
+    if (c == '.' && !seen_point) {
+      seen_point = true;
+    } else if (c >= '0' && c <= '9') {
+      digits = digits * 10 + (c - '0');
+      scale += seen_point ? 1 : 0;
+      seen_digit = true;
+    } else {
+      seen_digit = false;
+      break;
+    }
+  }
+  if (!seen_digit || digits == 0) {
+    reject(sqlstate::kInvalidParameterValue,
+           "exchange rate \"" + std::string(rate) + "\" is not a positive decimal",
+           "Record the rate as base-currency units per unit of the currency, such as 0.91.");
+  }
+  // minor * rate * 10^(to - from): scale everything to one integer fraction, then round.
+  cpp_int numerator = cpp_int(minor_units) * digits;
+  cpp_int denominator = power_of_ten_exactly(scale);
+  const int shift = to_exponent - from_exponent;
+  if (shift >= 0) {
+    numerator *= power_of_ten_exactly(shift);
+  } else {
+    denominator *= power_of_ten_exactly(-shift);
+  }
+  const bool negative = numerator < 0;
+  cpp_int magnitude = negative ? cpp_int(-numerator) : numerator;
+  cpp_int rounded = (magnitude * 2 + denominator) / (denominator * 2);  // half away from zero
+  if (negative) {
+    rounded = -rounded;
+  }
+  if (rounded > std::numeric_limits<std::int64_t>::max() ||
+      rounded < std::numeric_limits<std::int64_t>::min()) {
+    reject(sqlstate::kAmountTooLarge,
+           "amount " + format_amount(minor_units, from_exponent) + " " + std::string(currency) +
+               " at " + std::string(rate) + " is beyond any amount of " +
+               std::string(base_currency),
+           "Check the exchange rate.");
+  }
+  return static_cast<std::int64_t>(rounded);
 }
 
 }  // namespace expense_ops::core

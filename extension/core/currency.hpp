@@ -23,6 +23,10 @@ inline constexpr std::string_view kCurrencyTableEdition =
 // and BGN, still accepted for claims made while they were legal tender.
 std::optional<Currency> find_currency(std::string_view code);
 
+// The currency, or RuleViolation 22X01 naming the code: the one place that decides what an
+// unknown currency is, wherever one is read.
+Currency known_currency(std::string_view code);
+
 // No single expense may reach a trillion units of any currency.
 inline constexpr std::int64_t kMaxMajorUnits = 1'000'000'000'000;
 
@@ -33,5 +37,12 @@ std::int64_t parse_amount(std::string_view text, std::string_view currency_code)
 
 // Minor units as a decimal with exactly the currency's exponent: 1230, 2 -> "12.30".
 std::string format_amount(std::int64_t minor_units, int exponent);
+
+// An amount converted at `rate` (base units per unit of `currency`, a positive decimal such as
+// "0.91"), in minor units of `base_currency`, rounded half away from zero, exactly: 1000 JPY at
+// 0.0061 EUR is 610 cents. Throws 22X01 for an unknown currency, 22023 for a rate that is not a
+// positive decimal, 22X05 for a result beyond the largest expense.
+std::int64_t convert_amount(std::int64_t minor_units, std::string_view currency,
+                            std::string_view rate, std::string_view base_currency);
 
 }  // namespace expense_ops::core

@@ -36,27 +36,21 @@ std::string format_day(Day day) {
 }
 
 void check_amount(std::int64_t amount_minor, std::string_view currency) {
-  const auto known = find_currency(currency);
-  if (!known) {
-    throw RuleViolation(
-        sqlstate::kUnknownCurrency,
-        "currency \"" + std::string(currency) + "\" is not an ISO 4217 currency code",
-        "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
-  }
+  const Currency known = known_currency(currency);
   if (amount_minor <= 0) {
     throw RuleViolation(
         sqlstate::kAmountNotPositive,
-        "amount must be greater than zero, got " + format_amount(amount_minor, known->exponent),
+        "amount must be greater than zero, got " + format_amount(amount_minor, known.exponent),
         "Enter an amount greater than zero.");
   }
   std::int64_t limit = kMaxMajorUnits;
-  for (int i = 0; i < known->exponent; ++i) {
+  for (int i = 0; i < known.exponent; ++i) {
     limit *= 10;
   }
   if (amount_minor >= limit) {
     throw RuleViolation(
         sqlstate::kAmountTooLarge,
-        "amount " + format_amount(amount_minor, known->exponent) + " " + std::string(currency) +
+        "amount " + format_amount(amount_minor, known.exponent) + " " + std::string(currency) +
             " is beyond the largest expense accepted",
         "An expense must be below 1000000000000 units of its currency; check the amount.");
   }
@@ -114,6 +108,86 @@ void check_submission(const SubmissionFacts& facts) {
         "amount: with the day's other claims in this category (" + money(facts.same_day_total) +
             ") the total would pass the per-day limit of " + money(*facts.per_day_limit),
         "Check for a claim made twice, or ask finance about the limit.");
+  }
+}
+
+void check_text_length(std::string_view field, std::int64_t characters, std::int64_t limit) {
+  if (characters > limit) {
+    const std::string name(field);
+    throw RuleViolation(
+        sqlstate::kStringDataRightTruncation,
+        name + ": at most " + std::to_string(limit) + " characters, got " +
+            std::to_string(characters),
+        "Shorten " + name + " to " + std::to_string(limit) + " characters or fewer.");
+  }
+}
+
+std::optional<std::string> stored_receipt_ref(std::optional<std::string_view> given) {
+  if (!given) {
+    return std::nullopt;
+  }
+  const auto first = given->find_first_not_of(' ');
+  if (first == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto last = given->find_last_not_of(' ');
+  return std::string(given->substr(first, last - first + 1));
+}
+
+std::int64_t amount_in_minor_units(const WrittenAmount& now,
+                                   const std::optional<WrittenAmount>& before) {
+  const auto missing = [] {
+    return RuleViolation(sqlstate::kNullValueNotAllowed, "amount must not be null",
+                         "Give the amount, such as 12.50.");
+  };
+  const bool decimal_is_new =
+      !before || now.decimal != before->decimal || now.currency != before->currency;
+  const bool minor_units_are_new = !before || now.minor_units != before->minor_units;
+  if (!now.decimal && before && decimal_is_new) {
+    throw missing();  // an update that takes the amount away
+  }
+  if (!now.decimal || !decimal_is_new) {
+    if (!now.minor_units) {
+      throw missing();
+    }
+    return *now.minor_units;  // a new row written in minor units alone, or a decimal unchanged
+  }
+  const std::int64_t parsed = parse_amount(*now.decimal, now.currency);
+  if (before && !minor_units_are_new) {
+    return parsed;
+  }
+  if (now.minor_units && *now.minor_units != parsed) {
+    throw RuleViolation(sqlstate::kInvalidParameterValue,
+                        "amount " + *now.decimal + " and amount_minor " +
+                            std::to_string(*now.minor_units) + " disagree",
+                        "Give the amount once: as amount, or as amount_minor.");
+  }
+  return parsed;
+}
+
+RulesToRun rules_to_run(const RuleInputs& now, const std::optional<RuleInputs>& before) {
+  RulesToRun run;
+  if (before) {
+    // A status change passes without a second look: an approval on day 95 must not fail the
+    // 90-day rule that the draft met when it was written.
+    run.amount = now.amount_minor != before->amount_minor || now.currency != before->currency;
+    run.date_and_category = now.expense_date != before->expense_date ||
+                            now.category_id != before->category_id || now.org_id != before->org_id;
+  }
+  return run;
+}
+
+void check_tenant_creation(bool owner_is_caller, std::string_view status) {
+  if (!owner_is_caller) {
+    throw RuleViolation(sqlstate::kInsufficientPrivilege,
+                        "user_id: an expense belongs to the user who creates it",
+                        "Leave user_id out.");
+  }
+  if (status != "draft") {
+    throw RuleViolation(sqlstate::kStatusOutsideWorkflow,
+                        "status: an expense changes status through its workflow functions",
+                        "Call api.submit_expense, api.approve_expense, api.reject_expense or "
+                        "api.reimburse_expense.");
   }
 }
 

@@ -1,17 +1,24 @@
 // The expense_rules trigger: reads a row of expense.expenses, looks up its organisation and
-// category through a per-backend cache, and lets extension/core judge it.
+// category through a per-backend cache, lets extension/core judge it, and completes the row the
+// way core says: the amount in both its forms, the owner's organisation and its base currency,
+// the free text as stored. api.expenses inserts straight into the table (an automatically
+// updatable view), so this is also where an API creation is checked.
 //
 // The cache is what keeps a million-row INSERT ... SELECT from costing a query per row. It is
 // dropped whenever expense.orgs or expense.categories change anywhere: their statement trigger
 // (expense.invalidate_policy_cache) queues a relcache invalidation, which PostgreSQL delivers
 // to every backend when the change commits, and to this one at once.
+#include <algorithm>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "core/currency.hpp"
 #include "core/error.hpp"
 #include "core/expense_rules.hpp"
 #include "pg/boundary.hpp"
+#include "pg/caller.hpp"
 #include "pg/datum.hpp"
 #include "pg/spi.hpp"
 #include "pg/trigger.hpp"
@@ -27,6 +34,7 @@ constexpr expenses::Day kPostgresEpochDays = POSTGRES_EPOCH_JDATE - UNIX_EPOCH_J
 
 struct OrgPolicy {
   std::string time_zone;
+  std::string base_currency;
   TimestampTz today_computed_for = 0;  // the transaction start the date below belongs to
   expenses::Day today = 0;
 };
@@ -85,7 +93,8 @@ OrgPolicy& org_policy(Datum org_id) {
     Datum parameters[] = {org_id};
     SpiConnection spi;
     const SpiRows rows = execute_read_only(
-        kept_plan(plan, "SELECT time_zone FROM expense.orgs WHERE org_id = $1", 1, types),
+        kept_plan(plan, "SELECT time_zone, base_currency FROM expense.orgs WHERE org_id = $1", 1,
+                  types),
         parameters);
     if (rows.size() != 1) {
       throw core::RuleViolation(core::sqlstate::kForeignKeyViolation,
@@ -94,6 +103,7 @@ OrgPolicy& org_policy(Datum org_id) {
     }
     OrgPolicy policy;
     policy.time_zone = rows[0].string(1).value_or("UTC");
+    policy.base_currency = rows[0].string(2).value_or("");
     spi.finish();
     found = policy_cache.orgs.emplace(key, std::move(policy)).first;
   }
@@ -145,21 +155,55 @@ std::optional<expenses::CategoryPolicy> category_policy(Datum org_id, Datum cate
   return found->second;
 }
 
-// The columns the rules read, with the types they are read as. A column of another type is
-// refused before any Datum is touched: a text read as a uuid would crash the backend.
+// The columns the trigger reads and writes, with the types they are read as. A column of another
+// type is refused before any Datum is touched: a text read as a uuid would crash the backend.
 struct ColumnSpec {
   const char* name;
   Oid type;
 };
-constexpr ColumnSpec kExpenseColumns[] = {{"org_id", UUIDOID},
-                                          {"category_id", UUIDOID},
-                                          {"expense_date", DATEOID},
-                                          {"amount_minor", INT8OID},
-                                          {"currency", TEXTOID}};
-enum ExpenseColumn { kOrgId, kCategoryId, kExpenseDate, kAmountMinor, kCurrency, kColumnCount };
+enum ExpenseColumn {
+  kOrgId,
+  kUserId,
+  kCategoryId,
+  kExpenseDate,
+  kAmountMinor,
+  kAmount,
+  kCurrency,
+  kStatus,
+  kMerchant,
+  kDescription,
+  kReceiptRef,
+  kBaseCurrency,
+  kColumnCount
+};
+constexpr ColumnSpec kExpenseColumns[kColumnCount] = {
+    {"org_id", UUIDOID},       {"user_id", UUIDOID},      {"category_id", UUIDOID},
+    {"expense_date", DATEOID}, {"amount_minor", INT8OID}, {"amount", NUMERICOID},
+    {"currency", TEXTOID},     {"status", TEXTOID},       {"merchant", TEXTOID},
+    {"description", TEXTOID},  {"receipt_ref", TEXTOID},  {"base_currency", TEXTOID}};
 
-// Located once per table definition, and re-checked on every row by type, which costs five
-// comparisons: an ALTER TABLE keeps the attribute numbers but may change a type.
+// amount and base_currency came with 0.5.0. Between installing a newer library and ALTER
+// EXTENSION UPDATE, the older table has neither: the trigger then applies the rules and
+// completes nothing, as the older library did.
+bool came_with_0_5_0(int column) {
+  return column == kAmount || column == kBaseCurrency;
+}
+
+// The attribute number of a 0.5.0 column, or 0 if the table predates it.
+int optional_column(Relation relation, int column) {
+  const TupleDesc descriptor = RelationGetDescr(relation);
+  for (int i = 0; i < descriptor->natts; ++i) {
+    const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+    if (!attribute->attisdropped &&
+        strcmp(NameStr(attribute->attname), kExpenseColumns[column].name) == 0) {
+      return typed_column(relation, kExpenseColumns[column].name, kExpenseColumns[column].type);
+    }
+  }
+  return 0;
+}
+
+// Located once per table definition, and re-checked on every row by type, which costs a
+// comparison a column: an ALTER TABLE keeps the attribute numbers but may change a type.
 struct Columns {
   Oid relid = InvalidOid;
   int natts = 0;
@@ -171,59 +215,153 @@ const Columns& columns_of(Relation relation) {
   const TupleDesc descriptor = RelationGetDescr(relation);
   bool located = columns.relid == RelationGetRelid(relation) && columns.natts == descriptor->natts;
   for (int i = 0; located && i < kColumnCount; ++i) {
-    located = TupleDescAttr(descriptor, columns.attnum[i] - 1)->atttypid == kExpenseColumns[i].type;
+    located = columns.attnum[i] == 0 ||
+              TupleDescAttr(descriptor, columns.attnum[i] - 1)->atttypid == kExpenseColumns[i].type;
   }
   if (!located) {
     Columns fresh;
     fresh.relid = RelationGetRelid(relation);
     fresh.natts = descriptor->natts;
     for (int i = 0; i < kColumnCount; ++i) {
-      fresh.attnum[i] = typed_column(relation, kExpenseColumns[i].name, kExpenseColumns[i].type);
+      fresh.attnum[i] = came_with_0_5_0(i) ? optional_column(relation, i)
+                                           : typed_column(relation, kExpenseColumns[i].name,
+                                                          kExpenseColumns[i].type);
     }
     columns = fresh;
   }
   return columns;
 }
 
+// One version of the row: each column's Datum, or nullopt for NULL.
 struct ExpenseRow {
-  Datum org_id;
-  Datum category_id;
-  expenses::Day expense_date;
-  std::int64_t amount_minor;
-  std::string currency;
+  std::optional<Datum> value[kColumnCount];
+
+  std::optional<std::string> string_value(ExpenseColumn column) const {
+    if (!value[column]) {
+      return std::nullopt;
+    }
+    const Datum datum = *value[column];
+    return std::string(
+        guarded([&] { return static_cast<const char*>(TextDatumGetCString(datum)); }));
+  }
+  std::optional<std::string> uuid_bytes(ExpenseColumn column) const {
+    return value[column] ? std::optional<std::string>(uuid_key(*value[column])) : std::nullopt;
+  }
 };
 
 ExpenseRow read_row(HeapTuple tuple, Relation relation) {
   const Columns& at = columns_of(relation);
   const TupleDesc descriptor = RelationGetDescr(relation);
-  // NOT NULL constraints run after BEFORE triggers; a NULL here is refused by them, so the
-  // rules simply wait for a complete row.
-  auto value = [&](int attnum, bool& is_null) {
-    return guarded([&] { return heap_getattr(tuple, attnum, descriptor, &is_null); });
-  };
-  bool nulls[5] = {};
-  ExpenseRow row{};
-  row.org_id = value(at.attnum[kOrgId], nulls[0]);
-  row.category_id = value(at.attnum[kCategoryId], nulls[1]);
-  const Datum date = value(at.attnum[kExpenseDate], nulls[2]);
-  const Datum amount = value(at.attnum[kAmountMinor], nulls[3]);
-  const Datum currency = value(at.attnum[kCurrency], nulls[4]);
-  for (const bool is_null : nulls) {
-    if (is_null) {
-      throw core::RuleViolation(
-          core::sqlstate::kNotNullViolation,
-          "org_id, category_id, expense_date, amount and currency are required",
-          "Fill in every required field of the expense.");
+  ExpenseRow row;
+  for (int i = 0; i < kColumnCount; ++i) {
+    if (at.attnum[i] == 0) {
+      continue;  // a column the table predates: read as NULL
+    }
+    bool is_null = false;
+    const Datum datum =
+        guarded([&] { return heap_getattr(tuple, at.attnum[i], descriptor, &is_null); });
+    if (!is_null) {
+      row.value[i] = datum;
     }
   }
-  row.expense_date = DatumGetDateADT(date) + kPostgresEpochDays;
-  row.amount_minor = DatumGetInt64(amount);
-  row.currency = guarded([&] { return static_cast<const char*>(TextDatumGetCString(currency)); });
   return row;
 }
 
-bool same_uuid(Datum a, Datum b) {
-  return uuid_key(a) == uuid_key(b);
+[[noreturn]] void refuse_incomplete_row() {
+  throw core::RuleViolation(core::sqlstate::kNotNullViolation,
+                            "user_id, category_id, expense_date, amount and currency are required",
+                            "Fill in every required field of the expense.");
+}
+
+// The amount as the row gives it, for core::expenses::amount_in_minor_units.
+expenses::WrittenAmount written_amount(const ExpenseRow& row) {
+  expenses::WrittenAmount amount;
+  if (row.value[kAmount]) {
+    const Datum decimal = *row.value[kAmount];
+    amount.decimal = std::string(guarded([&] {
+      return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, decimal)));
+    }));
+  }
+  if (row.value[kAmountMinor]) {
+    amount.minor_units = DatumGetInt64(*row.value[kAmountMinor]);
+  }
+  amount.currency = row.string_value(kCurrency).value_or("");
+  return amount;
+}
+
+expenses::RuleInputs rule_inputs(const ExpenseRow& row, std::int64_t amount_minor) {
+  expenses::RuleInputs inputs;
+  inputs.org_id = *row.uuid_bytes(kOrgId);
+  inputs.category_id = *row.uuid_bytes(kCategoryId);
+  inputs.expense_date = DatumGetDateADT(*row.value[kExpenseDate]) + kPostgresEpochDays;
+  inputs.amount_minor = amount_minor;
+  inputs.currency = *row.string_value(kCurrency);
+  return inputs;
+}
+
+std::int64_t characters(const std::string& text) {
+  return guarded([&] {
+    return static_cast<std::int64_t>(
+        pg_mbstrlen_with_len(text.data(), static_cast<int>(text.size())));
+  });
+}
+
+// The changes the trigger makes to the row it returns.
+class RowChanges {
+ public:
+  void set(ExpenseColumn column, std::optional<Datum> value) {
+    if (count_ == kColumnCount) {
+      return;
+    }
+    columns_[count_] = column;
+    values_[count_] = value.value_or(0);
+    nulls_[count_] = !value;
+    ++count_;
+  }
+  HeapTuple apply(HeapTuple tuple, Relation relation) const {
+    if (count_ == 0) {
+      return tuple;
+    }
+    const Columns& at = columns_of(relation);
+    int attnums[kColumnCount];
+    Datum values[kColumnCount];
+    bool nulls[kColumnCount];
+    int count = 0;
+    for (int i = 0; i < count_; ++i) {
+      if (at.attnum[columns_[i]] != 0) {  // a column the table predates stays as it is
+        attnums[count] = at.attnum[columns_[i]];
+        values[count] = values_[i];
+        nulls[count] = nulls_[i];
+        ++count;
+      }
+    }
+    if (count == 0) {
+      return tuple;
+    }
+    const TupleDesc descriptor = RelationGetDescr(relation);
+    return guarded([&] {
+      return heap_modify_tuple_by_cols(tuple, descriptor, count, attnums, values, nulls);
+    });
+  }
+
+ private:
+  int count_ = 0;
+  ExpenseColumn columns_[kColumnCount] = {};
+  Datum values_[kColumnCount] = {};
+  bool nulls_[kColumnCount] = {};
+};
+
+Datum text_value(const std::string& text) {
+  return guarded([&] {
+    return PointerGetDatum(cstring_to_text_with_len(text.data(), static_cast<int>(text.size())));
+  });
+}
+
+// Whether row-level security governs this write: the writer is a tenant's role, not the
+// extension's own SECURITY DEFINER functions, a superuser or the table's owner.
+bool tenant_write(Relation relation) {
+  const Oid relid = RelationGetRelid(relation);
+  return guarded([&] { return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED; });
 }
 
 }  // namespace
@@ -232,34 +370,112 @@ bool same_uuid(Datum a, Datum b) {
 
 EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   using namespace expense_ops;
+  namespace expenses = core::expenses;
   TriggerData* trigger =
       &pg::own_trigger_call(fcinfo, "expense.enforce_expense_rules()", pg::TriggerTiming::kBefore,
                             pg::TriggerLevel::kRow, {{"expense", "expenses"}});
   const bool is_update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
   HeapTuple tuple = is_update ? trigger->tg_newtuple : trigger->tg_trigtuple;
+  Relation relation = trigger->tg_relation;
   pg::ensure_cache_ready();
-  const pg::ExpenseRow row = pg::read_row(tuple, trigger->tg_relation);
-
-  bool amount_changed = true;
-  bool date_or_category_changed = true;
+  const pg::ExpenseRow row = pg::read_row(tuple, relation);
+  std::optional<pg::ExpenseRow> old;
   if (is_update) {
-    // Status changes pass without a second look: an approval on day 95 must not fail the
-    // 90-day rule that the draft met when it was written.
-    const pg::ExpenseRow old = pg::read_row(trigger->tg_trigtuple, trigger->tg_relation);
-    amount_changed = old.amount_minor != row.amount_minor || old.currency != row.currency;
-    date_or_category_changed = old.expense_date != row.expense_date ||
-                               !pg::same_uuid(old.category_id, row.category_id) ||
-                               !pg::same_uuid(old.org_id, row.org_id);
+    old = pg::read_row(trigger->tg_trigtuple, relation);
   }
-  if (amount_changed) {
-    core::expenses::check_amount(row.amount_minor, row.currency);
+  pg::RowChanges changes;
+
+  // The free text, as core stores it. Length is counted in characters of the server encoding.
+  if (const auto merchant = row.string_value(pg::kMerchant)) {
+    expenses::check_text_length("merchant", pg::characters(*merchant),
+                                expenses::kMerchantMaxCharacters);
   }
-  if (date_or_category_changed) {
-    const auto category = pg::category_policy(row.org_id, row.category_id);
-    core::expenses::check_category(category);
-    core::expenses::check_date(row.expense_date, pg::org_today(row.org_id), category->max_age_days);
+  if (const auto description = row.string_value(pg::kDescription)) {
+    expenses::check_text_length("description", pg::characters(*description),
+                                expenses::kDescriptionMaxCharacters);
+  } else {
+    changes.set(pg::kDescription, pg::text_value(""));
   }
-  return PointerGetDatum(tuple);
+  const auto receipt_ref = row.string_value(pg::kReceiptRef);
+  if (receipt_ref) {
+    expenses::check_text_length("receipt_ref", pg::characters(*receipt_ref),
+                                expenses::kReceiptRefMaxCharacters);
+  }
+  const auto stored_receipt_ref = expenses::stored_receipt_ref(receipt_ref);
+  if (stored_receipt_ref != receipt_ref) {
+    changes.set(pg::kReceiptRef, stored_receipt_ref
+                                     ? std::optional<Datum>(pg::text_value(*stored_receipt_ref))
+                                     : std::nullopt);
+  }
+
+  // The owner and their organisation. An API creation names neither: user_id defaults to the
+  // caller, and the organisation is the owner's.
+  if (!row.value[pg::kUserId] || !row.value[pg::kCategoryId] || !row.value[pg::kExpenseDate] ||
+      !row.value[pg::kCurrency]) {
+    pg::refuse_incomplete_row();
+  }
+  const pg_uuid_t owner = *DatumGetUUIDP(*row.value[pg::kUserId]);
+  if (!is_update && pg::tenant_write(relation)) {
+    const auto caller = pg::caller_user_id();
+    const bool owner_is_caller = caller && std::memcmp(caller->data, owner.data, UUID_LEN) == 0;
+    expenses::check_tenant_creation(owner_is_caller,
+                                    row.string_value(pg::kStatus).value_or("draft"));
+  }
+  pg::ExpenseRow completed = row;
+  if (!row.value[pg::kOrgId]) {
+    const auto organisation = pg::organisation_of_user(owner);
+    if (!organisation) {
+      throw core::RuleViolation(core::sqlstate::kForeignKeyViolation,
+                                "user_id does not name a user", "Create the user first.");
+    }
+    const Datum org_id = pg::guarded([&] {
+      auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+      *copy = *organisation;
+      return UUIDPGetDatum(copy);
+    });
+    completed.value[pg::kOrgId] = org_id;
+    changes.set(pg::kOrgId, org_id);
+  }
+
+  // The amount, in the form given, then the rules whose inputs changed.
+  const std::int64_t amount_minor = expenses::amount_in_minor_units(
+      pg::written_amount(row), old ? std::optional(pg::written_amount(*old)) : std::nullopt);
+  const expenses::RuleInputs inputs = pg::rule_inputs(completed, amount_minor);
+  const auto to_run = expenses::rules_to_run(
+      inputs,
+      old ? std::optional(pg::rule_inputs(*old, DatumGetInt64(*old->value[pg::kAmountMinor])))
+          : std::nullopt);
+  if (to_run.amount) {
+    expenses::check_amount(amount_minor, inputs.currency);
+  }
+  const Datum org_id = *completed.value[pg::kOrgId];
+  if (to_run.date_and_category) {
+    const Datum category_id = *row.value[pg::kCategoryId];
+    const auto category = pg::category_policy(org_id, category_id);
+    expenses::check_category(category);
+    expenses::check_date(inputs.expense_date, pg::org_today(org_id), category->max_age_days);
+  }
+
+  // Both forms of the amount, the decimal with exactly the currency's decimals.
+  const auto currency = core::find_currency(inputs.currency);
+  if (!currency) {
+    expenses::check_amount(amount_minor, inputs.currency);  // names the unknown currency
+  }
+  if (!row.value[pg::kAmountMinor] || DatumGetInt64(*row.value[pg::kAmountMinor]) != amount_minor) {
+    changes.set(pg::kAmountMinor, Int64GetDatum(amount_minor));
+  }
+  const std::string decimal = core::format_amount(amount_minor, currency->exponent);
+  if (pg::written_amount(row).decimal != decimal) {
+    changes.set(pg::kAmount, pg::guarded([&] {
+                  return DirectFunctionCall3(numeric_in, CStringGetDatum(decimal.c_str()),
+                                             ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+                }));
+  }
+  const std::string base_currency = pg::org_policy(org_id).base_currency;
+  if (row.string_value(pg::kBaseCurrency) != base_currency) {
+    changes.set(pg::kBaseCurrency, pg::text_value(base_currency));
+  }
+  return PointerGetDatum(changes.apply(tuple, relation));
 }
 
 EXPENSE_OPS_FUNCTION(expense_ops_invalidate_policy_cache) {

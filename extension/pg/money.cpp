@@ -11,15 +11,7 @@ namespace core = expense_ops::core;
 namespace pg = expense_ops::pg;
 
 core::Currency currency_argument(FunctionCallInfo fcinfo, int index) {
-  const std::string code = pg::text_argument(fcinfo, index, "currency");
-  const auto currency = core::find_currency(code);
-  if (!currency) {
-    throw core::RuleViolation(
-        core::sqlstate::kUnknownCurrency,
-        "currency \"" + code + "\" is not an ISO 4217 currency code",
-        "Use an active three-letter ISO 4217 code in upper case, such as EUR, USD or JPY.");
-  }
-  return *currency;
+  return core::known_currency(pg::text_argument(fcinfo, index, "currency"));
 }
 
 }  // namespace

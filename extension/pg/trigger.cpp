@@ -38,7 +38,9 @@ void forget_relation(Datum, Oid relid) noexcept {
       relation_cache.end());
 }
 
-Oid relation_oid(const QualifiedName& relation) {
+}  // namespace
+
+Oid cached_relation_oid(const QualifiedName& relation) {
   for (const auto& cached : relation_cache) {
     if (cached.name == relation.name && cached.schema == relation.schema) {
       return cached.relid;
@@ -58,6 +60,8 @@ Oid relation_oid(const QualifiedName& relation) {
   }
   return relid;
 }
+
+namespace {
 
 std::string own_relations_text(std::initializer_list<QualifiedName> relations) {
   std::string text;
@@ -92,7 +96,7 @@ TriggerData& own_trigger_call(FunctionCallInfo fcinfo, const char* function, Tri
   }
   const Oid fired_on = RelationGetRelid(trigger.tg_relation);
   for (const auto& relation : own_relations) {
-    if (fired_on == relation_oid(relation)) {
+    if (fired_on == cached_relation_oid(relation)) {
       return trigger;
     }
   }

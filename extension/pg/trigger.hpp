@@ -21,6 +21,11 @@ struct QualifiedName {
 enum class TriggerTiming { kBefore, kAfter };
 enum class TriggerLevel { kRow, kStatement };
 
+// The OID of the relation as it is named now, InvalidOid if there is none. Cached per backend:
+// row triggers and row-level security ask on every row. A relcache invalidation of the relation
+// (DROP EXTENSION drops it) forgets it, so a re-created table is looked up afresh.
+Oid cached_relation_oid(const QualifiedName& relation);
+
 // The TriggerData of this call, once it is known to come from a `timing` `level` trigger on one
 // of `own_relations`. Throws RuleViolation 39P01 (trigger_protocol_violated) naming `function`
 // and what was wrong otherwise: called outside a trigger, at the wrong time or level, or on any

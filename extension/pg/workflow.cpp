@@ -14,10 +14,9 @@ namespace pg = expense_ops::pg;
 
 }  // namespace
 
-// expense.workflow_step(action, status, actor_role, actor_is_owner, actor_manages_owner,
-//                       above_threshold, first_approval_given, actor_gave_first_approval, reason)
-//   RETURNS text: the next status, or 'submitted+first_approval'.
-EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
+namespace {
+
+core::workflow::Step decide_step(FunctionCallInfo fcinfo) {
   const auto action = core::workflow::parse_action(pg::text_argument(fcinfo, 0, "action"));
   core::workflow::ExpenseState expense;
   expense.status = pg::text_argument(fcinfo, 1, "status");
@@ -29,7 +28,26 @@ EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
   expense.first_approval_given = pg::bool_argument(fcinfo, 6, "first_approval_given");
   expense.actor_gave_first_approval = pg::bool_argument(fcinfo, 7, "actor_gave_first_approval");
   const std::string reason = pg::optional_text_argument(fcinfo, 8).value_or("");
-  const auto step = core::workflow::decide(action, actor, expense, reason);
+  return core::workflow::decide(action, actor, expense, reason);
+}
+
+}  // namespace
+
+// expense.workflow_step(action, status, actor_role, actor_is_owner, actor_manages_owner,
+//                       above_threshold, first_approval_given, actor_gave_first_approval, reason,
+//                       OUT next_status text, OUT records_first_approval boolean)
+EXPENSE_OPS_FUNCTION(expense_ops_workflow_decision) {
+  const auto step = decide_step(fcinfo);
+  Datum values[2] = {pg::text_datum(step.next_status), BoolGetDatum(step.records_first_approval)};
+  bool nulls[2] = {false, false};
+  return pg::composite_datum(fcinfo, "expense.workflow_step", values, nulls);
+}
+
+// The same decision as text, for the SQL of 0.4.0 and before ("submitted+first_approval" for a
+// first approval): between installing this library and ALTER EXTENSION UPDATE, that SQL calls
+// this symbol.
+EXPENSE_OPS_FUNCTION(expense_ops_workflow_step) {
+  const auto step = decide_step(fcinfo);
   return pg::text_datum(step.records_first_approval ? step.next_status + "+first_approval"
                                                     : step.next_status);
 }
@@ -43,8 +61,8 @@ EXPENSE_OPS_FUNCTION(expense_ops_check_submission) {
     throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed, "base_amount must not be null");
   }
   facts.base_amount = *base_amount;
-  const auto currency = core::find_currency(pg::text_argument(fcinfo, 1, "base_currency"));
-  facts.base_exponent = currency ? currency->exponent : 2;
+  facts.base_exponent =
+      core::known_currency(pg::text_argument(fcinfo, 1, "base_currency")).exponent;
   facts.has_receipt = pg::bool_argument(fcinfo, 2, "has_receipt");
   facts.receipt_threshold = pg::optional_int64_argument(fcinfo, 3).value_or(0);
   facts.per_item_limit = pg::optional_int64_argument(fcinfo, 4);
@@ -56,11 +74,22 @@ EXPENSE_OPS_FUNCTION(expense_ops_check_submission) {
 
 // expense.currency_exponent(currency text) RETURNS integer
 EXPENSE_OPS_FUNCTION(expense_ops_currency_exponent) {
-  const std::string code = pg::text_argument(fcinfo, 0, "currency");
-  const auto currency = core::find_currency(code);
-  if (!currency) {
-    throw core::RuleViolation(core::sqlstate::kUnknownCurrency,
-                              "currency \"" + code + "\" is not an ISO 4217 currency code");
+  PG_RETURN_INT32(core::known_currency(pg::text_argument(fcinfo, 0, "currency")).exponent);
+}
+
+// expense.to_base_amount(amount_minor bigint, currency text, rate numeric, base_currency text)
+//   RETURNS bigint: the amount at the rate, in minor units of the base currency.
+EXPENSE_OPS_FUNCTION(expense_ops_to_base_amount) {
+  const auto amount_minor = pg::optional_int64_argument(fcinfo, 0);
+  pg::require_argument(fcinfo, 2, "rate");
+  if (!amount_minor) {
+    throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
+                              "amount_minor must not be null");
   }
-  PG_RETURN_INT32(currency->exponent);
+  const Datum rate_datum = PG_GETARG_DATUM(2);
+  const std::string rate = pg::guarded([&] {
+    return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, rate_datum)));
+  });
+  PG_RETURN_INT64(core::convert_amount(*amount_minor, pg::text_argument(fcinfo, 1, "currency"),
+                                       rate, pg::text_argument(fcinfo, 3, "base_currency")));
 }

@@ -29,8 +29,18 @@ COMMENT ON COLUMN expense.expense_events.to_status IS 'Status after';
 COMMENT ON COLUMN expense.expense_events.changed_fields IS 'Each changed column with its old and new value';
 
 -- Statement-level, over transition tables: a million-row INSERT ... SELECT writes its million
--- events in one set-based statement instead of a million trigger calls. SECURITY DEFINER writes
--- the audit trail, so it checks where it fires.
+-- events in one pass instead of a million trigger calls.
+--
+-- Creations, the API's write path, in C++ (extension/pg/audit.cpp): the event is fixed but for
+-- who, which and the status, and the executor inserts it directly, without a statement to plan.
+CREATE FUNCTION expense.record_expense_creations() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_record_expense_creations';
+COMMENT ON FUNCTION expense.record_expense_creations() IS
+  'AFTER INSERT on expense.expenses, each statement: appends a create event per new expense to expense.expense_events';
+
+-- Edits and deletions. An edit records each changed column with its old and new value; amount
+-- and base_currency follow amount_minor and org_id, and are left out.
+-- SECURITY DEFINER writes the audit trail, so it checks where it fires.
 CREATE FUNCTION expense.record_expense_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -38,14 +48,12 @@ DECLARE
 BEGIN
   -- SECURITY DEFINER writes the audit trail: on any other table it would let the caller forge
   -- events for any organisation.
-  IF TG_RELID <> 'expense.expenses'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT' THEN
-    RAISE EXCEPTION 'expense.record_expense_events() fires only AFTER each statement on expense.expenses, not on %',
-      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
+  IF TG_RELID <> 'expense.expenses'::regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'STATEMENT'
+     OR TG_OP NOT IN ('UPDATE', 'DELETE') THEN
+    RAISE EXCEPTION 'expense.record_expense_events() fires only AFTER each UPDATE or DELETE statement on expense.expenses, not on % (%)',
+      TG_RELID::regclass, TG_OP USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, to_status, changed_fields)
-    SELECT n.org_id, n.expense_id, n.user_id, actor, 'create', n.status, '{}' FROM new_rows n;
-  ELSIF TG_OP = 'DELETE' THEN
+  IF TG_OP = 'DELETE' THEN
     INSERT INTO expense.expense_events (org_id, expense_id, owner_id, actor_id, action, from_status, changed_fields)
     SELECT o.org_id, o.expense_id, o.user_id, actor, 'delete', o.status, '{}' FROM old_rows o;
   ELSE
@@ -58,7 +66,7 @@ BEGIN
       JOIN new_rows n USING (expense_id)
      CROSS JOIN LATERAL (
        SELECT jsonb_object_agg(key, jsonb_build_object('from', to_jsonb(o) -> key, 'to', to_jsonb(n) -> key)) AS changes
-         FROM jsonb_object_keys(to_jsonb(n) - 'updated_at') key
+         FROM jsonb_object_keys(to_jsonb(n) - 'updated_at' - 'amount' - 'base_currency') key
         WHERE (to_jsonb(o) -> key) IS DISTINCT FROM (to_jsonb(n) -> key)) d
      WHERE d.changes IS NOT NULL;
   END IF;
@@ -66,9 +74,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION expense.record_expense_events() IS
-  'AFTER each statement on expense.expenses: appends its creations, edits, transitions and deletions to expense.expense_events';
+  'AFTER each UPDATE or DELETE statement on expense.expenses: appends its edits, transitions and deletions to expense.expense_events';
 CREATE TRIGGER audit_insert AFTER INSERT ON expense.expenses
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_creations();
 CREATE TRIGGER audit_update AFTER UPDATE ON expense.expenses
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION expense.record_expense_events();
 CREATE TRIGGER audit_delete AFTER DELETE ON expense.expenses
@@ -109,6 +117,7 @@ COMMENT ON COLUMN api.expense_events.to_status IS 'Status after';
 COMMENT ON COLUMN api.expense_events.changed_fields IS 'Each changed column with its old and new value';
 GRANT SELECT ON api.expense_events TO expense_user;
 
-REVOKE ALL ON FUNCTION expense.record_expense_events(), expense.refuse_rewriting_history() FROM PUBLIC;
+REVOKE ALL ON FUNCTION expense.record_expense_creations(), expense.record_expense_events(), expense.refuse_rewriting_history()
+  FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('expense.expense_events', '');

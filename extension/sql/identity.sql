@@ -111,49 +111,33 @@ COMMENT ON FUNCTION iam.decide_login(text, boolean, text, boolean, integer, time
 -- ---------------------------------------------------------------------------------------------
 -- Who is calling. Read from the caller's user row, never from claims beyond the user id.
 
+-- In C++ (extension/pg/caller.cpp): row-level security asks these on every row, and they read
+-- the caller's user row once per transaction instead of once per question. No SECURITY
+-- DEFINER: the row is read by an index scan that checks no privileges, and only the caller's
+-- own row, or whether the caller may see a colleague's expenses, comes out.
 CREATE FUNCTION iam.current_user_id() RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  RETURN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid;
-END
-$$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_current_user_id';
 COMMENT ON FUNCTION iam.current_user_id() IS 'The calling user: the sub claim of the request, or NULL';
 
--- PL/pgSQL rather than SQL: a SECURITY DEFINER SQL function is never inlined and plans its
--- query on every call, while PL/pgSQL keeps the plan for the session. Row-level security
--- calls these for every write.
 CREATE FUNCTION iam.current_account(OUT user_id uuid, OUT org_id uuid, OUT role text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  SELECT u.user_id, u.org_id, u.role INTO user_id, org_id, role FROM iam.users u
-   WHERE u.user_id = iam.current_user_id() AND u.disabled_at IS NULL;
-END
-$$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_current_account';
 COMMENT ON FUNCTION iam.current_account() IS
-  'The calling user''s id, organisation and application role, from their user row (no row for anonymous or disabled callers)';
+  'The calling user''s id, organisation and application role, from their user row (one row of NULLs for anonymous or disabled callers); read once per transaction';
 
 CREATE FUNCTION iam.can_see_expenses_of(owner uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  RETURN EXISTS (
-    SELECT FROM iam.users me JOIN iam.users them ON them.org_id = me.org_id
-     WHERE me.user_id = iam.current_user_id() AND me.disabled_at IS NULL AND them.user_id = owner
-       AND (them.user_id = me.user_id OR me.role IN ('finance', 'admin')
-            OR them.manager_id = me.user_id));
-END
-$$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_can_see_expenses_of';
 COMMENT ON FUNCTION iam.can_see_expenses_of(uuid) IS
   'Whether the caller may see the owner''s expenses: their own, their reports'', or the whole organisation''s for finance and admin; never another organisation''s';
 
 CREATE FUNCTION iam.caller_has_role(org_id uuid, VARIADIC roles text[]) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  RETURN EXISTS (SELECT FROM iam.current_account() me
-                  WHERE me.org_id = caller_has_role.org_id AND me.role = ANY (roles));
-END
-$$;
+LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'expense_ops_caller_has_role';
 COMMENT ON FUNCTION iam.caller_has_role(uuid, text[]) IS
   'Whether the calling user belongs to the organisation with one of the application roles (read from the user row)';
+
+CREATE FUNCTION iam.forget_caller() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'expense_ops_forget_caller';
+COMMENT ON FUNCTION iam.forget_caller() IS
+  'AFTER each statement on iam.users: drops this backend''s cached caller, which the write may have changed';
 
 -- ---------------------------------------------------------------------------------------------
 -- Row-level security on the organisations: everyone reads their own; its admins change it
@@ -195,6 +179,8 @@ CREATE TABLE iam.users (
 );
 CREATE UNIQUE INDEX users_email_key ON iam.users (lower(email));
 CREATE INDEX users_manager ON iam.users (manager_id) WHERE manager_id IS NOT NULL;
+CREATE TRIGGER forget_caller AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.users
+  FOR EACH STATEMENT EXECUTE FUNCTION iam.forget_caller();
 COMMENT ON TABLE iam.users IS 'People who log in. role is the application role that policies read; email is unique across organisations';
 COMMENT ON COLUMN iam.users.user_id IS 'The sub claim of the user''s tokens';
 COMMENT ON COLUMN iam.users.org_id IS 'The user''s organisation: the org claim';
@@ -758,7 +744,7 @@ REVOKE ALL ON FUNCTION expense.bounded_text(text, text, integer), expense.is_cur
   iam.random_bytes(integer), iam.resolve_client_address(text, text, text),
   iam.decide_login(text, boolean, text, boolean, integer, timestamptz, integer, timestamptz, bigint, integer, timestamptz),
   iam.current_user_id(), iam.current_account(), iam.can_see_expenses_of(uuid), iam.caller_has_role(uuid, text[]),
-  iam.set_staff(uuid, boolean), iam.rotate_signing_key(), iam.retire_signing_key(text), iam.postgrest_jwks(),
+  iam.forget_caller(), iam.set_staff(uuid, boolean), iam.rotate_signing_key(), iam.retire_signing_key(text), iam.postgrest_jwks(),
   iam.client_ip(), iam.serialise_address(inet), api.login(text, text), api.logout(), iam.bearer_token_kid(jsonb),
   api.pre_request(), iam.require_admin(), iam.user_of_org(uuid, uuid), api.create_user(text, text, text, uuid),
   api.accept_invitation(text, text), api.set_user_role(uuid, text), api.set_user_manager(uuid, uuid),

@@ -5,10 +5,15 @@
 
 CREATE FUNCTION expense.workflow_step(
   action text, status text, actor_role text, actor_is_owner boolean, actor_manages_owner boolean,
-  above_threshold boolean, first_approval_given boolean, actor_gave_first_approval boolean, reason text)
-RETURNS text LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_workflow_step';
+  above_threshold boolean, first_approval_given boolean, actor_gave_first_approval boolean, reason text,
+  OUT next_status text, OUT records_first_approval boolean)
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_workflow_decision';
 COMMENT ON FUNCTION expense.workflow_step(text, text, text, boolean, boolean, boolean, boolean, boolean, text) IS
-  'The next status for a workflow action, or the error that forbids it (PT409 wrong status, 42501 not allowed, 22X32 no reason)';
+  'The next status for a workflow action, and whether the step is a first approval that leaves the expense submitted; or the error that forbids it (PT409 wrong status, 42501 not allowed, 22X32 no reason)';
+CREATE FUNCTION expense.to_base_amount(amount_minor bigint, currency text, rate numeric, base_currency text)
+RETURNS bigint LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_to_base_amount';
+COMMENT ON FUNCTION expense.to_base_amount(bigint, text, numeric, text) IS
+  'An amount in minor units of currency, at rate (base units per unit), in minor units of base_currency, rounded half away from zero';
 CREATE FUNCTION expense.check_submission(
   base_amount bigint, base_currency text, has_receipt boolean, receipt_threshold bigint,
   per_item_limit bigint, same_day_total bigint, per_day_limit bigint)
@@ -33,8 +38,9 @@ END
 $$;
 COMMENT ON FUNCTION expense.expense_for_update(uuid) IS 'Locks and returns an expense the caller may see; 404 otherwise';
 
-CREATE FUNCTION expense.apply_step(expense expense.expenses, action text, reason text DEFAULT NULL)
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION expense.apply_step(expense expense.expenses, action text, reason text DEFAULT NULL,
+                                   OUT next_status text, OUT records_first_approval boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   me record := iam.current_account();
   threshold bigint;
@@ -45,10 +51,11 @@ BEGIN
   END IF;
   SELECT o.second_approval_threshold INTO threshold FROM expense.orgs o WHERE o.org_id = expense.org_id;
   SELECT u.manager_id IS NOT DISTINCT FROM me.user_id INTO manages FROM iam.users u WHERE u.user_id = expense.user_id;
-  RETURN expense.workflow_step(action, expense.status, me.role, expense.user_id = me.user_id, manages,
+  SELECT s.next_status, s.records_first_approval INTO next_status, records_first_approval
+    FROM expense.workflow_step(action, expense.status, me.role, expense.user_id = me.user_id, manages,
                                coalesce(expense.base_amount_minor > threshold, false),
                                expense.first_approved_by IS NOT NULL,
-                               expense.first_approved_by IS NOT DISTINCT FROM me.user_id, reason);
+                               expense.first_approved_by IS NOT DISTINCT FROM me.user_id, reason) s;
 END
 $$;
 COMMENT ON FUNCTION expense.apply_step(expense.expenses, text, text) IS
@@ -99,8 +106,7 @@ BEGIN
         HINT = 'Ask finance to record the rate (POST /exchange_rates), then submit again.';
     END IF;
   END IF;
-  base_amount := round(e.amount_minor * rate
-                       * 10::numeric ^ (expense.currency_exponent(org.base_currency) - expense.currency_exponent(e.currency)));
+  base_amount := expense.to_base_amount(e.amount_minor, e.currency, rate, org.base_currency);
 
   SELECT coalesce(sum(x.base_amount_minor), 0) INTO day_total FROM expense.expenses x
    WHERE x.org_id = e.org_id AND x.user_id = e.user_id AND x.category_id = e.category_id
@@ -162,10 +168,10 @@ CREATE FUNCTION api.approve_expense(id uuid) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   e expense.expenses := expense.expense_for_update(id);
-  step text := expense.apply_step(e, 'approve');
+  step record := expense.apply_step(e, 'approve');
   me uuid := (SELECT user_id FROM iam.current_account());
 BEGIN
-  IF step = 'submitted+first_approval' THEN
+  IF step.records_first_approval THEN
     UPDATE expense.expenses x SET first_approved_by = me, first_approved_at = now(), updated_at = now()
      WHERE x.expense_id = e.expense_id;
   ELSIF e.first_approved_by IS NULL THEN
@@ -228,6 +234,7 @@ COMMENT ON FUNCTION api.reopen_expense(uuid) IS
   'Return a rejected expense to draft (POST /rpc/reopen_expense), owner only, to fix and submit it again';
 
 REVOKE ALL ON FUNCTION expense.workflow_step(text, text, text, boolean, boolean, boolean, boolean, boolean, text),
+  expense.to_base_amount(bigint, text, numeric, text),
   expense.check_submission(bigint, text, boolean, bigint, bigint, bigint, bigint),
   expense.expense_for_update(uuid), expense.apply_step(expense.expenses, text, text), expense.as_api_row(uuid),
   expense.serialise_owner(uuid), api.submit_expense(uuid), api.confirm_not_duplicate(uuid),

@@ -131,3 +131,59 @@ TEST(Money, FormatsWithExactlyTheExponent) {
   EXPECT_EQ(format_amount(-1234, 2), "-12.34");
   EXPECT_EQ(format_amount(INT64_MIN, 2), "-92233720368547758.08");
 }
+
+TEST(Currency, OneDecisionForAnUnknownCode) {
+  using expense_ops::core::known_currency;
+  EXPECT_EQ(known_currency("KWD").exponent, 3);
+  for (const char* code : {"XYZ", "eur", "", "EURO"}) {
+    try {
+      known_currency(code);
+      ADD_FAILURE() << code << " accepted";
+    } catch (const RuleViolation& violation) {
+      EXPECT_EQ(violation.sqlstate(), "22X01") << code;
+      EXPECT_EQ(std::string(violation.what()),
+                std::string("currency \"") + code + "\" is not an ISO 4217 currency code");
+    }
+  }
+  // The same decision wherever a code is read: parsing, and the base-currency conversion.
+  EXPECT_EQ(rejection("1", "XYZ").substr(0, 5), "22X01");
+}
+
+namespace {
+
+std::string conversion(std::int64_t minor, std::string_view currency, std::string_view rate,
+                       std::string_view base) {
+  try {
+    return std::to_string(expense_ops::core::convert_amount(minor, currency, rate, base));
+  } catch (const RuleViolation& violation) {
+    return violation.sqlstate();
+  }
+}
+
+}  // namespace
+
+TEST(Money, ConvertsIntoTheBaseCurrencyExactly) {
+  EXPECT_EQ(conversion(1230, "EUR", "1", "EUR"), "1230");
+  EXPECT_EQ(conversion(1000, "USD", "0.9", "EUR"), "900");
+  EXPECT_EQ(conversion(1030, "USD", "0.9", "EUR"), "927");
+  // Exponents differ: 1000 JPY (no minor unit) at 0.0061 EUR is 6.10 EUR.
+  EXPECT_EQ(conversion(1000, "JPY", "0.0061", "EUR"), "610");
+  // 1.234 KWD (three decimals) at 3.25 EUR: 4.0105, rounded half away from zero to 4.01.
+  EXPECT_EQ(conversion(1234, "KWD", "3.25", "EUR"), "401");
+  EXPECT_EQ(conversion(1, "EUR", "0.5", "EUR"), "1");  // 0.5 cents rounds up
+  EXPECT_EQ(conversion(1, "EUR", "0.4999", "EUR"), "0");
+  EXPECT_EQ(conversion(3, "EUR", "0.5", "JPY"), "0");  // 0.015 yen
+  EXPECT_EQ(conversion(100, "EUR", "150", "JPY"), "150");
+  // A rate with more digits than a double holds is still exact.
+  EXPECT_EQ(conversion(99999999999999, "EUR", "1.00000000000000000001", "EUR"), "99999999999999");
+  EXPECT_EQ(conversion(10, "EUR", "0.05000000000000000000000000000000000001", "EUR"), "1");
+}
+
+TEST(Money, ConversionRefusesBadRatesCurrenciesAndOverflow) {
+  EXPECT_EQ(conversion(100, "XYZ", "1", "EUR"), "22X01");
+  EXPECT_EQ(conversion(100, "EUR", "1", "XYZ"), "22X01");
+  for (const char* rate : {"", "0", "0.000", "-1", "1e3", "abc", "1.2.3", "NaN"}) {
+    EXPECT_EQ(conversion(100, "EUR", rate, "USD"), "22023") << rate;
+  }
+  EXPECT_EQ(conversion(99999999999999, "EUR", "1000000000", "KWD"), "22X05");
+}
