@@ -62,13 +62,20 @@ unit() {
   ctest --test-dir build --output-on-failure && make -s check-core-isolation
 }
 
+# One TAP stream per file of test/integration, read by prove; its summary is the layer's totals.
+# Without -j: worker_test.py and replica_test.py stop the cluster under any file running beside them.
+integration() {
+  CLUSTER_BASE="$base" WORKER="$root/build/expense-ops-worker" \
+    prove --verbose --timer --exec /usr/bin/python3 test/integration/*_test.py
+}
+
 run_layer "format (clang-format)" make -s format-check
 run_layer "unit (ctest)" unit
 run_layer "sanitizers (ASan+UBSan)" make -s sanitize
 run_layer "clang-tidy" make -s tidy
 run_layer "pg_regress" regress
 run_layer "pgTAP" pgtap
-run_layer "integration" env CLUSTER_BASE="$base" test/integration/run.sh
+run_layer "integration" integration
 
 echo
 echo "== server log"

@@ -1,10 +1,11 @@
+#!/usr/bin/python3
 """The rest of the expense domain through the PostgREST-shaped client: the organisation, its
 categories and exchange rates, and the audit trail, each with its row-level security matrix
 (every application role, another organisation and anonymous, against select, insert, update
 and delete); and submissions racing on two connections against the daily limit and duplicate
 detection.
 
-Usage: expense_api_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import json
@@ -13,7 +14,8 @@ import threading
 import time
 from decimal import Decimal
 
-from expenses_test import ACME, GLOBEX, TRAVEL, USERS, query, start
+import fixtures
+from fixtures import ACME, GLOBEX, TRAVEL, USERS, query, start
 from postgrest import PostgREST
 from tap import check, finish
 
@@ -299,8 +301,8 @@ def main(admin_dsn, authenticator_dsn):
     races(api, tokens, admin, authenticator_dsn)
     api.close()
     admin.close()
-    return finish("expense api")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("expense_api", main))

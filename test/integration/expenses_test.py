@@ -1,71 +1,18 @@
+#!/usr/bin/python3
 """api.expenses through the PostgREST-shaped client: the row-level security matrix (every
 application role, anonymous and another organisation, against select, insert, update and
 delete), bad input, and the audit trail.
 
-Usage: expenses_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import sys
 
 import psycopg2
 
-from postgrest import PostgREST
+import fixtures
+from fixtures import TRAVEL, USERS, start
 from tap import check, finish
-
-ACME = "00000000-0000-0000-0000-0000000000a1"
-GLOBEX = "00000000-0000-0000-0000-0000000000b2"
-TRAVEL = "00000000-0000-0000-0000-0000000000c1"
-USERS = {  # name: (user id, org, role, manager)
-    "ana": ("00000000-0000-0000-0000-000000000001", ACME, "employee", "mia"),
-    "ben": ("00000000-0000-0000-0000-000000000002", ACME, "employee", None),
-    "mia": ("00000000-0000-0000-0000-000000000003", ACME, "manager", None),
-    "fay": ("00000000-0000-0000-0000-000000000004", ACME, "finance", None),
-    "sam": ("00000000-0000-0000-0000-000000000005", ACME, "support", None),
-    "ada": ("00000000-0000-0000-0000-000000000006", ACME, "admin", None),
-    "gus": ("00000000-0000-0000-0000-000000000007", GLOBEX, "admin", None),
-}
-PASSWORD = "correct horse battery"
-
-
-
-
-def setup(admin):
-    with admin.cursor() as cursor:
-        cursor.execute(f"""
-            INSERT INTO expense.orgs (org_id, name, base_currency, time_zone)
-            VALUES ('{ACME}', 'Acme', 'EUR', 'Europe/Berlin'), ('{GLOBEX}', 'Globex', 'USD', 'UTC');
-            INSERT INTO expense.categories (category_id, org_id, name) VALUES ('{TRAVEL}', '{ACME}', 'Travel');
-        """)
-        for name, (user_id, org, role, _) in USERS.items():
-            cursor.execute(
-                "INSERT INTO iam.users (user_id, org_id, email, display_name, role, password_hash)"
-                " VALUES (%s, %s, %s, %s, %s, iam.hash_password(%s))",
-                (user_id, org, f"{name}@test", name.title(), role, PASSWORD))
-        for name, (user_id, _, _, manager) in USERS.items():
-            if manager:
-                cursor.execute("UPDATE iam.users SET manager_id = %s WHERE user_id = %s",
-                               (USERS[manager][0], user_id))
-
-
-def start(admin_dsn, authenticator_dsn):
-    """Seeds the organisations and users, and logs everyone in through the client.
-    Returns the superuser connection, the client and each user's token."""
-    admin = psycopg2.connect(admin_dsn)
-    admin.autocommit = True
-    setup(admin)
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT iam.postgrest_jwks()")
-        jwks = cursor.fetchone()[0]
-    api = PostgREST(authenticator_dsn, jwks)
-    tokens = {name: api.rpc("login", email=f"{name}@test", password=PASSWORD).body["token"] for name in USERS}
-    return admin, api, tokens
-
-
-def query(admin, sql, params=()):
-    """Runs SQL in the superuser connection: its rows, or None for a statement that returns none."""
-    with admin.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
 
 
 def create(api, token, amount="12.30", currency="EUR", days_ago=1, **extra):
@@ -192,8 +139,8 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    return finish("expenses")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("expenses", main))

@@ -1,7 +1,7 @@
+#!/usr/bin/python3
 """Login, tokens and revocation through the PostgREST-shaped client.
 
-Usage: identity_test.py ADMIN_DSN AUTHENTICATOR_DSN
-Prints one "ok" / "not ok" line per check and "identity: N passed, N failed"; exits 1 on failure.
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import base64
@@ -13,6 +13,7 @@ import time
 import jwt
 import psycopg2
 
+import fixtures
 from postgrest import PostgREST
 from tap import check, finish
 
@@ -119,7 +120,7 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    return finish("identity")
+    return finish()
 
 
 def jwks_of(admin):
@@ -202,4 +203,4 @@ def retired_key(admin, authenticator_dsn):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("identity", main))

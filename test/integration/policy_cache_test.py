@@ -1,10 +1,15 @@
+#!/usr/bin/python3
 """The rules trigger caches categories per backend; a change made by another session must
-take effect at once. Usage: policy_cache_test.py DSN"""
+take effect at once.
+
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
+"""
 
 import sys
 
 import psycopg2
 
+import fixtures
 from tap import check, finish
 
 
@@ -72,8 +77,9 @@ def main(dsn):
 
     for connection in (writer, uncommitted, admin):
         connection.close()
-    return finish("policy cache")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    with fixtures.database("expense_ops_policy_cache") as db:
+        sys.exit(main(fixtures.dsn(db)))

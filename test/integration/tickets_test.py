@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """The support-ticket API through the PostgREST-shaped client, with its tenant boundary
 (extension 0.4.0): two tenant organisations (Acme, Globex) and the operator's staff.
 
@@ -20,7 +21,7 @@
   * as before, run by staff: a support flow, an incident's tier actions, the clocks, direct
     table access and bad input.
 
-Usage: tickets_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import re
@@ -29,9 +30,10 @@ from datetime import datetime, timedelta
 
 import psycopg2
 
-from expenses_test import ACME, GLOBEX, query
-from tap import check, finish
-from tenancy import OPERATOR, ORG_NAMES, STAFF, TENANTS, email, start_with_staff, user_id
+import fixtures
+from fixtures import (ACME, GLOBEX, OPERATOR, ORG_NAMES, STAFF, TENANTS, email, query, start_with_staff,
+                      user_id)
+from tap import check, diag, finish
 
 CUSTOMER = "customer@example.com"
 PERIOD = ("now() - interval '1 day'", "now() + interval '1 day'")
@@ -1014,42 +1016,42 @@ def bad_input(t, admin):
 def main(admin_dsn, authenticator_dsn):
     admin, api, tokens = start_with_staff(admin_dsn, authenticator_dsn)
     t = Tickets(api, tokens)
-    print("# staff marking")
+    diag("staff marking")
     staff_marking(t, admin)
-    print("# targets")
+    diag("targets")
     targets, features = open_targets(t, admin)
-    print("# open_ticket")
+    diag("open_ticket")
     opening(t, admin)
-    print("# the matrix: every caller against the Acme, Globex and internal tickets")
+    diag("the matrix: every caller against the Acme, Globex and internal tickets")
     internal_bodies = matrix(t, admin, targets)
-    print("# triage")
+    diag("triage")
     triage(t, admin)
-    print("# first response")
+    diag("first response")
     first_response(t, admin)
-    print("# views")
+    diag("views")
     views(t, admin, targets, features, internal_bodies)
-    print("# staff is read from the user row")
+    diag("staff is read from the user row")
     unstaffing(t, admin, targets)
-    print("# reports")
+    diag("reports")
     reports(t, admin)
-    print("# limits")
+    diag("limits")
     limits(t, admin)
-    print("# same-state moves")
+    diag("same-state moves")
     same_state(t, admin)
-    print("# support flow")
+    diag("support flow")
     support_flow(t, admin)
-    print("# incident flow")
+    diag("incident flow")
     incident_flow(t, admin)
-    print("# clocks")
+    diag("clocks")
     clocks(t, admin)
-    print("# direct access")
+    diag("direct access")
     direct_access(t)
-    print("# bad input")
+    diag("bad input")
     bad_input(t, admin)
     api.close()
     admin.close()
-    return finish("tickets")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("tickets", main))

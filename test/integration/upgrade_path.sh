@@ -93,7 +93,7 @@ echo "self-check: the update chain ($(echo $chain | tr ' ' ',')) as one script, 
 # collapsed) matches REGEX, which is in the newest script that has such a statement; the
 # removed statement's first line goes to $work/removed. Exits 3 when no statement matches.
 without() {
-  python3 - "$work/chain.sql" "$2" "$work/removed" <<'PYTHON'
+  /usr/bin/python3 - "$work/chain.sql" "$2" "$work/removed" <<'PYTHON'
 import re, sys
 path, pattern, removed_path = sys.argv[1:4]
 src = open(path).read()

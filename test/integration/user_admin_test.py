@@ -1,12 +1,14 @@
+#!/usr/bin/python3
 """User administration and password changes through the PostgREST-shaped client.
 
-Usage: user_admin_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import sys
 import time
 
-from expenses_test import PASSWORD, USERS, start
+import fixtures
+from fixtures import PASSWORD, USERS, start
 from tap import check, finish
 
 
@@ -117,8 +119,8 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    return finish("user administration")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("users", main))

@@ -1,6 +1,7 @@
+#!/usr/bin/python3
 """The expense workflow through the PostgREST-shaped client, for every role that takes part.
 
-Usage: workflow_test.py ADMIN_DSN AUTHENTICATOR_DSN
+Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
 import sys
@@ -8,7 +9,8 @@ from decimal import Decimal
 
 import psycopg2
 
-from expenses_test import ACME, TRAVEL, USERS, start
+import fixtures
+from fixtures import ACME, TRAVEL, USERS, start
 from tap import check, finish
 
 MEALS = "00000000-0000-0000-0000-0000000000c2"  # per-item limit 500.00
@@ -265,8 +267,8 @@ def main(admin_dsn, authenticator_dsn):
 
     api.close()
     admin.close()
-    return finish("workflow")
+    return finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(fixtures.api_suite("workflow", main))
