@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include <array>
 #include <memory>
@@ -178,14 +177,6 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return std::nullopt;
   }
   return out;
-}
-
-std::string random_bytes(std::size_t count) {
-  std::string bytes(count, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(count)) != 1) {
-    throw std::runtime_error("OpenSSL could not provide random bytes");
-  }
-  return bytes;
 }
 
 std::string sign(std::string_view claims_json, const Key& key) {

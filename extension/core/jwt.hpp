@@ -22,9 +22,6 @@ struct Key {
 };
 inline constexpr std::size_t kMinSecretBytes = 32;
 
-// `count` cryptographically random bytes (OpenSSL's RAND_bytes).
-std::string random_bytes(std::size_t count);
-
 // Signs `claims_json`, which must be a JSON object in text, with HS256 under `key`. The header
 // is {"alg":"HS256","typ":"JWT","kid":...}.
 std::string sign(std::string_view claims_json, const Key& key);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/jwt.hpp"
+#include "core/random.hpp"
 
 namespace expense_ops::core::password {
 
@@ -132,7 +132,7 @@ std::optional<Argon2Parameters> argon2id_parameters(std::string_view phc) {
 
 std::string hash(std::string_view password, const Argon2Parameters& parameters) {
   check_length(password);
-  const std::string salt = jwt::random_bytes(kSaltBytes);
+  const std::string salt = random_bytes(kSaltBytes);
   std::vector<char> encoded(argon2_encodedlen(parameters.iterations, parameters.memory_kib,
                                               parameters.parallelism, kSaltBytes, kHashBytes,
                                               Argon2_id));

@@ -1,5 +1,5 @@
-// Support tickets: their kinds, priorities and lifecycles, the evidence a close needs, and the
-// score that orders feature requests.
+// Support tickets: their kinds, priorities and lifecycles, and the evidence a close needs. The
+// score that orders feature requests is core/prioritisation.
 //
 // Lifecycles. A ticket moves one state at a time along its kind's main line; the few extra
 // moves are listed per kind. State names are stored in the database exactly as written here.
@@ -41,24 +41,9 @@
 // and demanding one would only get placeholder text. They do not apply to features either: a
 // delivered feature is not a failure, it has no root cause and no post-mortem.
 //
-// Feature prioritisation score. Five inputs, each an integer from 1 to 5: user impact (u),
-// business value (v), technical complexity (c), resource availability (r) and strategic
-// alignment (a). Each is normalised to [0, 1]; complexity counts inversely (a simpler feature
-// scores higher), resource availability directly (more people free scores higher):
-//
-//   n_u = (u - 1) / 4     n_v = (v - 1) / 4     n_c = ((6 - c) - 1) / 4 = (5 - c) / 4
-//   n_r = (r - 1) / 4     n_a = (a - 1) / 4
-//
-//   score = 100 * (w_u*n_u + w_v*n_v + w_c*n_c + w_r*n_r + w_a*n_a) / (w_u + w_v + w_c + w_r + w_a)
-//
-// The weights are finite numbers >= 0, not all zero; only their ratios matter. The defaults are
-// w_u = 0.30, w_v = 0.25, w_c = 0.15, w_r = 0.10, w_a = 0.20. The score lies in [0, 100]: 0 for
-// u = v = r = a = 1 with c = 5, 100 for u = v = r = a = 5 with c = 1. It is not rounded.
-//
 // Errors (RuleViolation): 22X50 unknown kind, 22X51 unknown priority, 22X52 a state the kind
 // does not have, 22X53 a move the lifecycle does not allow (skipping a state, going back, or
-// staying put), 22X54 a close without the evidence its priority requires, 22X55 a bad
-// prioritisation input or weight.
+// staying put) and 22X54 a close without the evidence its priority requires.
 #pragma once
 
 #include <string_view>
@@ -123,25 +108,5 @@ void check_close_requirements(Priority priority, const CloseEvidence& evidence);
 // check_transition, then check_close_requirements when the move is a close they apply to.
 Move check_move(Kind kind, Priority priority, std::string_view from, std::string_view to,
                 const CloseEvidence& evidence);
-
-struct FeatureInputs {
-  int user_impact = 0;            // 1..5, higher is more impact
-  int business_value = 0;         // 1..5, higher is more value
-  int technical_complexity = 0;   // 1..5, higher is harder: counts against the feature
-  int resource_availability = 0;  // 1..5, higher means more people free to build it
-  int strategic_alignment = 0;    // 1..5, higher fits the strategy better
-};
-
-struct ScoreWeights {
-  double user_impact = 0.30;
-  double business_value = 0.25;
-  double technical_complexity = 0.15;
-  double resource_availability = 0.10;
-  double strategic_alignment = 0.20;
-};
-
-// The score in [0, 100] per the formula above, or 22X55 naming the first input outside 1..5 or
-// the first weight that is negative or not finite, or saying that all weights are zero.
-double prioritisation_score(const FeatureInputs& inputs, const ScoreWeights& weights = {});
 
 }  // namespace expense_ops::core::tickets

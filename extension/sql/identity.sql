@@ -2,7 +2,7 @@
 -- sign their tokens, logins (throttled, recorded), logout and the check PostgREST runs before
 -- every request, who is calling, invitations and user administration. Login issues HS256 JWTs
 -- that PostgREST accepts; the password work, the login decision and the client address are C++
--- (extension/pg/identity.cpp and login.cpp, rules in extension/core).
+-- (the rules in extension/core, each wrapped by the extension/pg file of the same name).
 
 -- ---------------------------------------------------------------------------------------------
 -- Limits on what API callers write. A CHECK constraint would refuse too, but its message names
@@ -67,8 +67,9 @@ COMMENT ON COLUMN expense.orgs.second_approval_threshold IS
   'Expenses above this base-currency amount (minor units) need a second approval, by finance';
 
 -- ---------------------------------------------------------------------------------------------
--- Primitives in C++ (extension/pg/identity.cpp and login.cpp, rules in extension/core). None is
--- callable by the API roles: they run inside the SECURITY DEFINER functions below.
+-- Primitives in C++ (extension/pg/password, jwt, random, login and client_address.cpp, rules in
+-- extension/core). None is callable by the API roles: they run inside the SECURITY DEFINER
+-- functions below.
 
 CREATE FUNCTION iam.hash_password(password text) RETURNS text
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'expense_ops_hash_password';

@@ -5,7 +5,7 @@
 -- and the reports, with their API.
 
 -- ---------------------------------------------------------------------------------------------
--- Primitives in C++ (extension/pg/sla.cpp).
+-- Primitives in C++ (extension/pg/sla_calendar.cpp and sla_clock.cpp).
 
 CREATE FUNCTION ops.business_time(calendar text, "from" timestamptz, "to" timestamptz) RETURNS interval
 LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_business_time';

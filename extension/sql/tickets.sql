@@ -13,7 +13,7 @@
 --   * a tenant admin sees the reports and counts of their organisation only.
 
 -- ---------------------------------------------------------------------------------------------
--- Primitives in C++ (extension/pg/tickets.cpp).
+-- Primitives in C++ (extension/pg/ticket_lifecycle.cpp).
 
 CREATE FUNCTION ops.ticket_initial_state(kind text) RETURNS text
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_initial_state';

@@ -138,6 +138,4 @@ TEST(Jwt, RefusesMalformedTokens) {
 
 TEST(Jwt, RefusesShortSecrets) {
   EXPECT_THROW(jwt::sign("{}", jwt::Key{"k", "too short"}), std::invalid_argument);
-  EXPECT_EQ(jwt::random_bytes(32).size(), 32u);
-  EXPECT_NE(jwt::random_bytes(32), jwt::random_bytes(32));
 }

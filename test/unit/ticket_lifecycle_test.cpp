@@ -2,10 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cfloat>
-#include <cmath>
-#include <functional>
-#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -13,9 +9,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "caught.hpp"
 
 namespace tk = expense_ops::core::tickets;
 using expense_ops::core::RuleViolation;
+using expense_ops::test::caught;
 
 namespace {
 
@@ -37,16 +35,6 @@ std::string transition_outcome(tk::Kind kind, std::string_view from, std::string
   } catch (const RuleViolation& violation) {
     return violation.sqlstate();
   }
-}
-
-RuleViolation caught(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const RuleViolation& violation) {
-    return violation;
-  }
-  ADD_FAILURE() << "expected a RuleViolation";
-  return RuleViolation("none", "none");
 }
 
 // Written out independently of the implementation's tables: the lifecycles of the ticket spec.
@@ -79,10 +67,6 @@ Edges legal_moves(tk::Kind kind) {
               {"Resolved", "Open"}};
   }
   return {};
-}
-
-tk::FeatureInputs middling() {
-  return {3, 3, 3, 3, 3};
 }
 
 }  // namespace
@@ -457,146 +441,4 @@ TEST(TicketLifecycle, CheckMoveAppliesTierActionsOnlyToRealCloses) {
               tk::check_move(tk::Kind::kBug, tk::Priority::kP0, "Testing", "Deployed", none);
             }).sqlstate(),
             "22X53");
-}
-
-// ---- prioritisation score ----------------------------------------------------------------------
-
-TEST(TicketLifecycle, ScoreBounds) {
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score({1, 1, 5, 1, 1}), 0.0);
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score({5, 5, 1, 5, 5}), 100.0);
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score(middling()), 50.0);
-  const tk::ScoreWeights odd{1.0, 7.0, 0.5, 3.0, 0.0};
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score({1, 1, 5, 1, 1}, odd), 0.0);
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score({5, 5, 1, 5, 5}, odd), 100.0);
-  // Every combination stays within [0, 100].
-  for (int a = 1; a <= 5; ++a) {
-    for (int b = 1; b <= 5; ++b) {
-      for (int c = 1; c <= 5; ++c) {
-        const double score = tk::prioritisation_score({a, b, c, b, a}, odd);
-        EXPECT_GE(score, 0.0);
-        EXPECT_LE(score, 100.0);
-      }
-    }
-  }
-}
-
-TEST(TicketLifecycle, ScoreFollowsTheDocumentedFormula) {
-  // n = 1, 0.75, (5-2)/4 = 0.75, 0.5, 0 -> 0.30 + 0.1875 + 0.1125 + 0.05 + 0 = 0.65.
-  EXPECT_NEAR(tk::prioritisation_score({5, 4, 2, 3, 1}), 65.0, 1e-9);
-  // Only impact weighted: the score is impact's normalised value.
-  EXPECT_NEAR(tk::prioritisation_score({4, 1, 5, 1, 1}, {1.0, 0.0, 0.0, 0.0, 0.0}), 75.0, 1e-9);
-  // Only complexity weighted: it counts inversely.
-  EXPECT_NEAR(tk::prioritisation_score({1, 1, 2, 1, 1}, {0.0, 0.0, 2.0, 0.0, 0.0}), 75.0, 1e-9);
-  // Only resources weighted: it counts directly.
-  EXPECT_NEAR(tk::prioritisation_score({1, 1, 5, 2, 1}, {0.0, 0.0, 0.0, 5.0, 0.0}), 25.0, 1e-9);
-  // Scaling every weight changes nothing.
-  EXPECT_NEAR(tk::prioritisation_score({5, 4, 2, 3, 1}, {3.0, 2.5, 1.5, 1.0, 2.0}), 65.0, 1e-9);
-}
-
-TEST(TicketLifecycle, ScoreIsMonotonicInEachInput) {
-  using Field = int tk::FeatureInputs::*;
-  const std::pair<Field, int> fields[] = {
-      {&tk::FeatureInputs::user_impact, +1},
-      {&tk::FeatureInputs::business_value, +1},
-      {&tk::FeatureInputs::technical_complexity, -1},  // harder scores lower
-      {&tk::FeatureInputs::resource_availability, +1},
-      {&tk::FeatureInputs::strategic_alignment, +1},
-  };
-  for (const auto& [field, direction] : fields) {
-    tk::FeatureInputs inputs = middling();
-    inputs.*field = 1;
-    double previous = tk::prioritisation_score(inputs);
-    for (int value = 2; value <= 5; ++value) {
-      inputs.*field = value;
-      const double score = tk::prioritisation_score(inputs);
-      if (direction > 0) {
-        EXPECT_GT(score, previous) << value;
-      } else {
-        EXPECT_LT(score, previous) << value;
-      }
-      previous = score;
-    }
-  }
-}
-
-TEST(TicketLifecycle, InputsOutsideOneToFiveNameTheField) {
-  const char* names[] = {"user_impact", "business_value", "technical_complexity",
-                         "resource_availability", "strategic_alignment"};
-  int tk::FeatureInputs::*fields[] = {
-      &tk::FeatureInputs::user_impact, &tk::FeatureInputs::business_value,
-      &tk::FeatureInputs::technical_complexity, &tk::FeatureInputs::resource_availability,
-      &tk::FeatureInputs::strategic_alignment};
-  for (int i = 0; i < 5; ++i) {
-    for (const int bad : {0, 6, -1, 100}) {
-      tk::FeatureInputs inputs = middling();
-      inputs.*fields[i] = bad;
-      const auto violation = caught([&] { tk::prioritisation_score(inputs); });
-      EXPECT_EQ(violation.sqlstate(), "22X55");
-      EXPECT_EQ(
-          std::string(violation.what()),
-          std::string(names[i]) + ": must be an integer from 1 to 5, got " + std::to_string(bad));
-    }
-  }
-  const auto complexity = caught([] { tk::prioritisation_score({3, 3, 0, 3, 3}); });
-  EXPECT_EQ(complexity.hint(), "Rate technical_complexity from 1 (simplest) to 5 (hardest).");
-  // Default-constructed inputs are unrated, not silently the worst.
-  EXPECT_STREQ(caught([] { tk::prioritisation_score({}); }).what(),
-               "user_impact: must be an integer from 1 to 5, got 0");
-}
-
-TEST(TicketLifecycle, WeightsMustBeFiniteNonNegativeAndNotAllZero) {
-  const auto negative = caught([] {
-    tk::prioritisation_score(middling(), {0.3, 0.25, -0.15, 0.1, 0.2});
-  });
-  EXPECT_EQ(negative.sqlstate(), "22X55");
-  EXPECT_STREQ(negative.what(),
-               "weights.technical_complexity: must be a finite number >= 0, got -0.15");
-
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  const double inf = std::numeric_limits<double>::infinity();
-  const auto not_a_number = caught([&] {
-    tk::prioritisation_score(middling(), {0.3, nan, 0.15, 0.1, 0.2});
-  });
-  EXPECT_EQ(not_a_number.sqlstate(), "22X55");
-  EXPECT_STREQ(not_a_number.what(),
-               "weights.business_value: must be a finite number >= 0, got nan");
-  EXPECT_EQ(caught([&] {
-              tk::prioritisation_score(middling(), {0.3, 0.25, 0.15, inf, 0.2});
-            }).sqlstate(),
-            "22X55");
-
-  const auto zeros = caught([] { tk::prioritisation_score(middling(), {0, 0, 0, 0, 0}); });
-  EXPECT_EQ(zeros.sqlstate(), "22X55");
-  EXPECT_STREQ(zeros.what(), "weights: at least one weight must be above 0");
-
-  const auto overflow = caught([] {
-    tk::prioritisation_score(middling(), {DBL_MAX, DBL_MAX, 0, 0, 0});
-  });
-  EXPECT_EQ(overflow.sqlstate(), "22X55");
-  EXPECT_STREQ(overflow.what(), "weights: their sum must be finite, got inf");
-
-  // Zero is allowed for some of them: that criterion is ignored.
-  EXPECT_DOUBLE_EQ(tk::prioritisation_score({5, 1, 5, 1, 1}, {1, 0, 0, 0, 0}), 100.0);
-}
-
-TEST(TicketLifecycle, CustomWeightsChangeTheRanking) {
-  const tk::FeatureInputs crowd_pleaser{5, 4, 3, 3, 1};  // users want it, off strategy
-  const tk::FeatureInputs strategic{2, 3, 3, 3, 5};      // few users, core to the strategy
-  // Defaults: 0.30*1 + 0.25*0.75 + 0.15*0.5 + 0.10*0.5 + 0 = 0.6125 vs
-  //           0.30*0.25 + 0.25*0.5 + 0.075 + 0.05 + 0.20*1 = 0.525.
-  EXPECT_NEAR(tk::prioritisation_score(crowd_pleaser), 61.25, 1e-9);
-  EXPECT_NEAR(tk::prioritisation_score(strategic), 52.5, 1e-9);
-
-  const tk::ScoreWeights strategy_first{0.10, 0.10, 0.10, 0.10, 0.60};
-  // 0.1 + 0.075 + 0.05 + 0.05 + 0 = 0.275 vs 0.025 + 0.05 + 0.05 + 0.05 + 0.6 = 0.775.
-  EXPECT_NEAR(tk::prioritisation_score(crowd_pleaser, strategy_first), 27.5, 1e-9);
-  EXPECT_NEAR(tk::prioritisation_score(strategic, strategy_first), 77.5, 1e-9);
-
-  // Simpler beats harder under a complexity-heavy weighting, not under the defaults.
-  const tk::FeatureInputs big_bet{5, 5, 5, 3, 3};
-  const tk::FeatureInputs quick_win{3, 3, 1, 3, 3};
-  EXPECT_GT(tk::prioritisation_score(big_bet), tk::prioritisation_score(quick_win));
-  const tk::ScoreWeights simplicity_first{0.1, 0.1, 0.7, 0.05, 0.05};
-  EXPECT_LT(tk::prioritisation_score(big_bet, simplicity_first),
-            tk::prioritisation_score(quick_win, simplicity_first));
 }

@@ -1,5 +1,5 @@
-// Ticket lifecycles, tier actions and the feature score at the SQL boundary. The trigger
-// ops.apply_ticket_rules() (migrations/) calls these; extension/core/ticket_lifecycle decides.
+// Ticket lifecycles and tier actions at the SQL boundary. The trigger ops.apply_ticket_rules()
+// (extension/sql/tickets.sql) calls these; extension/core/ticket_lifecycle decides.
 #include "core/error.hpp"
 #include "core/ticket_lifecycle.hpp"
 #include "pg/boundary.hpp"
@@ -68,31 +68,4 @@ EXPENSE_OPS_FUNCTION(expense_ops_check_ticket_move) {
 EXPENSE_OPS_FUNCTION(expense_ops_check_priority) {
   return text_result(
       tickets::to_string(tickets::parse_priority(pg::text_argument(fcinfo, 0, "priority"))));
-}
-
-// ops.feature_score(user_impact, business_value, complexity, resource_availability,
-//                   strategic_alignment, and their five weights) RETURNS numeric;
-// NULL until every input is rated.
-EXPENSE_OPS_FUNCTION(expense_ops_feature_score) {
-  tickets::FeatureInputs inputs;
-  int* const fields[] = {&inputs.user_impact, &inputs.business_value, &inputs.technical_complexity,
-                         &inputs.resource_availability, &inputs.strategic_alignment};
-  for (int index = 0; index < 5; ++index) {
-    const auto rating = pg::optional_int32_argument(fcinfo, index);
-    if (!rating) {
-      PG_RETURN_NULL();
-    }
-    *fields[index] = *rating;
-  }
-  tickets::ScoreWeights weights;
-  weights.user_impact = pg::float8_argument(fcinfo, 5, "user_impact_weight");
-  weights.business_value = pg::float8_argument(fcinfo, 6, "business_value_weight");
-  weights.technical_complexity = pg::float8_argument(fcinfo, 7, "complexity_weight");
-  weights.resource_availability = pg::float8_argument(fcinfo, 8, "resource_availability_weight");
-  weights.strategic_alignment = pg::float8_argument(fcinfo, 9, "strategic_alignment_weight");
-  const double score = tickets::prioritisation_score(inputs, weights);
-  return pg::guarded([&] {
-    const Datum exact = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
-    return DirectFunctionCall2(numeric_round, exact, Int32GetDatum(2));
-  });
 }
