@@ -1509,3 +1509,137 @@ BEGIN
 END
 $function$
 ;
+
+-- ---------------------------------------------------------------------------------------------
+-- Ticket moves decided in C++ (extension/core/ticket_lifecycle): the state a new ticket opens
+-- in, and what a move changes (the lifecycle timestamps and the pause), which the trigger now
+-- only assigns. ops.ticket_move_effect replaces ops.check_ticket_move.
+
+CREATE FUNCTION ops.ticket_opening_state(kind text, state text) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_opening_state';
+COMMENT ON FUNCTION ops.ticket_opening_state(text, text) IS
+  'The state a new ticket of this kind opens in, when state is NULL or that state; raises 22X52 for an unknown state and 22X53 for any other, which only moves reach';
+
+CREATE FUNCTION ops.ticket_move_effect(
+  kind text, priority text, from_state text, to_state text, workaround text, root_cause text,
+  postmortem_url text, first_response_at timestamptz, resolved_at timestamptz, closed_at timestamptz,
+  from_paused boolean, to_paused boolean, at timestamptz,
+  OUT to_phase text, OUT first_response_at timestamptz, OUT resolved_at timestamptz,
+  OUT closed_at timestamptz, OUT pause_starts boolean, OUT pause_ends boolean)
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_ticket_move_effect';
+COMMENT ON FUNCTION ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz,
+                                           timestamptz, boolean, boolean, timestamptz) IS
+  'What moving a ticket from from_state to to_state at `at` changes: the phase it leads to (open, resolved, closed), its first_response_at, resolved_at and closed_at, and whether the clocks pause (entering a paused state) or resume (leaving one). Raises 22X53 naming the allowed next states, 22X52 for an unknown state, 22X54 naming the tier actions a close lacks (P0: root cause and post-mortem link, P1: root cause)';
+
+REVOKE ALL ON FUNCTION ops.ticket_opening_state(text, text),
+  ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz, timestamptz, boolean,
+                         boolean, timestamptz)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.ticket_opening_state(text, text),
+  ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz, timestamptz, boolean,
+                         boolean, timestamptz)
+  TO expense_ops_admin;
+
+CREATE OR REPLACE FUNCTION ops.apply_ticket_rules() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  moment timestamptz := now();
+  from_paused boolean;
+  to_paused boolean;
+  effect record;
+  unchanged ops.tickets;
+BEGIN
+  IF TG_RELID <> 'ops.tickets'::regclass OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
+    RAISE EXCEPTION 'ops.apply_ticket_rules() fires only BEFORE each row of ops.tickets, not on %',
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
+  END IF;
+  NEW.priority := ops.check_priority(NEW.priority);
+  IF TG_OP = 'INSERT' THEN
+    NEW.state := ops.ticket_opening_state(NEW.kind, NEW.state);
+    IF NEW.first_response_at IS NOT NULL OR NEW.resolved_at IS NOT NULL OR NEW.closed_at IS NOT NULL
+       OR NEW.paused_during <> '{}' THEN
+      RAISE EXCEPTION 'first_response_at, resolved_at, closed_at and paused_during follow the lifecycle'
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Leave them out; moving the ticket sets them.';
+    END IF;
+  ELSE
+    IF NEW.kind <> OLD.kind THEN
+      RAISE EXCEPTION 'kind: a ticket''s kind cannot change (% to %)', OLD.kind, NEW.kind
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Close it and open a ticket of the other kind.';
+    END IF;
+    IF (NEW.resolved_at, NEW.closed_at, NEW.paused_during) IS DISTINCT FROM
+       (OLD.resolved_at, OLD.closed_at, OLD.paused_during)
+       OR NEW.first_response_at IS DISTINCT FROM OLD.first_response_at AND OLD.first_response_at IS NOT NULL THEN
+      RAISE EXCEPTION 'first_response_at, resolved_at, closed_at and paused_during follow the lifecycle'
+        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Move the ticket (state) or comment on it; these follow.';
+    END IF;
+    IF OLD.first_response_at IS NULL AND NEW.first_response_at IS NOT NULL
+       AND (NEW.first_response_at < NEW.opened_at OR NEW.first_response_at > moment) THEN
+      RAISE EXCEPTION 'first_response_at: % is not between the opening (%) and now', NEW.first_response_at,
+        NEW.opened_at USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Give the instant of the first response.';
+    END IF;
+    IF NEW.state IS DISTINCT FROM OLD.state THEN
+      -- What the move changes is decided in C++ (extension/core/ticket_lifecycle); which states
+      -- pause the clocks is configuration, read here.
+      from_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = OLD.state);
+      to_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = NEW.state);
+      effect := ops.ticket_move_effect(NEW.kind, NEW.priority, OLD.state, NEW.state, NEW.workaround, NEW.root_cause,
+                                       NEW.postmortem_url, NEW.first_response_at, NEW.resolved_at, NEW.closed_at,
+                                       from_paused, to_paused, moment);
+      NEW.first_response_at := effect.first_response_at;
+      NEW.resolved_at := effect.resolved_at;
+      NEW.closed_at := effect.closed_at;
+      IF effect.pause_starts THEN
+        NEW.paused_during := NEW.paused_during + tstzmultirange(tstzrange(moment, NULL));
+      ELSIF effect.pause_ends THEN
+        NEW.paused_during := NEW.paused_during - tstzmultirange(tstzrange(moment, NULL));
+      END IF;
+    END IF;
+    -- Any change of a tenant's requested priority by staff is its triage.
+    IF NEW.priority IS DISTINCT FROM OLD.priority AND NEW.requested_priority IS NOT NULL THEN
+      NEW.triaged_at := coalesce(NEW.triaged_at, moment);
+    END IF;
+    -- A restatement (only sla_computed_at set) is not a change of the ticket.
+    unchanged := NEW;
+    unchanged.sla_computed_at := OLD.sla_computed_at;
+    unchanged.updated_at := OLD.updated_at;
+    NEW.updated_at := CASE WHEN unchanged IS DISTINCT FROM OLD THEN moment ELSE OLD.updated_at END;
+  END IF;
+  IF TG_OP = 'INSERT'
+     OR (NEW.priority, NEW.opened_at, NEW.first_response_at, NEW.resolved_at, NEW.paused_during, NEW.sla_computed_at,
+         NEW.triaged_at)
+        IS DISTINCT FROM
+        (OLD.priority, OLD.opened_at, OLD.first_response_at, OLD.resolved_at, OLD.paused_during, OLD.sla_computed_at,
+         OLD.triaged_at) THEN
+    NEW := ops.compute_ticket_sla(NEW);
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.move_ticket(ticket_id bigint, state text, workaround text DEFAULT NULL,
+                                root_cause text DEFAULT NULL, postmortem_url text DEFAULT NULL,
+                                satisfaction integer DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t ops.tickets := ops.ticket_for_update(ticket_id);
+BEGIN
+  PERFORM expense.bounded_text('workaround', workaround, 20000), expense.bounded_text('root_cause', root_cause, 20000),
+          expense.bounded_text('postmortem_url', postmortem_url, 2000);
+  IF move_ticket.state = t.state THEN
+    -- Staying is no move, and no update would reach the trigger's lifecycle: refuse it here,
+    -- as the lifecycle does, with the allowed next states (22X53).
+    PERFORM ops.ticket_move_effect(t.kind, t.priority, t.state, move_ticket.state, t.workaround, t.root_cause,
+                                   t.postmortem_url, t.first_response_at, t.resolved_at, t.closed_at, false, false,
+                                   now());
+  END IF;
+  UPDATE ops.tickets SET state = move_ticket.state,
+         workaround = coalesce(move_ticket.workaround, t.workaround),
+         root_cause = coalesce(move_ticket.root_cause, t.root_cause),
+         postmortem_url = coalesce(move_ticket.postmortem_url, t.postmortem_url),
+         satisfaction = coalesce(move_ticket.satisfaction, t.satisfaction)
+   WHERE tickets.ticket_id = t.ticket_id;
+  RETURN ops.ticket_sla(t.ticket_id);
+END
+$$;
+
+DROP FUNCTION ops.check_ticket_move(text, text, text, text, text, text, text);

@@ -192,6 +192,18 @@ std::string_view initial_state(Kind kind) {
   return lifecycle(kind).main_line.front();
 }
 
+std::string_view opening_state(Kind kind, std::optional<std::string_view> requested) {
+  const Lifecycle& life = lifecycle(kind);
+  const std::string_view initial = life.main_line.front();
+  if (!requested || *requested == initial)
+    return initial;
+  require_state(life, *requested);
+  throw RuleViolation(sqlstate::kTicketTransition,
+                      "state: a new " + std::string(life.kind) + " ticket starts in \"" +
+                          std::string(initial) + "\", not \"" + std::string(*requested) + "\"",
+                      "Open it without a state, then move it along its lifecycle.");
+}
+
 std::vector<std::string_view> all_states(Kind kind) {
   return states_of(lifecycle(kind));
 }
@@ -243,6 +255,19 @@ Move check_transition(Kind kind, std::string_view from, std::string_view to) {
   return result;
 }
 
+CloseEvidence close_evidence(const std::optional<std::string>& workaround,
+                             const std::optional<std::string>& root_cause,
+                             const std::optional<std::string>& postmortem_url) {
+  const auto given = [](const std::optional<std::string>& text) {
+    return text && text->find_first_not_of(" \t\r\n") != std::string::npos;
+  };
+  CloseEvidence evidence;
+  evidence.has_workaround = given(workaround);
+  evidence.has_root_cause = given(root_cause);
+  evidence.has_postmortem_link = given(postmortem_url);
+  return evidence;
+}
+
 void check_close_requirements(Priority priority, const CloseEvidence& evidence) {
   Names required;
   if (priority == Priority::kP0 || priority == Priority::kP1)
@@ -275,6 +300,26 @@ Move check_move(Kind kind, Priority priority, std::string_view from, std::string
   if (move.close_requirements_apply)
     check_close_requirements(priority, evidence);
   return move;
+}
+
+MoveEffect apply_move(const MoveRequest& request) {
+  const Move move =
+      check_move(request.kind, request.priority, request.from, request.to, request.evidence);
+  MoveEffect effect;
+  effect.to_phase = move.to_phase;
+  effect.times.first_response = request.times.first_response.value_or(request.at);
+  if (move.to_phase != Phase::kOpen) {
+    effect.times.resolved = request.times.resolved.value_or(request.at);
+  }
+  if (move.closes) {
+    effect.times.closed = request.at;
+  }
+  if (request.to_paused && !request.from_paused) {
+    effect.pause = PauseChange::kStarts;
+  } else if (request.from_paused && !request.to_paused) {
+    effect.pause = PauseChange::kEnds;
+  }
+  return effect;
 }
 
 }  // namespace expense_ops::core::tickets

@@ -46,8 +46,12 @@
 // staying put) and 22X54 a close without the evidence its priority requires.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/time.hpp"
 
 namespace expense_ops::core::tickets {
 
@@ -67,6 +71,11 @@ std::string_view to_string(Phase phase);  // "open", "resolved", "closed"
 // The views returned by the lifecycle functions point to static storage: they stay valid.
 
 std::string_view initial_state(Kind kind);
+
+// The state a new ticket opens in: the initial state, whether `requested` names it or is
+// nullopt. Any other state is a RuleViolation: 22X52 when the kind does not have it, 22X53
+// otherwise, since a ticket reaches its later states only by moving.
+std::string_view opening_state(Kind kind, std::optional<std::string_view> requested);
 
 // Every state of the kind: the main line in order, then the exits.
 std::vector<std::string_view> all_states(Kind kind);
@@ -101,6 +110,12 @@ struct CloseEvidence {
   bool has_workaround = false;       // workaround set; no priority requires it yet
 };
 
+// The evidence a ticket's three tier-action texts give. Blank text is no evidence: a root cause
+// of "  " is not a root cause.
+CloseEvidence close_evidence(const std::optional<std::string>& workaround,
+                             const std::optional<std::string>& root_cause,
+                             const std::optional<std::string>& postmortem_url);
+
 // 22X54 when `priority` requires evidence the ticket lacks; the message lists what is missing,
 // e.g. "closing a P0 ticket requires root_cause and postmortem_url; missing: postmortem_url".
 void check_close_requirements(Priority priority, const CloseEvidence& evidence);
@@ -108,5 +123,47 @@ void check_close_requirements(Priority priority, const CloseEvidence& evidence);
 // check_transition, then check_close_requirements when the move is a close they apply to.
 Move check_move(Kind kind, Priority priority, std::string_view from, std::string_view to,
                 const CloseEvidence& evidence);
+
+// A ticket's lifecycle timestamps; nullopt for none.
+struct LifecycleTimes {
+  std::optional<Instant> first_response;
+  std::optional<Instant> resolved;
+  std::optional<Instant> closed;
+};
+
+// What a move does to the pause of the SLA clocks.
+enum class PauseChange { kNone, kStarts, kEnds };
+
+// A ticket about to move from `from` to `to` at `at`.
+struct MoveRequest {
+  Kind kind = Kind::kSupport;
+  Priority priority = Priority::kP3;
+  std::string_view from;
+  std::string_view to;
+  CloseEvidence evidence;
+  LifecycleTimes times;  // before the move
+  // Whether `from` and `to` stop the clocks. Which states do is configuration (a deployment
+  // may pause support tickets while they wait on the customer), so the caller looks them up.
+  bool from_paused = false;
+  bool to_paused = false;
+  Instant at;
+};
+
+// What a legal move changes on the ticket.
+struct MoveEffect {
+  Phase to_phase = Phase::kOpen;
+  LifecycleTimes times;  // after the move
+  PauseChange pause = PauseChange::kNone;
+};
+
+// check_move's refusals, then the move's effect:
+//   * any move answers the ticket: first_response is `at` unless it was already set;
+//   * into an open state (a reopen included), resolved and closed are cleared, which restarts
+//     the resolution clock;
+//   * into a resolved or closed state, resolved keeps its instant or becomes `at`; closed is
+//     `at` for a close and cleared otherwise;
+//   * the clocks pause when the ticket enters a paused state from one that is not, and resume
+//     when it leaves for one that is not; a move between two paused states changes nothing.
+MoveEffect apply_move(const MoveRequest& request);
 
 }  // namespace expense_ops::core::tickets

@@ -20,6 +20,11 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_ini
 COMMENT ON FUNCTION ops.ticket_initial_state(text) IS
   'The state a ticket of this kind (incident, bug, feature, support, security) opens in';
 
+CREATE FUNCTION ops.ticket_opening_state(kind text, state text) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_opening_state';
+COMMENT ON FUNCTION ops.ticket_opening_state(text, text) IS
+  'The state a new ticket of this kind opens in, when state is NULL or that state; raises 22X52 for an unknown state and 22X53 for any other, which only moves reach';
+
 CREATE FUNCTION ops.ticket_states(kind text) RETURNS text[]
 LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_states';
 COMMENT ON FUNCTION ops.ticket_states(text) IS 'Every state of the kind''s lifecycle, in lifecycle order';
@@ -34,11 +39,16 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_ticket_pha
 COMMENT ON FUNCTION ops.ticket_phase(text, text) IS
   'open, resolved (the resolution clock stops) or closed, for a state of the kind''s lifecycle';
 
-CREATE FUNCTION ops.check_ticket_move(kind text, priority text, from_state text, to_state text,
-                                      workaround text, root_cause text, postmortem_url text) RETURNS text
-LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_check_ticket_move';
-COMMENT ON FUNCTION ops.check_ticket_move(text, text, text, text, text, text, text) IS
-  'Returns the phase the move leads to (open, resolved, closed), or raises: 22X53 naming the allowed next states, 22X52 for an unknown state, 22X54 naming the tier actions a close lacks (P0: root cause and post-mortem link, P1: root cause)';
+CREATE FUNCTION ops.ticket_move_effect(
+  kind text, priority text, from_state text, to_state text, workaround text, root_cause text,
+  postmortem_url text, first_response_at timestamptz, resolved_at timestamptz, closed_at timestamptz,
+  from_paused boolean, to_paused boolean, at timestamptz,
+  OUT to_phase text, OUT first_response_at timestamptz, OUT resolved_at timestamptz,
+  OUT closed_at timestamptz, OUT pause_starts boolean, OUT pause_ends boolean)
+LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_ticket_move_effect';
+COMMENT ON FUNCTION ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz,
+                                           timestamptz, boolean, boolean, timestamptz) IS
+  'What moving a ticket from from_state to to_state at `at` changes: the phase it leads to (open, resolved, closed), its first_response_at, resolved_at and closed_at, and whether the clocks pause (entering a paused state) or resume (leaving one). Raises 22X53 naming the allowed next states, 22X52 for an unknown state, 22X54 naming the tier actions a close lacks (P0: root cause and post-mortem link, P1: root cause)';
 
 CREATE FUNCTION ops.check_priority(priority text) RETURNS text
 LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'expense_ops_check_priority';
@@ -278,9 +288,9 @@ CREATE FUNCTION ops.apply_ticket_rules() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   moment timestamptz := now();
-  to_phase text;
-  was_paused boolean;
-  is_paused boolean;
+  from_paused boolean;
+  to_paused boolean;
+  effect record;
   unchanged ops.tickets;
 BEGIN
   IF TG_RELID <> 'ops.tickets'::regclass OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
@@ -289,14 +299,7 @@ BEGIN
   END IF;
   NEW.priority := ops.check_priority(NEW.priority);
   IF TG_OP = 'INSERT' THEN
-    IF NEW.state IS NULL THEN
-      NEW.state := ops.ticket_initial_state(NEW.kind);
-    ELSIF NEW.state <> ops.ticket_initial_state(NEW.kind) THEN
-      PERFORM ops.ticket_phase(NEW.kind, NEW.state);  -- an unknown state: 22X52
-      RAISE EXCEPTION 'state: a new % ticket starts in "%", not "%"', NEW.kind,
-        ops.ticket_initial_state(NEW.kind), NEW.state
-        USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Open it without a state, then move it along its lifecycle.';
-    END IF;
+    NEW.state := ops.ticket_opening_state(NEW.kind, NEW.state);
     IF NEW.first_response_at IS NOT NULL OR NEW.resolved_at IS NOT NULL OR NEW.closed_at IS NOT NULL
        OR NEW.paused_during <> '{}' THEN
       RAISE EXCEPTION 'first_response_at, resolved_at, closed_at and paused_during follow the lifecycle'
@@ -319,21 +322,19 @@ BEGIN
         NEW.opened_at USING ERRCODE = expense.sqlstate('ticket_transition'), HINT = 'Give the instant of the first response.';
     END IF;
     IF NEW.state IS DISTINCT FROM OLD.state THEN
-      to_phase := ops.check_ticket_move(NEW.kind, NEW.priority, OLD.state, NEW.state, NEW.workaround,
-                                        NEW.root_cause, NEW.postmortem_url);
-      NEW.first_response_at := coalesce(NEW.first_response_at, moment);  -- a move answers the ticket
-      IF to_phase = 'open' THEN
-        NEW.resolved_at := NULL;
-        NEW.closed_at := NULL;
-      ELSE
-        NEW.resolved_at := coalesce(NEW.resolved_at, moment);
-        NEW.closed_at := CASE WHEN to_phase = 'closed' THEN moment END;
-      END IF;
-      was_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = OLD.state);
-      is_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = NEW.state);
-      IF is_paused AND NOT was_paused THEN
+      -- What the move changes is decided in C++ (extension/core/ticket_lifecycle); which states
+      -- pause the clocks is configuration, read here.
+      from_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = OLD.state);
+      to_paused := EXISTS (SELECT FROM ops.paused_states p WHERE p.kind = NEW.kind AND p.state = NEW.state);
+      effect := ops.ticket_move_effect(NEW.kind, NEW.priority, OLD.state, NEW.state, NEW.workaround, NEW.root_cause,
+                                       NEW.postmortem_url, NEW.first_response_at, NEW.resolved_at, NEW.closed_at,
+                                       from_paused, to_paused, moment);
+      NEW.first_response_at := effect.first_response_at;
+      NEW.resolved_at := effect.resolved_at;
+      NEW.closed_at := effect.closed_at;
+      IF effect.pause_starts THEN
         NEW.paused_during := NEW.paused_during + tstzmultirange(tstzrange(moment, NULL));
-      ELSIF was_paused AND NOT is_paused THEN
+      ELSIF effect.pause_ends THEN
         NEW.paused_during := NEW.paused_during - tstzmultirange(tstzrange(moment, NULL));
       END IF;
     END IF;
@@ -511,9 +512,11 @@ BEGIN
   PERFORM expense.bounded_text('workaround', workaround, 20000), expense.bounded_text('root_cause', root_cause, 20000),
           expense.bounded_text('postmortem_url', postmortem_url, 2000);
   IF move_ticket.state = t.state THEN
-    -- Staying is no move: the lifecycle refuses it with the allowed next states (22X53).
-    PERFORM ops.check_ticket_move(t.kind, t.priority, t.state, move_ticket.state, t.workaround, t.root_cause,
-                                  t.postmortem_url);
+    -- Staying is no move, and no update would reach the trigger's lifecycle: refuse it here,
+    -- as the lifecycle does, with the allowed next states (22X53).
+    PERFORM ops.ticket_move_effect(t.kind, t.priority, t.state, move_ticket.state, t.workaround, t.root_cause,
+                                   t.postmortem_url, t.first_response_at, t.resolved_at, t.closed_at, false, false,
+                                   now());
   END IF;
   UPDATE ops.tickets SET state = move_ticket.state,
          workaround = coalesce(move_ticket.workaround, t.workaround),
@@ -644,8 +647,11 @@ COMMENT ON COLUMN api.ticket_events.visibility IS 'public or internal (staff onl
 -- staff and DBAs in psql read everything and work tickets directly (the triggers hold the
 -- rules); the internals that triggers and SECURITY DEFINER functions use are nobody's.
 
-REVOKE ALL ON FUNCTION ops.ticket_initial_state(text), ops.ticket_states(text), ops.ticket_next_states(text, text),
-  ops.ticket_phase(text, text), ops.check_ticket_move(text, text, text, text, text, text, text),
+REVOKE ALL ON FUNCTION ops.ticket_initial_state(text), ops.ticket_opening_state(text, text), ops.ticket_states(text),
+  ops.ticket_next_states(text, text),
+  ops.ticket_phase(text, text),
+  ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz, timestamptz, boolean,
+                         boolean, timestamptz),
   ops.check_priority(text), ops.bounded_labels(text[]), ops.current_actor(), ops.is_support_staff(),
   ops.require_support_staff(), ops.visible_ticket(bigint, boolean), ops.ticket_for_update(bigint),
   ops.apply_ticket_rules(), ops.record_ticket_events(), ops.refuse_deleting_tickets(),
@@ -658,8 +664,11 @@ GRANT EXECUTE ON FUNCTION api.open_ticket(text, text, text, text, text, text[], 
   TO expense_user, expense_ops_admin;
 -- The api views call it as the caller; expense_user has no USAGE on ops.
 GRANT EXECUTE ON FUNCTION ops.is_support_staff() TO expense_user, expense_ops_admin;
-GRANT EXECUTE ON FUNCTION ops.ticket_initial_state(text), ops.ticket_states(text), ops.ticket_next_states(text, text),
-  ops.ticket_phase(text, text), ops.check_ticket_move(text, text, text, text, text, text, text),
+GRANT EXECUTE ON FUNCTION ops.ticket_initial_state(text), ops.ticket_opening_state(text, text), ops.ticket_states(text),
+  ops.ticket_next_states(text, text),
+  ops.ticket_phase(text, text),
+  ops.ticket_move_effect(text, text, text, text, text, text, text, timestamptz, timestamptz, timestamptz, boolean,
+                         boolean, timestamptz),
   ops.check_priority(text), ops.current_actor(), ops.require_support_staff(), ops.ticket_for_update(bigint)
   TO expense_ops_admin;
 GRANT SELECT, INSERT, UPDATE ON ops.tickets TO expense_ops_admin;

@@ -442,3 +442,155 @@ TEST(TicketLifecycle, CheckMoveAppliesTierActionsOnlyToRealCloses) {
             }).sqlstate(),
             "22X53");
 }
+
+// ---- what a move changes -----------------------------------------------------------------------
+
+namespace {
+
+const expense_ops::core::Instant kOpened{std::chrono::hours(24 * 20000)};
+const expense_ops::core::Instant kNow = kOpened + std::chrono::hours(5);
+
+tk::MoveRequest request(tk::Kind kind, std::string_view from, std::string_view to) {
+  tk::MoveRequest move;
+  move.kind = kind;
+  move.priority = tk::Priority::kP2;
+  move.from = from;
+  move.to = to;
+  move.at = kNow;
+  return move;
+}
+
+}  // namespace
+
+TEST(TicketMove, AFirstMoveAnswersTheTicket) {
+  const auto effect = tk::apply_move(request(tk::Kind::kBug, "Reported", "Triage"));
+  EXPECT_EQ(effect.to_phase, tk::Phase::kOpen);
+  EXPECT_EQ(effect.times.first_response, kNow);
+  EXPECT_EQ(effect.times.resolved, std::nullopt);
+  EXPECT_EQ(effect.times.closed, std::nullopt);
+  EXPECT_EQ(effect.pause, tk::PauseChange::kNone);
+
+  // A response already given stays as it was.
+  auto later = request(tk::Kind::kBug, "Triage", "Assigned");
+  later.times.first_response = kOpened + std::chrono::minutes(3);
+  EXPECT_EQ(tk::apply_move(later).times.first_response, kOpened + std::chrono::minutes(3));
+}
+
+TEST(TicketMove, ResolvingStopsTheResolutionClockOnce) {
+  const auto resolved = tk::apply_move(request(tk::Kind::kSecurity, "Assess", "Remediate"));
+  EXPECT_EQ(resolved.to_phase, tk::Phase::kResolved);
+  EXPECT_EQ(resolved.times.resolved, kNow);
+  EXPECT_EQ(resolved.times.closed, std::nullopt);
+
+  // Moving on within the resolved phase keeps the first resolution.
+  auto onwards = request(tk::Kind::kSecurity, "Remediate", "Document");
+  onwards.times = {kOpened, kOpened + std::chrono::hours(1), std::nullopt};
+  const auto documented = tk::apply_move(onwards);
+  EXPECT_EQ(documented.to_phase, tk::Phase::kResolved);
+  EXPECT_EQ(documented.times.resolved, kOpened + std::chrono::hours(1));
+  EXPECT_EQ(documented.times.first_response, kOpened);
+}
+
+TEST(TicketMove, ClosingSetsClosedAndKeepsTheResolution) {
+  auto close = request(tk::Kind::kSupport, "Resolved", "Closed");
+  close.times = {kOpened, kOpened + std::chrono::hours(2), std::nullopt};
+  const auto closed = tk::apply_move(close);
+  EXPECT_EQ(closed.to_phase, tk::Phase::kClosed);
+  EXPECT_EQ(closed.times.resolved, kOpened + std::chrono::hours(2));
+  EXPECT_EQ(closed.times.closed, kNow);
+
+  // A close straight from an open state resolves it at the same instant.
+  const auto dismissed = tk::apply_move(request(tk::Kind::kBug, "Triage", "Won't fix"));
+  EXPECT_EQ(dismissed.to_phase, tk::Phase::kClosed);
+  EXPECT_EQ(dismissed.times.resolved, kNow);
+  EXPECT_EQ(dismissed.times.closed, kNow);
+}
+
+TEST(TicketMove, AReopenClearsTheResolution) {
+  auto reopen = request(tk::Kind::kBug, "Resolved", "In Progress");
+  reopen.times = {kOpened, kOpened + std::chrono::hours(2), std::nullopt};
+  const auto effect = tk::apply_move(reopen);
+  EXPECT_EQ(effect.to_phase, tk::Phase::kOpen);
+  EXPECT_EQ(effect.times.first_response, kOpened);
+  EXPECT_EQ(effect.times.resolved, std::nullopt);
+  EXPECT_EQ(effect.times.closed, std::nullopt);
+}
+
+TEST(TicketMove, PausesFollowThePausedStates) {
+  auto wait = request(tk::Kind::kSupport, "Open", "Waiting on customer");
+  wait.to_paused = true;
+  EXPECT_EQ(tk::apply_move(wait).pause, tk::PauseChange::kStarts);
+
+  auto reply = request(tk::Kind::kSupport, "Waiting on customer", "Open");
+  reply.from_paused = true;
+  EXPECT_EQ(tk::apply_move(reply).pause, tk::PauseChange::kEnds);
+
+  // Leaving a paused state for the resolved phase resumes the clocks too.
+  auto resolve = request(tk::Kind::kSupport, "Waiting on customer", "Resolved");
+  resolve.from_paused = true;
+  EXPECT_EQ(tk::apply_move(resolve).pause, tk::PauseChange::kEnds);
+
+  // Between two paused states the pause runs on.
+  auto both = request(tk::Kind::kSupport, "Waiting on customer", "Resolved");
+  both.from_paused = both.to_paused = true;
+  EXPECT_EQ(tk::apply_move(both).pause, tk::PauseChange::kNone);
+}
+
+TEST(TicketMove, RefusesWhatTheLifecycleRefusesAndChangesNothing) {
+  EXPECT_EQ(
+      caught([] { tk::apply_move(request(tk::Kind::kBug, "Reported", "Nowhere")); }).sqlstate(),
+      "22X52");
+  EXPECT_EQ(caught([] { tk::apply_move(request(tk::Kind::kBug, "Limbo", "Triage")); }).sqlstate(),
+            "22X52");
+  const auto skip = caught([] { tk::apply_move(request(tk::Kind::kBug, "Reported", "Assigned")); });
+  EXPECT_EQ(skip.sqlstate(), "22X53");
+  EXPECT_STREQ(skip.what(),
+               "state: a bug ticket cannot move from Reported to Assigned; the bug lifecycle "
+               "does not allow that move");
+  const auto stay = caught([] { tk::apply_move(request(tk::Kind::kSupport, "Open", "Open")); });
+  EXPECT_EQ(stay.sqlstate(), "22X53");
+  EXPECT_STREQ(stay.what(),
+               "state: a support ticket cannot move from Open to Open; it is already Open");
+  EXPECT_EQ(
+      caught([] { tk::apply_move(request(tk::Kind::kFeature, "Deploy", "Test")); }).sqlstate(),
+      "22X53");
+}
+
+TEST(TicketMove, AClosureWithoutItsEvidenceIsRefused) {
+  auto close = request(tk::Kind::kIncident, "Post-mortem done", "Closed");
+  close.priority = tk::Priority::kP0;
+  close.evidence = tk::close_evidence(std::nullopt, "a full disk", std::nullopt);
+  const auto refused = caught([&] { tk::apply_move(close); });
+  EXPECT_EQ(refused.sqlstate(), "22X54");
+  EXPECT_STREQ(refused.what(),
+               "closing a P0 ticket requires root_cause and postmortem_url; missing: "
+               "postmortem_url");
+
+  close.evidence = tk::close_evidence(std::nullopt, "a full disk", "https://example.com/pm/1");
+  EXPECT_EQ(tk::apply_move(close).times.closed, kNow);
+}
+
+TEST(TicketMove, BlankTextIsNoEvidence) {
+  const auto blank = tk::close_evidence(" \t", "\r\n ", "");
+  EXPECT_FALSE(blank.has_workaround);
+  EXPECT_FALSE(blank.has_root_cause);
+  EXPECT_FALSE(blank.has_postmortem_link);
+  const auto none = tk::close_evidence(std::nullopt, std::nullopt, std::nullopt);
+  EXPECT_FALSE(none.has_workaround || none.has_root_cause || none.has_postmortem_link);
+  const auto given = tk::close_evidence("restart it", " a leak ", "https://example.com/pm");
+  EXPECT_TRUE(given.has_workaround);
+  EXPECT_TRUE(given.has_root_cause);
+  EXPECT_TRUE(given.has_postmortem_link);
+}
+
+TEST(TicketMove, ANewTicketOpensInItsInitialState) {
+  EXPECT_EQ(tk::opening_state(tk::Kind::kBug, std::nullopt), "Reported");
+  EXPECT_EQ(tk::opening_state(tk::Kind::kSupport, std::string_view("New")), "New");
+  const auto later = caught([] { tk::opening_state(tk::Kind::kBug, std::string_view("Testing")); });
+  EXPECT_EQ(later.sqlstate(), "22X53");
+  EXPECT_STREQ(later.what(), "state: a new bug ticket starts in \"Reported\", not \"Testing\"");
+  EXPECT_EQ(later.hint(), "Open it without a state, then move it along its lifecycle.");
+  EXPECT_EQ(
+      caught([] { tk::opening_state(tk::Kind::kBug, std::string_view("reported")); }).sqlstate(),
+      "22X52");
+}
