@@ -3,7 +3,8 @@
 # pgbench, 4 clients, same run, alternating rounds, best of each. Both connect as the same
 # non-superuser authenticator. The PostgREST-shaped transaction does what PostgREST does: the
 # transaction-local role and claims, api.pre_request(), then the INSERT into api.expenses (row-
-# level security, the INSTEAD OF trigger, the C++ rules and the audit trail). Bar: at least 0.7x.
+# level security, the C++ rules and the audit trail). Bar: at least 0.9x of the same envelope around
+# the bare insert.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -17,6 +18,10 @@ DROP ROLE IF EXISTS bench_authenticator;
 CREATE ROLE bench_authenticator LOGIN NOINHERIT;
 GRANT expense_anon, expense_user TO bench_authenticator;
 GRANT INSERT, SELECT ON public.bare_expenses TO bench_authenticator, expense_user;
+-- The bare table's copy of the duplicates index calls the merchant folding, which no role may
+-- execute unless granted (the authenticator is NOINHERIT, so expense_user's grant does not count).
+GRANT USAGE ON SCHEMA expense TO bench_authenticator;
+GRANT EXECUTE ON FUNCTION expense.normalize_merchant(text) TO bench_authenticator;
 SQL
 
 
@@ -58,3 +63,8 @@ printf '| %s | PostgREST-shaped POST /expenses (role, claims, pre_request, INSER
 ratio=$(awk "BEGIN {printf \"%.2f\", $best_envelope / $best_bare}")
 printf '| %s | reference: the same PostgREST envelope around the bare INSERT, pgbench -M prepared, 4 clients, best of %d x %ds | %sx tps (%.0f vs %.0f); p99 %s ms vs %s ms | bare single-row INSERT by the same authenticator |\n' \
   "$(date +%F)" "$rounds" "$seconds" "$ratio" "$best_envelope" "$best_bare" "$envelope_p99" "$bare_p99" | tee -a "$here/results/expenses_postgrest_insert.md"
+# The issue's bar: the API path against the same envelope around the bare insert, >= 0.9x.
+ratio=$(awk "BEGIN {printf \"%.2f\", $best_api / $best_envelope}")
+printf '| %s | PostgREST-shaped POST /expenses against the same envelope around a bare INSERT, pgbench -M prepared, 4 clients, best of %d x %ds | %sx tps (%.0f vs %.0f) | the PostgREST envelope around the bare INSERT |\n' \
+  "$(date +%F)" "$rounds" "$seconds" "$ratio" "$best_api" "$best_envelope" | tee -a "$here/results/expenses_postgrest_insert.md"
+

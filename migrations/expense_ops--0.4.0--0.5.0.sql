@@ -102,9 +102,11 @@ COMMENT ON FUNCTION expense.enforce_expense_rules() IS
   'BEFORE INSERT OR UPDATE on expense.expenses: currency and amount (kept as both amount and amount_minor), date against today in the organisation''s time zone and the category''s maximum age, an active category of the same organisation, text limits (22001); fills in the owner''s organisation and its base currency, and refuses a tenant''s creation of someone else''s expense (42501) or of one not in draft (22X30)';
 GRANT INSERT (amount, status) ON expense.expenses TO expense_user;
 GRANT UPDATE (amount) ON expense.expenses TO expense_user;
+ALTER POLICY visible ON expense.expenses
+  USING (org_id = (iam.current_account()).org_id AND iam.can_see_expenses_of(user_id));
 ALTER POLICY owner_creates_drafts ON expense.expenses
-  WITH CHECK (status = 'draft' AND user_id = (SELECT me.user_id FROM iam.current_account() me)
-              AND org_id = (SELECT me.org_id FROM iam.current_account() me));
+  WITH CHECK (status = 'draft' AND user_id = (iam.current_account()).user_id
+              AND org_id = (iam.current_account()).org_id);
 
 -- api.expenses: automatically updatable for INSERT; edits and deletions keep their trigger.
 DROP TRIGGER write ON api.expenses;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/currency.hpp"
 #include "core/error.hpp"
@@ -249,19 +250,23 @@ struct ExpenseRow {
   }
 };
 
+// One pass over the tuple: heap_getattr per column would walk the variable-width columns
+// before each one again, and a million-row insert reads every row.
 ExpenseRow read_row(HeapTuple tuple, Relation relation) {
   const Columns& at = columns_of(relation);
   const TupleDesc descriptor = RelationGetDescr(relation);
+  static std::vector<Datum> values;
+  static std::vector<char> nulls;  // bool, which std::vector<bool> cannot hand out
+  values.resize(descriptor->natts);
+  nulls.resize(descriptor->natts);
+  guarded([&] {
+    heap_deform_tuple(tuple, descriptor, values.data(), reinterpret_cast<bool*>(nulls.data()));
+  });
   ExpenseRow row;
   for (int i = 0; i < kColumnCount; ++i) {
-    if (at.attnum[i] == 0) {
-      continue;  // a column the table predates: read as NULL
-    }
-    bool is_null = false;
-    const Datum datum =
-        guarded([&] { return heap_getattr(tuple, at.attnum[i], descriptor, &is_null); });
-    if (!is_null) {
-      row.value[i] = datum;
+    const int attnum = at.attnum[i];
+    if (attnum != 0 && !nulls[attnum - 1]) {  // 0: a column the table predates, read as NULL
+      row.value[i] = values[attnum - 1];
     }
   }
   return row;
@@ -299,10 +304,16 @@ expenses::RuleInputs rule_inputs(const ExpenseRow& row, std::int64_t amount_mino
   return inputs;
 }
 
-std::int64_t characters(const std::string& text) {
+// A text column's length in characters of the server encoding, counted only when its bytes
+// could exceed `limit`: no character is shorter than a byte.
+std::int64_t characters_if_over(Datum value, std::int64_t limit) {
   return guarded([&] {
-    return static_cast<std::int64_t>(
-        pg_mbstrlen_with_len(text.data(), static_cast<int>(text.size())));
+    const text* detoasted = reinterpret_cast<const text*>(
+        pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(value))));
+    const int bytes = VARSIZE_ANY_EXHDR(detoasted);
+    return bytes <= limit
+               ? static_cast<std::int64_t>(bytes)
+               : static_cast<std::int64_t>(pg_mbstrlen_with_len(VARDATA_ANY(detoasted), bytes));
   });
 }
 
@@ -359,9 +370,31 @@ Datum text_value(const std::string& text) {
 
 // Whether row-level security governs this write: the writer is a tenant's role, not the
 // extension's own SECURITY DEFINER functions, a superuser or the table's owner.
+// Asked once per transaction and role: check_enable_rls reads three catalog entries.
 bool tenant_write(Relation relation) {
+  struct Answer {
+    LocalTransactionId transaction = InvalidLocalTransactionId;
+    Oid user = InvalidOid;
+    Oid relid = InvalidOid;
+    bool row_security = false;
+    bool forced = false;
+    bool governed = false;
+  };
+  static Answer answer;
   const Oid relid = RelationGetRelid(relation);
-  return guarded([&] { return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED; });
+  const Oid user = GetUserId();
+  const bool row_security = relation->rd_rel->relrowsecurity;
+  const bool forced = relation->rd_rel->relforcerowsecurity;
+  if (answer.transaction != MyProc->lxid || answer.user != user || answer.relid != relid ||
+      answer.row_security != row_security || answer.forced != forced) {
+    answer = Answer{MyProc->lxid,
+                    user,
+                    relid,
+                    row_security,
+                    forced,
+                    guarded([&] { return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED; })};
+  }
+  return answer.governed;
 }
 
 }  // namespace
@@ -386,26 +419,32 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   pg::RowChanges changes;
 
   // The free text, as core stores it. Length is counted in characters of the server encoding.
-  if (const auto merchant = row.string_value(pg::kMerchant)) {
-    expenses::check_text_length("merchant", pg::characters(*merchant),
-                                expenses::kMerchantMaxCharacters);
+  if (row.value[pg::kMerchant]) {
+    expenses::check_text_length(
+        "merchant",
+        pg::characters_if_over(*row.value[pg::kMerchant], expenses::kMerchantMaxCharacters),
+        expenses::kMerchantMaxCharacters);
   }
-  if (const auto description = row.string_value(pg::kDescription)) {
-    expenses::check_text_length("description", pg::characters(*description),
-                                expenses::kDescriptionMaxCharacters);
+  if (row.value[pg::kDescription]) {
+    expenses::check_text_length(
+        "description",
+        pg::characters_if_over(*row.value[pg::kDescription], expenses::kDescriptionMaxCharacters),
+        expenses::kDescriptionMaxCharacters);
   } else {
     changes.set(pg::kDescription, pg::text_value(""));
   }
-  const auto receipt_ref = row.string_value(pg::kReceiptRef);
-  if (receipt_ref) {
-    expenses::check_text_length("receipt_ref", pg::characters(*receipt_ref),
-                                expenses::kReceiptRefMaxCharacters);
-  }
-  const auto stored_receipt_ref = expenses::stored_receipt_ref(receipt_ref);
-  if (stored_receipt_ref != receipt_ref) {
-    changes.set(pg::kReceiptRef, stored_receipt_ref
-                                     ? std::optional<Datum>(pg::text_value(*stored_receipt_ref))
-                                     : std::nullopt);
+  if (row.value[pg::kReceiptRef]) {
+    expenses::check_text_length(
+        "receipt_ref",
+        pg::characters_if_over(*row.value[pg::kReceiptRef], expenses::kReceiptRefMaxCharacters),
+        expenses::kReceiptRefMaxCharacters);
+    const auto receipt_ref = row.string_value(pg::kReceiptRef);
+    const auto stored_receipt_ref = expenses::stored_receipt_ref(receipt_ref);
+    if (stored_receipt_ref != receipt_ref) {
+      changes.set(pg::kReceiptRef, stored_receipt_ref
+                                       ? std::optional<Datum>(pg::text_value(*stored_receipt_ref))
+                                       : std::nullopt);
+    }
   }
 
   // The owner and their organisation. An API creation names neither: user_id defaults to the
@@ -438,8 +477,9 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   }
 
   // The amount, in the form given, then the rules whose inputs changed.
+  const expenses::WrittenAmount written = pg::written_amount(row);
   const std::int64_t amount_minor = expenses::amount_in_minor_units(
-      pg::written_amount(row), old ? std::optional(pg::written_amount(*old)) : std::nullopt);
+      written, old ? std::optional(pg::written_amount(*old)) : std::nullopt);
   const expenses::RuleInputs inputs = pg::rule_inputs(completed, amount_minor);
   const auto to_run = expenses::rules_to_run(
       inputs,
@@ -457,18 +497,13 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   }
 
   // Both forms of the amount, the decimal with exactly the currency's decimals.
-  const auto currency = core::find_currency(inputs.currency);
-  if (!currency) {
-    expenses::check_amount(amount_minor, inputs.currency);  // names the unknown currency
-  }
+  const int exponent = core::known_currency(inputs.currency).exponent;
   if (!row.value[pg::kAmountMinor] || DatumGetInt64(*row.value[pg::kAmountMinor]) != amount_minor) {
     changes.set(pg::kAmountMinor, Int64GetDatum(amount_minor));
   }
-  const std::string decimal = core::format_amount(amount_minor, currency->exponent);
-  if (pg::written_amount(row).decimal != decimal) {
+  if (!written.decimal || *written.decimal != core::format_amount(amount_minor, exponent)) {
     changes.set(pg::kAmount, pg::guarded([&] {
-                  return DirectFunctionCall3(numeric_in, CStringGetDatum(decimal.c_str()),
-                                             ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+                  return NumericGetDatum(int64_div_fast_to_numeric(amount_minor, exponent));
                 }));
   }
   const std::string base_currency = pg::org_policy(org_id).base_currency;
