@@ -133,6 +133,34 @@ ROLLBACK;
 SELECT * FROM iam.current_account();
 SELECT iam.caller_has_role(NULL, 'admin') AS null_org, iam.can_see_expenses_of(NULL) AS null_owner;
 
+-- Creations are audited in batches: more rows than a batch each get their event, and a trigger
+-- someone adds to the audit trail fires for every event, after each row or before it.
+BEGIN;
+CREATE TEMP TABLE seen_events (event_id bigint);
+CREATE FUNCTION pg_temp.seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO seen_events VALUES (NEW.event_id);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER watched AFTER INSERT ON expense.expense_events FOR EACH ROW EXECUTE FUNCTION pg_temp.seen();
+INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+SELECT '00000000-0000-0000-0000-00000000e0a1', '00000000-0000-0000-0000-00000000e002',
+       '00000000-0000-0000-0000-00000000ec01', current_date, 'Batch ' || i, 100 + i, 'EUR'
+  FROM generate_series(1, 2500) i;
+DROP TRIGGER watched ON expense.expense_events;
+CREATE TRIGGER watched BEFORE INSERT ON expense.expense_events FOR EACH ROW EXECUTE FUNCTION pg_temp.seen();
+INSERT INTO expense.expenses (org_id, user_id, category_id, expense_date, merchant, amount_minor, currency)
+SELECT '00000000-0000-0000-0000-00000000e0a1', '00000000-0000-0000-0000-00000000e002',
+       '00000000-0000-0000-0000-00000000ec01', current_date, 'Watched ' || i, 100 + i, 'EUR'
+  FROM generate_series(1, 3) i;
+DROP TRIGGER watched ON expense.expense_events;
+COMMIT;
+SELECT count(*) AS batch_expenses,
+       count(*) FILTER (WHERE EXISTS (SELECT FROM expense.expense_events v
+                                       WHERE v.expense_id = e.expense_id AND v.action = 'create')) AS with_their_event
+  FROM expense.expenses e WHERE merchant LIKE 'Batch %' OR merchant LIKE 'Watched %';
+SELECT count(*) AS seen_by_the_added_triggers, count(DISTINCT event_id) AS distinct_events FROM seen_events;
+
 -- The policy cache follows the tables when the extension is dropped and created again in this
 -- session: the new tables' changes must still reach it.
 DROP EXTENSION expense_ops CASCADE;

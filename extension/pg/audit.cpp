@@ -102,6 +102,9 @@ void append_creations(const Appender& job) {
   ExecInitRangeTable(estate, list_make1(entry));
   ResultRelInfo* result = makeNode(ResultRelInfo);
   InitResultRelInfo(result, job.events, 1, nullptr, 0);
+  // Registered, so that AFTER triggers someone adds to the events find it rather than open the
+  // table again (and leave it open).
+  estate->es_opened_result_relations = lappend(estate->es_opened_result_relations, result);
   estate->es_output_cid = GetCurrentCommandId(true);
   ExecOpenIndices(result, false);
   AfterTriggerBeginQuery();  // triggers a DBA adds on the events fire with this statement
@@ -146,7 +149,7 @@ void append_creations(const Appender& job) {
   }
 
   AfterTriggerEndQuery(estate);
-  ExecCloseIndices(result);
+  ExecCloseResultRelations(estate);  // our indexes, and whatever the AFTER triggers opened
   ExecResetTupleTable(estate->es_tupleTable, false);
   FreeExecutorState(estate);
 }
