@@ -181,4 +181,10 @@ SELECT u.user_id::text = :'newbie'::jsonb->>'user_id' AS reserved_user_id, u.org
   FROM iam.users u WHERE u.email = 'newbie@acme.test';
 SELECT api.accept_invitation(:'gus'::jsonb->>'invitation_code', 'a fine password');
 ROLLBACK;
+-- Key material: between 1 and 1024 bytes a call, from OpenSSL, never the same twice.
+SELECT length(iam.random_bytes(1)) AS one, length(iam.random_bytes(1024)) AS most,
+       iam.random_bytes(32) <> iam.random_bytes(32) AS differ;
+SELECT iam.random_bytes(0);
+SELECT iam.random_bytes(1025);
+SELECT iam.random_bytes(NULL);
 \set ON_ERROR_ROLLBACK off
