@@ -29,10 +29,6 @@ namespace expense_ops::pg {
 
 namespace {
 
-std::string uuid_bytes(const pg_uuid_t& uuid) {
-  return std::string(reinterpret_cast<const char*>(uuid.data), UUID_LEN);
-}
-
 // What the caller's and their colleagues' rows say. Plain data: it is filled under guarded().
 struct UserRow {
   bool found;
@@ -237,17 +233,9 @@ bool same(const pg_uuid_t& a, const pg_uuid_t& b) {
   return std::memcmp(a.data, b.data, UUID_LEN) == 0;
 }
 
-Datum uuid_datum(const pg_uuid_t& uuid) {
-  return guarded([&] {
-    auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *copy = uuid;
-    return UUIDPGetDatum(copy);
-  });
-}
-
 // A colleague's organisation and manager, read once per transaction like the caller's row.
 std::optional<Colleague> colleague(const pg_uuid_t& user_id) {
-  const std::string key = uuid_bytes(user_id);
+  const std::string key = uuid_key(user_id);
   const auto found = cache.colleagues.find(key);
   if (found != cache.colleagues.end()) {
     return found->second;
@@ -302,23 +290,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_current_account) {
     values[2] = pg::text_datum(account->role);
     nulls[0] = nulls[1] = nulls[2] = false;
   }
-  // Row-level security calls this in every statement: the blessed result type is kept with the
-  // call site rather than looked up in pg_proc on each call.
-  FmgrInfo* site = fcinfo->flinfo;
-  if (site->fn_extra == nullptr) {
-    site->fn_extra = pg::guarded([&] {
-      const MemoryContext previous = MemoryContextSwitchTo(site->fn_mcxt);
-      TupleDesc descriptor;
-      if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-        elog(ERROR, "iam.current_account must be declared with OUT parameters");
-      }
-      descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
-      MemoryContextSwitchTo(previous);
-      return static_cast<void*>(descriptor);
-    });
-  }
-  const auto descriptor = static_cast<TupleDesc>(site->fn_extra);
-  return pg::guarded([&] { return HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)); });
+  return pg::composite_datum(fcinfo, "iam.current_account", values, nulls);
 }
 
 // iam.caller_has_role(org_id uuid, VARIADIC roles text[]) RETURNS boolean

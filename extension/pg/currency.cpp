@@ -28,11 +28,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_to_minor_units) {
                               "Give the amount, such as 12.50.");
   }
   const core::Currency currency = currency_argument(fcinfo, 1);
-  const Datum amount = PG_GETARG_DATUM(0);
-  const char* text = pg::guarded([&] {
-    return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, amount)));
-  });
-  PG_RETURN_INT64(core::parse_amount(text, currency.code));
+  PG_RETURN_INT64(core::parse_amount(pg::numeric_text(PG_GETARG_DATUM(0)), currency.code));
 }
 
 // expense.to_amount(minor_units bigint, currency text) RETURNS numeric, with the exact scale.

@@ -1,5 +1,7 @@
 #include "pg/datum.hpp"
 
+#include <unordered_map>
+
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
 
@@ -94,18 +96,68 @@ Datum text_datum(const std::string& value) {
   });
 }
 
+Datum uuid_datum(const pg_uuid_t& uuid) {
+  return guarded([&] {
+    auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *copy = uuid;
+    return UUIDPGetDatum(copy);
+  });
+}
+
+std::string uuid_key(const pg_uuid_t& uuid) {
+  return std::string(reinterpret_cast<const char*>(uuid.data), UUID_LEN);
+}
+
+std::string numeric_text(Datum numeric) {
+  return guarded([&] {
+    return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, numeric)));
+  });
+}
+
 Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant) {
   return instant ? TimestampTzGetDatum(to_timestamptz(*instant)) : Datum(0);
 }
 
+namespace {
+
+// Blessed result descriptors by function OID. The functions that return rows are called per row
+// (a trigger's decision) or per statement (the policies' caller), and get_call_result_type reads
+// the OUT parameters from pg_proc on every call. Any change to pg_proc drops them all.
+std::unordered_map<Oid, TupleDesc> result_descriptors;
+bool result_callback_registered = false;
+
+// Runs inside PostgreSQL's invalidation processing: it may only forget things.
+void forget_result_descriptors(Datum, int, uint32) noexcept {
+  for (const auto& entry : result_descriptors) {
+    FreeTupleDesc(entry.second);  // the typcache keeps its own copy of a blessed descriptor
+  }
+  result_descriptors.clear();
+}
+
+}  // namespace
+
 Datum composite_datum(FunctionCallInfo fcinfo, const char* function, Datum* values, bool* nulls) {
-  return guarded([&] {
-    TupleDesc descriptor;
-    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-      elog(ERROR, "%s must be declared with OUT parameters", function);
-    }
-    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(descriptor), values, nulls));
-  });
+  if (!result_callback_registered) {
+    guarded([] { CacheRegisterSyscacheCallback(PROCOID, forget_result_descriptors, 0); });
+    result_callback_registered = true;
+  }
+  const Oid function_oid = fcinfo->flinfo->fn_oid;
+  auto found = result_descriptors.find(function_oid);
+  if (found == result_descriptors.end()) {
+    const TupleDesc descriptor = guarded([&] {
+      TupleDesc declared;
+      if (get_call_result_type(fcinfo, nullptr, &declared) != TYPEFUNC_COMPOSITE) {
+        elog(ERROR, "%s must be declared with OUT parameters", function);
+      }
+      const MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
+      const TupleDesc kept = BlessTupleDesc(CreateTupleDescCopy(declared));
+      MemoryContextSwitchTo(previous);
+      return kept;
+    });
+    found = result_descriptors.emplace(function_oid, descriptor).first;
+  }
+  const TupleDesc descriptor = found->second;
+  return guarded([&] { return HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)); });
 }
 
 Datum bytea_datum(const std::string& bytes) {

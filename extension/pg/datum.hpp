@@ -31,13 +31,20 @@ std::optional<std::int64_t> optional_int64_argument(FunctionCallInfo fcinfo, int
 std::optional<bool> optional_bool_argument(FunctionCallInfo fcinfo, int index);
 
 Datum text_datum(const std::string& value);
+// A uuid Datum of its own (palloc'd), not pointing into anyone's tuple.
+Datum uuid_datum(const pg_uuid_t& uuid);
+// A uuid's 16 bytes, as a key for C++ maps.
+std::string uuid_key(const pg_uuid_t& uuid);
+// A numeric as numeric_out writes it ("12.30"): exact, with its scale.
+std::string numeric_text(Datum numeric);
 Datum bytea_datum(const std::string& bytes);
 // A one-dimensional text[] in the current memory context.
 Datum text_array_datum(const std::vector<std::string_view>& values);
 // A timestamptz Datum, or 0 for nullopt: pair it with `!instant` in the nulls array.
 Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant);
 // The row a function with OUT parameters returns: `values` and `nulls` in the order of its OUT
-// parameters. `function` names it in the error for a declaration without them.
+// parameters. `function` names it in the error for a declaration without them. The result type
+// is kept per function (OUT parameters of fixed types, never polymorphic) until pg_proc changes.
 Datum composite_datum(FunctionCallInfo fcinfo, const char* function, Datum* values, bool* nulls);
 
 // Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01. Inline: per-row paths

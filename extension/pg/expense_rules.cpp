@@ -8,7 +8,6 @@
 // dropped whenever expense.orgs or expense.categories change anywhere: their statement trigger
 // (expense.invalidate_policy_cache) queues a relcache invalidation, which PostgreSQL delivers
 // to every backend when the change commits, and to this one at once.
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -81,8 +80,7 @@ void ensure_cache_ready() {
 }
 
 std::string uuid_key(Datum uuid) {
-  const auto* value = reinterpret_cast<const pg_uuid_t*>(DatumGetPointer(uuid));
-  return std::string(reinterpret_cast<const char*>(value->data), UUID_LEN);
+  return pg::uuid_key(*DatumGetUUIDP(uuid));
 }
 
 OrgPolicy& org_policy(Datum org_id) {
@@ -190,19 +188,6 @@ bool came_with_0_5_0(int column) {
   return column == kAmount || column == kBaseCurrency;
 }
 
-// The attribute number of a 0.5.0 column, or 0 if the table predates it.
-int optional_column(Relation relation, int column) {
-  const TupleDesc descriptor = RelationGetDescr(relation);
-  for (int i = 0; i < descriptor->natts; ++i) {
-    const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
-    if (!attribute->attisdropped &&
-        strcmp(NameStr(attribute->attname), kExpenseColumns[column].name) == 0) {
-      return typed_column(relation, kExpenseColumns[column].name, kExpenseColumns[column].type);
-    }
-  }
-  return 0;
-}
-
 // Located once per table definition, and re-checked on every row by type, which costs a
 // comparison a column: an ALTER TABLE keeps the attribute numbers but may change a type.
 struct Columns {
@@ -224,9 +209,8 @@ const Columns& columns_of(Relation relation) {
     fresh.relid = RelationGetRelid(relation);
     fresh.natts = descriptor->natts;
     for (int i = 0; i < kColumnCount; ++i) {
-      fresh.attnum[i] = came_with_0_5_0(i) ? optional_column(relation, i)
-                                           : typed_column(relation, kExpenseColumns[i].name,
-                                                          kExpenseColumns[i].type);
+      const auto locate = came_with_0_5_0(i) ? optional_typed_column : typed_column;
+      fresh.attnum[i] = locate(relation, kExpenseColumns[i].name, kExpenseColumns[i].type);
     }
     columns = fresh;
   }
@@ -282,10 +266,7 @@ ExpenseRow read_row(HeapTuple tuple, Relation relation) {
 expenses::WrittenAmount written_amount(const ExpenseRow& row) {
   expenses::WrittenAmount amount;
   if (row.value[kAmount]) {
-    const Datum decimal = *row.value[kAmount];
-    amount.decimal = std::string(guarded([&] {
-      return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, decimal)));
-    }));
+    amount.decimal = numeric_text(*row.value[kAmount]);
   }
   if (row.value[kAmountMinor]) {
     amount.minor_units = DatumGetInt64(*row.value[kAmountMinor]);
@@ -362,12 +343,6 @@ class RowChanges {
   bool nulls_[kColumnCount] = {};
 };
 
-Datum text_value(const std::string& text) {
-  return guarded([&] {
-    return PointerGetDatum(cstring_to_text_with_len(text.data(), static_cast<int>(text.size())));
-  });
-}
-
 // Whether row-level security governs this write: the writer is a tenant's role, not the
 // extension's own SECURITY DEFINER functions, a superuser or the table's owner.
 // Asked once per transaction and role: check_enable_rls reads three catalog entries.
@@ -419,30 +394,24 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
   pg::RowChanges changes;
 
   // The free text, as core stores it. Length is counted in characters of the server encoding.
-  if (row.value[pg::kMerchant]) {
-    expenses::check_text_length(
-        "merchant",
-        pg::characters_if_over(*row.value[pg::kMerchant], expenses::kMerchantMaxCharacters),
-        expenses::kMerchantMaxCharacters);
-  }
-  if (row.value[pg::kDescription]) {
-    expenses::check_text_length(
-        "description",
-        pg::characters_if_over(*row.value[pg::kDescription], expenses::kDescriptionMaxCharacters),
-        expenses::kDescriptionMaxCharacters);
-  } else {
-    changes.set(pg::kDescription, pg::text_value(""));
+  const auto check_length = [&](pg::ExpenseColumn column, std::int64_t limit) {
+    if (row.value[column]) {
+      expenses::check_text_length(pg::kExpenseColumns[column].name,
+                                  pg::characters_if_over(*row.value[column], limit), limit);
+    }
+  };
+  check_length(pg::kMerchant, expenses::kMerchantMaxCharacters);
+  check_length(pg::kDescription, expenses::kDescriptionMaxCharacters);
+  check_length(pg::kReceiptRef, expenses::kReceiptRefMaxCharacters);
+  if (!row.value[pg::kDescription]) {
+    changes.set(pg::kDescription, pg::text_datum(""));
   }
   if (row.value[pg::kReceiptRef]) {
-    expenses::check_text_length(
-        "receipt_ref",
-        pg::characters_if_over(*row.value[pg::kReceiptRef], expenses::kReceiptRefMaxCharacters),
-        expenses::kReceiptRefMaxCharacters);
     const auto receipt_ref = row.string_value(pg::kReceiptRef);
     const auto stored_receipt_ref = expenses::stored_receipt_ref(receipt_ref);
     if (stored_receipt_ref != receipt_ref) {
       changes.set(pg::kReceiptRef, stored_receipt_ref
-                                       ? std::optional<Datum>(pg::text_value(*stored_receipt_ref))
+                                       ? std::optional<Datum>(pg::text_datum(*stored_receipt_ref))
                                        : std::nullopt);
     }
   }
@@ -467,11 +436,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
       throw core::RuleViolation(core::sqlstate::kForeignKeyViolation,
                                 "user_id does not name a user", "Create the user first.");
     }
-    const Datum org_id = pg::guarded([&] {
-      auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-      *copy = *organisation;
-      return UUIDPGetDatum(copy);
-    });
+    const Datum org_id = pg::uuid_datum(*organisation);
     completed.value[pg::kOrgId] = org_id;
     changes.set(pg::kOrgId, org_id);
   }
@@ -506,9 +471,9 @@ EXPENSE_OPS_FUNCTION(expense_ops_enforce_expense_rules) {
                   return NumericGetDatum(int64_div_fast_to_numeric(amount_minor, exponent));
                 }));
   }
-  const std::string base_currency = pg::org_policy(org_id).base_currency;
+  const std::string& base_currency = pg::org_policy(org_id).base_currency;  // no SPI below
   if (row.string_value(pg::kBaseCurrency) != base_currency) {
-    changes.set(pg::kBaseCurrency, pg::text_value(base_currency));
+    changes.set(pg::kBaseCurrency, pg::text_datum(base_currency));
   }
   return PointerGetDatum(changes.apply(tuple, relation));
 }

@@ -106,7 +106,7 @@ TriggerData& own_trigger_call(FunctionCallInfo fcinfo, const char* function, Tri
          "It belongs to the expense_ops extension's own tables; drop this trigger.");
 }
 
-int typed_column(Relation relation, const char* column, Oid type) {
+int optional_typed_column(Relation relation, const char* column, Oid type) {
   const TupleDesc descriptor = RelationGetDescr(relation);
   for (int i = 0; i < descriptor->natts; ++i) {
     const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
@@ -121,7 +121,16 @@ int typed_column(Relation relation, const char* column, Oid type) {
     }
     return attribute->attnum;
   }
-  refuse(std::string("relation ") + RelationGetRelationName(relation) + " has no column " + column);
+  return 0;
+}
+
+int typed_column(Relation relation, const char* column, Oid type) {
+  const int attnum = optional_typed_column(relation, column, type);
+  if (attnum == 0) {
+    refuse(std::string("relation ") + RelationGetRelationName(relation) + " has no column " +
+           column);
+  }
+  return attnum;
 }
 
 }  // namespace expense_ops::pg

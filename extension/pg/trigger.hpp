@@ -38,4 +38,7 @@ TriggerData& own_trigger_call(FunctionCallInfo fcinfo, const char* function, Tri
 // dropped and has exactly the type `type`. Throws RuleViolation 39P01 otherwise.
 int typed_column(Relation relation, const char* column, Oid type);
 
+// The same for a column the relation may not have (yet): 0 when it has none.
+int optional_typed_column(Relation relation, const char* column, Oid type);
+
 }  // namespace expense_ops::pg

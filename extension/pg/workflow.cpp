@@ -86,10 +86,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_to_base_amount) {
     throw core::RuleViolation(core::sqlstate::kNullValueNotAllowed,
                               "amount_minor must not be null");
   }
-  const Datum rate_datum = PG_GETARG_DATUM(2);
-  const std::string rate = pg::guarded([&] {
-    return static_cast<const char*>(DatumGetCString(DirectFunctionCall1(numeric_out, rate_datum)));
-  });
   PG_RETURN_INT64(core::convert_amount(*amount_minor, pg::text_argument(fcinfo, 1, "currency"),
-                                       rate, pg::text_argument(fcinfo, 3, "base_currency")));
+                                       pg::numeric_text(PG_GETARG_DATUM(2)),
+                                       pg::text_argument(fcinfo, 3, "base_currency")));
 }
