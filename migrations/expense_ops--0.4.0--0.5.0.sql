@@ -134,6 +134,11 @@ CREATE TRIGGER audit_insert AFTER INSERT ON expense.expenses
 COMMENT ON FUNCTION expense.record_expense_events() IS
   'AFTER each UPDATE or DELETE statement on expense.expenses: appends its edits, transitions and deletions to expense.expense_events';
 
+-- The audit trail of expenses keeps one index: its key finds an expense's events too.
+ALTER TABLE expense.expense_events DROP CONSTRAINT expense_events_pkey;
+DROP INDEX expense.expense_events_expense;
+ALTER TABLE expense.expense_events ADD PRIMARY KEY (expense_id, event_id);
+
 -- The functions that now raise by name, and those that read the milestones.
 CREATE OR REPLACE FUNCTION api.accept_invitation(code text, password text)
  RETURNS jsonb

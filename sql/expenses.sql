@@ -160,6 +160,16 @@ SELECT count(*) AS batch_expenses,
                                        WHERE v.expense_id = e.expense_id AND v.action = 'create')) AS with_their_event
   FROM expense.expenses e WHERE merchant LIKE 'Batch %' OR merchant LIKE 'Watched %';
 SELECT count(*) AS seen_by_the_added_triggers, count(DISTINCT event_id) AS distinct_events FROM seen_events;
+-- A statement's creations are written in the order of expense_id, numbered as they are written:
+-- one event per expense, and event_id rising with expense_id.
+SELECT count(*) AS batch_events, count(DISTINCT v.expense_id) AS batch_expenses_with_events,
+       bool_and(v.event_id > 0) AS numbered,
+       (SELECT bool_and(rising) FROM (
+          SELECT w.expense_id > lag(w.expense_id) OVER (ORDER BY w.event_id) AS rising
+            FROM expense.expense_events w JOIN expense.expenses f USING (expense_id)
+           WHERE f.merchant LIKE 'Batch %') r) AS in_expense_id_order
+  FROM expense.expense_events v JOIN expense.expenses e USING (expense_id)
+ WHERE e.merchant LIKE 'Batch %';
 
 -- The policy cache follows the tables when the extension is dropped and created again in this
 -- session: the new tables' changes must still reach it.
