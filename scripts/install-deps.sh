@@ -9,6 +9,7 @@ packages=(
   libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev libbenchmark-dev
   libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata libicu-dev iso-codes
+  postgresql-15-tdigest  # the peer of the latency sketch benchmark (bench/latency_sketch.sh)
   perl python3 python3-jwt python3-psycopg2  # perl: prove runs the integration layer
 )
 

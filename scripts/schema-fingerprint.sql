@@ -65,6 +65,14 @@ SELECT line FROM (
   UNION ALL
   -- Functions: the whole definition as md5, and its properties spelt out for a readable diff.
   SELECT 'function ' || p.oid::regprocedure || ' ' || md5(pg_get_functiondef(p.oid)) FROM procs p
+   WHERE p.prokind <> 'a'
+  UNION ALL
+  -- Aggregates, which pg_get_functiondef does not show: their support functions and state.
+  SELECT format('aggregate %s transition=%s state=%s final=%s combine=%s serial=%s deserial=%s '
+                'initial=%s final_modify=%s', p.oid::regprocedure, a.aggtransfn::regprocedure,
+                format_type(a.aggtranstype, NULL), a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+                a.aggdeserialfn, coalesce(a.agginitval, '<none>'), a.aggfinalmodify)
+    FROM procs p JOIN pg_aggregate a ON a.aggfnoid = p.oid
   UNION ALL
   SELECT format('function %s owner=%s language=%s kind=%s volatility=%s strict=%s security_definer=%s '
                 'leakproof=%s parallel=%s cost=%s rows=%s returns_set=%s config=%s acl=%s',
@@ -138,7 +146,12 @@ SELECT line FROM (
                              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')), '<none>'))
     FROM rels c JOIN pg_sequence s ON s.seqrelid = c.oid
   UNION ALL
-  -- Types: enum labels in order, composite attributes in order.
+  -- Types: enum labels in order, composite attributes in order, a base type's I/O and storage.
+  SELECT format('base type %s input=%s output=%s receive=%s send=%s length=%s alignment=%s storage=%s',
+                t.oid::regtype, t.typinput, t.typoutput, t.typreceive, t.typsend, t.typlen, t.typalign,
+                t.typstorage)
+    FROM types t WHERE t.typtype = 'b'
+  UNION ALL
   SELECT format('type %s kind=%s owner=%s acl=%s', t.oid::regtype, t.typtype, pg_get_userbyid(t.typowner),
                 (SELECT string_agg(a::text, ',' ORDER BY a::text)
                    FROM unnest(coalesce(t.typacl, acldefault('T', t.typowner))) a))

@@ -18,8 +18,11 @@ namespace sqlstate {
 // PostgreSQL's own codes, named as in its errcodes.txt.
 inline constexpr char kStringDataRightTruncation[] = "22001";
 inline constexpr char kNullValueNotAllowed[] = "22004";
+inline constexpr char kNumericValueOutOfRange[] = "22003";
 inline constexpr char kDatetimeFieldOverflow[] = "22008";
 inline constexpr char kInvalidParameterValue[] = "22023";
+inline constexpr char kInvalidTextRepresentation[] = "22P02";
+inline constexpr char kInvalidBinaryRepresentation[] = "22P03";
 inline constexpr char kNotNullViolation[] = "23502";
 inline constexpr char kForeignKeyViolation[] = "23503";
 inline constexpr char kUniqueViolation[] = "23505";
@@ -71,6 +74,10 @@ inline constexpr char kTicketTransition[] = "22X53";
 inline constexpr char kTicketCloseRequirements[] = "22X54";
 inline constexpr char kPrioritisationInput[] = "22X55";
 
+// Metrics (core/latency_sketch.hpp).
+inline constexpr char kInvalidDuration[] = "22X60";
+inline constexpr char kQuantileOutOfRange[] = "22X61";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -90,13 +97,21 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "a text or list longer than its limit; the message names the field and the limit (email 320, "
      "title 200, comment 20000, 20 labels of 50, ...)"},
     {"null_value", sqlstate::kNullValueNotAllowed, 400,
-     "a required value is NULL, or a comment is blank"},
+     "a required value is NULL, or a comment is blank, or a quantile asked for is NULL"},
+    {"value_out_of_range", sqlstate::kNumericValueOutOfRange, 400,
+     "a merge of latency sketches that would count more than 2^64 values"},
     {"instant_out_of_range", sqlstate::kDatetimeFieldOverflow, 400,
      "an SLA instant outside the years 1900-2399"},
     {"invalid_parameter", sqlstate::kInvalidParameterValue, 400,
      "a parameter outside its domain: a reversed or missing period, an unknown calendar or time "
      "zone, a comment visibility other than public or internal, an unknown signing key, an "
-     "untrusted-proxy list that is not networks"},
+     "untrusted-proxy list that is not networks, an array of quantiles with more than one "
+     "dimension"},
+    {"invalid_text", sqlstate::kInvalidTextRepresentation, 400,
+     "a latency_sketch literal that does not parse, or whose fields contradict each other"},
+    {"invalid_binary", sqlstate::kInvalidBinaryRepresentation, 400,
+     "a latency_sketch binary value (received, or stored) that is truncated, corrupt or of an "
+     "unknown version"},
     {"unknown_currency", sqlstate::kUnknownCurrency, 400, "unknown currency"},
     {"invalid_amount", sqlstate::kInvalidAmount, 400, "amount is not a decimal number"},
     {"amount_precision", sqlstate::kAmountPrecision, 400, "more decimals than the currency has"},
@@ -147,6 +162,10 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "closing without the tier's actions (P0: root cause and post-mortem link, P1: root cause)"},
     {"prioritisation_input", sqlstate::kPrioritisationInput, 400,
      "feature score input outside 1-5, or bad weights"},
+    {"invalid_duration", sqlstate::kInvalidDuration, 400,
+     "a latency that is NaN, infinite or negative"},
+    {"quantile_out_of_range", sqlstate::kQuantileOutOfRange, 400,
+     "a quantile outside 0..1, or NaN"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,

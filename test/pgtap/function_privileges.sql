@@ -53,8 +53,17 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
 
 SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_privilege('expense_ops_worker', oid, 'EXECUTE')$$,
               ARRAY['api.health()', 'api.health_db()', 'ops.refresh_sla_transitions()',
-                    'ops.record_worker_heartbeat(text,text,integer,text,timestamp with time zone,interval)'],
-              'the worker executes exactly its heartbeat, the SLA refresh and the health functions');
+                    'ops.record_worker_heartbeat(text,text,integer,text,timestamp with time zone,interval)',
+                    -- the latency sketch, for the metrics it reads
+                    'ops.latency_sketch_in(cstring)', 'ops.latency_sketch_out(ops.latency_sketch)',
+                    'ops.latency_sketch_recv(internal)', 'ops.latency_sketch_send(ops.latency_sketch)',
+                    'ops.latency_sketch(double precision)', 'ops.latency_sketch_merge(ops.latency_sketch)',
+                    'ops.sketch_quantile(ops.latency_sketch,double precision)',
+                    'ops.sketch_quantiles(ops.latency_sketch,double precision[])',
+                    'ops.sketch_count(ops.latency_sketch)', 'ops.sketch_sum(ops.latency_sketch)',
+                    'ops.sketch_mean(ops.latency_sketch)', 'ops.sketch_min(ops.latency_sketch)',
+                    'ops.sketch_max(ops.latency_sketch)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions and the latency sketch');
 
 SELECT * FROM finish();
 ROLLBACK;
