@@ -71,6 +71,10 @@ inline constexpr char kTicketTransition[] = "22X53";
 inline constexpr char kTicketCloseRequirements[] = "22X54";
 inline constexpr char kPrioritisationInput[] = "22X55";
 
+// Alert payloads (core/alert_payload.hpp).
+inline constexpr char kAlertLabels[] = "22X68";
+inline constexpr char kAlertTimes[] = "22X69";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -147,6 +151,12 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "closing without the tier's actions (P0: root cause and post-mortem link, P1: root cause)"},
     {"prioritisation_input", sqlstate::kPrioritisationInput, 400,
      "feature score input outside 1-5, or bad weights"},
+    {"alert_labels", sqlstate::kAlertLabels, 400,
+     "an alert Alertmanager would refuse for its labels: none with a value, a label or annotation "
+     "name outside `[a-zA-Z_][a-zA-Z0-9_]*`, a value that is not UTF-8"},
+    {"alert_times", sqlstate::kAlertTimes, 400,
+     "an alert resolved without its end, ending before it starts, or at a time outside the years "
+     "0000-9999"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,
