@@ -78,6 +78,10 @@ inline constexpr char kPrioritisationInput[] = "22X55";
 inline constexpr char kInvalidDuration[] = "22X60";
 inline constexpr char kQuantileOutOfRange[] = "22X61";
 
+// Alert payloads (core/alert_payload.hpp).
+inline constexpr char kAlertLabels[] = "22X68";
+inline constexpr char kAlertTimes[] = "22X69";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -166,6 +170,12 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "a latency that is NaN, infinite or negative"},
     {"quantile_out_of_range", sqlstate::kQuantileOutOfRange, 400,
      "a quantile outside 0..1, or NaN"},
+    {"alert_labels", sqlstate::kAlertLabels, 400,
+     "an alert Alertmanager would refuse for its labels: none with a value, a label or annotation "
+     "name outside `[a-zA-Z_][a-zA-Z0-9_]*`, a value that is not UTF-8"},
+    {"alert_times", sqlstate::kAlertTimes, 400,
+     "an alert resolved without its end, ending before it starts, or at a time outside the years "
+     "0000-9999"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,
