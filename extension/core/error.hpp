@@ -71,6 +71,14 @@ inline constexpr char kTicketTransition[] = "22X53";
 inline constexpr char kTicketCloseRequirements[] = "22X54";
 inline constexpr char kPrioritisationInput[] = "22X55";
 
+// Alerting (core/alerting.hpp).
+inline constexpr char kUnknownSeverity[] = "22X62";
+inline constexpr char kInvalidComparator[] = "22X63";
+inline constexpr char kInvalidMatcher[] = "22X64";
+inline constexpr char kNegativeDuration[] = "22X65";
+inline constexpr char kTemplateUnparseable[] = "22X66";
+inline constexpr char kUnknownAlertState[] = "22X67";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -147,6 +155,20 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "closing without the tier's actions (P0: root cause and post-mortem link, P1: root cause)"},
     {"prioritisation_input", sqlstate::kPrioritisationInput, 400,
      "feature score input outside 1-5, or bad weights"},
+    {"unknown_severity", sqlstate::kUnknownSeverity, 400,
+     "alerting: a severity other than info, warning, high or critical"},
+    {"invalid_comparator", sqlstate::kInvalidComparator, 400,
+     "alerting: a threshold comparator other than >, >=, <, <=, == or !="},
+    {"invalid_matcher", sqlstate::kInvalidMatcher, 400,
+     "alerting: a label matcher with an empty name, an operator other than =, !=, =~ or !~, or a "
+     "regex that does not compile or is longer than 1024 bytes"},
+    {"negative_duration", sqlstate::kNegativeDuration, 400,
+     "alerting: a negative for, keep_firing_for, retry base or retry cap"},
+    {"template_unparseable", sqlstate::kTemplateUnparseable, 400,
+     "alerting: a template with an action other than {{ $value }} or {{ $labels.NAME }}, an "
+     "unclosed {{ or a stray }}"},
+    {"unknown_alert_state", sqlstate::kUnknownAlertState, 400,
+     "alerting: an alert state other than inactive, pending, firing or resolved"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,
