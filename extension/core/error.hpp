@@ -78,6 +78,14 @@ inline constexpr char kPrioritisationInput[] = "22X55";
 inline constexpr char kInvalidDuration[] = "22X60";
 inline constexpr char kQuantileOutOfRange[] = "22X61";
 
+// Alerting (core/alerting.hpp).
+inline constexpr char kUnknownSeverity[] = "22X62";
+inline constexpr char kInvalidComparator[] = "22X63";
+inline constexpr char kInvalidMatcher[] = "22X64";
+inline constexpr char kNegativeDuration[] = "22X65";
+inline constexpr char kTemplateUnparseable[] = "22X66";
+inline constexpr char kUnknownAlertState[] = "22X67";
+
 // Alert payloads (core/alert_payload.hpp).
 inline constexpr char kAlertLabels[] = "22X68";
 inline constexpr char kAlertTimes[] = "22X69";
@@ -170,6 +178,20 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "a latency that is NaN, infinite or negative"},
     {"quantile_out_of_range", sqlstate::kQuantileOutOfRange, 400,
      "a quantile outside 0..1, or NaN"},
+    {"unknown_severity", sqlstate::kUnknownSeverity, 400,
+     "alerting: a severity other than info, warning, high or critical"},
+    {"invalid_comparator", sqlstate::kInvalidComparator, 400,
+     "alerting: a threshold comparator other than >, >=, <, <=, == or !="},
+    {"invalid_matcher", sqlstate::kInvalidMatcher, 400,
+     "alerting: a label matcher with an empty name, an operator other than =, !=, =~ or !~, or a "
+     "regex that does not compile or is longer than 1024 bytes"},
+    {"negative_duration", sqlstate::kNegativeDuration, 400,
+     "alerting: a negative for, keep_firing_for, retry base or retry cap"},
+    {"template_unparseable", sqlstate::kTemplateUnparseable, 400,
+     "alerting: a template with an action other than {{ $value }} or {{ $labels.NAME }}, an "
+     "unclosed {{ or a stray }}"},
+    {"unknown_alert_state", sqlstate::kUnknownAlertState, 400,
+     "alerting: an alert state other than inactive, pending, firing or resolved"},
     {"alert_labels", sqlstate::kAlertLabels, 400,
      "an alert Alertmanager would refuse for its labels: none with a value, a label or annotation "
      "name outside `[a-zA-Z_][a-zA-Z0-9_]*`, a value that is not UTF-8"},
