@@ -1,5 +1,5 @@
 -- expense_ops 0.5.0 -> 0.6.0: monitoring, metrics and alerting inside the database (issue 10).
--- The latency sketch (extension/sql/metrics.sql).
+-- The latency sketch (extension/sql/metrics.sql) and monitoring data (extension/sql/monitoring.sql).
 
 
 CREATE TYPE ops.latency_sketch;
@@ -113,3 +113,753 @@ GRANT EXECUTE ON FUNCTION ops.latency_sketch_in(cstring), ops.latency_sketch_out
   ops.sketch_quantile(ops.latency_sketch, double precision), ops.sketch_quantiles(ops.latency_sketch, double precision[]),
   ops.sketch_count(ops.latency_sketch), ops.sketch_sum(ops.latency_sketch), ops.sketch_mean(ops.latency_sketch),
   ops.sketch_min(ops.latency_sketch), ops.sketch_max(ops.latency_sketch) TO expense_ops_admin, expense_ops_worker;
+
+
+-- ---------------------------------------------------------------------------------------------
+-- Settings.
+
+CREATE TABLE ops.monitoring_settings (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  base_url  text NOT NULL DEFAULT 'http://127.0.0.1:3000' CHECK (base_url ~ '^https?://[^/\s]+(/[^\s]*)?$' AND base_url !~ '/$'),
+  clock_skew interval NOT NULL DEFAULT '5 minutes' CHECK (clock_skew >= '0' AND clock_skew <= '1 day')
+);
+COMMENT ON TABLE ops.monitoring_settings IS 'One row: how monitoring reaches the API and how far ahead of the database clock an ingested row may be';
+COMMENT ON COLUMN ops.monitoring_settings.singleton IS 'Always true: there is one row';
+COMMENT ON COLUMN ops.monitoring_settings.base_url IS 'Where PostgREST serves the api schema; an http check whose target starts with / is relative to it (no trailing /)';
+COMMENT ON COLUMN ops.monitoring_settings.clock_skew IS 'How far in the future an ingested request or check result may be before it is rejected (default 5 minutes)';
+INSERT INTO ops.monitoring_settings DEFAULT VALUES;
+GRANT SELECT, UPDATE ON ops.monitoring_settings TO expense_ops_admin;
+GRANT SELECT ON ops.monitoring_settings TO expense_ops_worker;
+SELECT pg_catalog.pg_extension_config_dump('ops.monitoring_settings', '');
+
+-- The tables kept in partitions, and how long each keeps its rows.
+CREATE TABLE ops.partition_settings (
+  parent      regclass PRIMARY KEY,
+  granularity text NOT NULL CHECK (granularity IN ('day', 'month')),
+  retention   interval NOT NULL CHECK (retention >= '1 day'),
+  premade     integer NOT NULL DEFAULT 3 CHECK (premade BETWEEN 1 AND 60)
+);
+COMMENT ON TABLE ops.partition_settings IS 'The partitioned monitoring tables: one partition per day or month, made ahead and dropped past the retention by ops.maintain_partitions()';
+COMMENT ON COLUMN ops.partition_settings.parent IS 'The partitioned table';
+COMMENT ON COLUMN ops.partition_settings.granularity IS 'day or month: the span of one partition (in UTC)';
+COMMENT ON COLUMN ops.partition_settings.retention IS 'A partition is dropped once all of it is older than this';
+COMMENT ON COLUMN ops.partition_settings.premade IS 'How many partitions to keep made ahead of the current one';
+GRANT SELECT ON ops.partition_settings TO expense_ops_worker;
+GRANT SELECT, UPDATE (retention, premade) ON ops.partition_settings TO expense_ops_admin;
+
+-- ---------------------------------------------------------------------------------------------
+-- Checks.
+
+CREATE TABLE ops.checks (
+  check_id        text PRIMARY KEY CHECK (check_id ~ '^[a-z][a-z0-9_.-]{0,62}$'),
+  kind            text NOT NULL CHECK (kind IN ('http', 'tcp', 'db', 'sql')),
+  target          text NOT NULL CHECK (target <> '' AND length(target) <= 2000),
+  method          text CHECK (method IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS')),
+  headers         jsonb NOT NULL DEFAULT '{}',
+  body            text,
+  expected_status integer CHECK (expected_status BETWEEN 100 AND 599),
+  expected_body   text,
+  credentials     text CHECK (credentials ~ '^[a-z][a-z0-9_-]{0,62}$'),
+  every           interval NOT NULL CHECK (every >= '1 second' AND every <= '1 day'),
+  timeout         interval NOT NULL DEFAULT '10 seconds' CHECK (timeout > '0' AND timeout <= every),
+  enabled         boolean NOT NULL DEFAULT true,
+  labels          jsonb NOT NULL DEFAULT '{}',
+  description     text NOT NULL DEFAULT '',
+  CONSTRAINT http_has_method_and_status CHECK (kind <> 'http' OR (method IS NOT NULL AND expected_status IS NOT NULL)),
+  CONSTRAINT http_only_fields CHECK (kind = 'http' OR (method IS NULL AND headers = '{}' AND body IS NULL
+                                                       AND expected_status IS NULL AND expected_body IS NULL)),
+  CONSTRAINT http_target CHECK (kind <> 'http' OR target ~ '^(/|https?://)'),
+  CONSTRAINT tcp_target CHECK (kind <> 'tcp' OR target ~ '^[^\s:]+:[0-9]{1,5}$'),
+  CONSTRAINT db_target CHECK (kind <> 'db' OR target ~ '^[a-z][a-z0-9_-]{0,62}$'),
+  CONSTRAINT headers_are_strings CHECK (jsonb_typeof(headers) = 'object'
+    AND NOT jsonb_path_exists(headers, '$.* ? (@.type() != "string")')),
+  -- A secret has no place here: a check that needs one names it (credentials), and the worker's
+  -- configuration holds it.
+  CONSTRAINT no_secrets_in_headers CHECK (NOT jsonb_path_exists(headers,
+    '$.keyvalue() ? (@.key like_regex "^(authorization|proxy-authorization|cookie|x-api-key|apikey)$" flag "i")')),
+  CONSTRAINT labels_are_strings CHECK (jsonb_typeof(labels) = 'object'
+    AND NOT jsonb_path_exists(labels, '$.* ? (@.type() != "string")'))
+);
+COMMENT ON TABLE ops.checks IS 'What the worker checks and how often. Edited by expense_ops_admin; secrets never live here, only the name of one in the worker''s configuration';
+COMMENT ON COLUMN ops.checks.check_id IS 'Name of the check (lowercase, dots and dashes allowed)';
+COMMENT ON COLUMN ops.checks.kind IS 'http (a request), tcp (a connect), db (connect with a named DSN and SELECT 1) or sql (a probe query that must return true)';
+COMMENT ON COLUMN ops.checks.target IS 'http: a URL, or a path relative to ops.monitoring_settings.base_url; tcp: host:port; db: the name of a connection in the worker''s configuration; sql: the probe query';
+COMMENT ON COLUMN ops.checks.method IS 'http: the method';
+COMMENT ON COLUMN ops.checks.headers IS 'http: request headers as a JSON object of strings; no Authorization, Cookie or API key (use credentials)';
+COMMENT ON COLUMN ops.checks.body IS 'http: the request body';
+COMMENT ON COLUMN ops.checks.expected_status IS 'http: the status that means up';
+COMMENT ON COLUMN ops.checks.expected_body IS 'http: a substring the body must contain to be up';
+COMMENT ON COLUMN ops.checks.credentials IS 'The name of a secret in the worker''s configuration that the check logs in with (the monitoring account); never the secret itself';
+COMMENT ON COLUMN ops.checks.every IS 'The interval between runs';
+COMMENT ON COLUMN ops.checks.timeout IS 'A run taking longer is down (at most the interval)';
+COMMENT ON COLUMN ops.checks.enabled IS 'Disabled checks are not run';
+COMMENT ON COLUMN ops.checks.labels IS 'Labels (JSON object of strings) carried by the check''s metrics and alerts';
+COMMENT ON COLUMN ops.checks.description IS 'What the check proves';
+GRANT SELECT ON ops.checks TO expense_ops_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ops.checks TO expense_ops_admin;
+SELECT pg_catalog.pg_extension_config_dump('ops.checks', '');
+
+-- The support plan's checks. The login and expenses checks log in as the monitoring account,
+-- whose password is the worker's secret "monitoring".
+INSERT INTO ops.checks (check_id, kind, target, method, body, expected_status, expected_body, credentials, every, timeout, labels, description) VALUES
+  ('health', 'http', '/rpc/health', 'GET', NULL, 200, '"status"', NULL, '30 seconds', '5 seconds',
+   '{"service": "api", "route": "/rpc/health"}', 'The API answers its health endpoint'),
+  ('endpoint.health', 'http', '/rpc/health', 'GET', NULL, 200, NULL, NULL, '5 minutes', '10 seconds',
+   '{"service": "api", "route": "/rpc/health", "suite": "endpoints"}', 'Endpoint test: /rpc/health'),
+  ('endpoint.health_db', 'http', '/rpc/health_db', 'GET', NULL, 200, NULL, NULL, '5 minutes', '10 seconds',
+   '{"service": "api", "route": "/rpc/health_db", "suite": "endpoints"}', 'Endpoint test: /rpc/health_db'),
+  ('endpoint.login', 'http', '/rpc/login', 'POST', NULL, 200, '"token"', 'monitoring', '5 minutes', '10 seconds',
+   '{"service": "api", "route": "/rpc/login", "suite": "endpoints"}', 'Endpoint test: the monitoring account logs in'),
+  ('endpoint.expenses', 'http', '/expenses?limit=1', 'GET', NULL, 200, NULL, 'monitoring', '5 minutes', '10 seconds',
+   '{"service": "api", "route": "/expenses", "suite": "endpoints"}', 'Endpoint test: the monitoring account lists expenses'),
+  ('database', 'db', 'primary', NULL, NULL, NULL, NULL, NULL, '1 minute', '10 seconds',
+   '{"service": "database"}', 'The database accepts a connection and answers SELECT 1');
+
+-- Each run of a check. The worker records a run it missed as unknown, with the reason.
+CREATE TABLE ops.check_results (
+  check_id    text NOT NULL,
+  started_at  timestamptz NOT NULL,
+  duration_ms double precision CHECK (duration_ms >= 0 AND duration_ms < 'Infinity'),
+  outcome     text NOT NULL CHECK (outcome IN ('up', 'down', 'unknown')),
+  status      integer CHECK (status BETWEEN 100 AND 599),
+  detail      text CHECK (length(detail) <= 1000),
+  timings     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(timings) = 'object'),
+  worker      text,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (check_id, started_at),
+  CHECK (outcome <> 'unknown' OR detail IS NOT NULL)
+) PARTITION BY RANGE (started_at);
+COMMENT ON TABLE ops.check_results IS 'Every run of every check, one partition per day (UTC), kept 30 days by default (ops.partition_settings)';
+COMMENT ON COLUMN ops.check_results.check_id IS 'The check (ops.checks)';
+COMMENT ON COLUMN ops.check_results.started_at IS 'When the run started';
+COMMENT ON COLUMN ops.check_results.duration_ms IS 'How long it took, in ms';
+COMMENT ON COLUMN ops.check_results.outcome IS 'up, down, or unknown for a run the worker missed (the reason in detail)';
+COMMENT ON COLUMN ops.check_results.status IS 'The HTTP status, for http checks';
+COMMENT ON COLUMN ops.check_results.detail IS 'The short error of a run that was down, the reason of an unknown one (at most 1000 characters)';
+COMMENT ON COLUMN ops.check_results.timings IS 'For http: the time to DNS, connect, TLS, first byte and total, in ms';
+COMMENT ON COLUMN ops.check_results.worker IS 'Which worker ran it';
+COMMENT ON COLUMN ops.check_results.recorded_at IS 'When the database received it';
+GRANT SELECT ON ops.check_results TO expense_ops_admin, expense_ops_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Requests.
+
+CREATE TABLE ops.request_log (
+  at          timestamptz NOT NULL,
+  method      text NOT NULL CHECK (method IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS')),
+  route       text NOT NULL CHECK (route ~ '^/' AND length(route) <= 200),
+  status      integer NOT NULL CHECK (status BETWEEN 100 AND 599),
+  duration_ms double precision NOT NULL CHECK (duration_ms >= 0 AND duration_ms < 'Infinity'),
+  sqlstate    text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+  org_id      uuid,
+  user_id     uuid
+) PARTITION BY RANGE (at);
+COMMENT ON TABLE ops.request_log IS 'Every API request: one partition per day (UTC), kept 14 days by default. Load it with ops.ingest_requests(jsonb), or COPY into ops.request_staging and call ops.load_request_staging(); a clean bulk load may COPY into it directly once ops.maintain_partitions() has made the partitions';
+COMMENT ON COLUMN ops.request_log.at IS 'When the request arrived';
+COMMENT ON COLUMN ops.request_log.method IS 'HTTP method';
+COMMENT ON COLUMN ops.request_log.route IS 'The route, without the query string (e.g. /rpc/login, /expenses)';
+COMMENT ON COLUMN ops.request_log.status IS 'HTTP status answered';
+COMMENT ON COLUMN ops.request_log.duration_ms IS 'Time to answer, in ms';
+COMMENT ON COLUMN ops.request_log.sqlstate IS 'The SQLSTATE of a failed request, when known';
+COMMENT ON COLUMN ops.request_log.org_id IS 'The caller''s organisation, when logged in';
+COMMENT ON COLUMN ops.request_log.user_id IS 'The caller, when logged in';
+GRANT SELECT ON ops.request_log TO expense_ops_admin, expense_ops_worker;
+
+-- COPY's text format stops at the first bad value (PostgreSQL 15), so bulk loads land here as
+-- text first, and ops.load_request_staging() keeps the good rows and reports the others.
+CREATE UNLOGGED TABLE ops.request_staging (
+  line        bigint GENERATED ALWAYS AS IDENTITY,
+  at          text,
+  method      text,
+  route       text,
+  status      text,
+  duration_ms text,
+  sqlstate    text,
+  org_id      text,
+  user_id     text
+);
+COMMENT ON TABLE ops.request_staging IS 'Requests as text, for COPY ops.request_staging (at, method, route, status, duration_ms, sqlstate, org_id, user_id) FROM ...; ops.load_request_staging() moves them into ops.request_log';
+COMMENT ON SEQUENCE ops.request_staging_line_seq IS 'Numbers the staged rows';
+COMMENT ON COLUMN ops.request_staging.line IS 'Order of arrival, reported with a rejected row';
+COMMENT ON COLUMN ops.request_staging.at IS 'ISO 8601 with an offset or Z';
+COMMENT ON COLUMN ops.request_staging.method IS 'HTTP method';
+COMMENT ON COLUMN ops.request_staging.route IS 'The route';
+COMMENT ON COLUMN ops.request_staging.status IS 'HTTP status';
+COMMENT ON COLUMN ops.request_staging.duration_ms IS 'Time to answer, in ms';
+COMMENT ON COLUMN ops.request_staging.sqlstate IS 'SQLSTATE, or empty';
+COMMENT ON COLUMN ops.request_staging.org_id IS 'Organisation UUID, or empty';
+COMMENT ON COLUMN ops.request_staging.user_id IS 'User UUID, or empty';
+GRANT INSERT (at, method, route, status, duration_ms, sqlstate, org_id, user_id) ON ops.request_staging
+  TO expense_ops_worker, expense_ops_admin;
+GRANT SELECT ON ops.request_staging TO expense_ops_worker, expense_ops_admin;
+
+-- Per-minute rollups per route, from which hours and days are merged.
+CREATE TABLE ops.request_rollups (
+  minute    timestamptz NOT NULL,
+  route     text NOT NULL,
+  requests  bigint NOT NULL CHECK (requests > 0),
+  status_2xx bigint NOT NULL,
+  status_4xx bigint NOT NULL,
+  status_5xx bigint NOT NULL,
+  latency   ops.latency_sketch NOT NULL,
+  PRIMARY KEY (minute, route)
+) PARTITION BY RANGE (minute);
+COMMENT ON TABLE ops.request_rollups IS 'Requests per route and minute (UTC): counts and a latency sketch; one partition per month, kept 400 days. Built by ops.rollup_requests()';
+COMMENT ON COLUMN ops.request_rollups.minute IS 'The minute (start)';
+COMMENT ON COLUMN ops.request_rollups.route IS 'The route';
+COMMENT ON COLUMN ops.request_rollups.requests IS 'Requests in the minute';
+COMMENT ON COLUMN ops.request_rollups.status_2xx IS 'Of which answered 2xx';
+COMMENT ON COLUMN ops.request_rollups.status_4xx IS 'Of which answered 4xx';
+COMMENT ON COLUMN ops.request_rollups.status_5xx IS 'Of which answered 5xx';
+COMMENT ON COLUMN ops.request_rollups.latency IS 'The sketch of their durations (ms)';
+GRANT SELECT ON ops.request_rollups TO expense_ops_admin, expense_ops_worker;
+
+-- The minutes whose rows changed since they were rolled up: the rollup's bookmark. A row that
+-- arrives late marks its minute again, in the same transaction, so that minute is rebuilt.
+CREATE TABLE ops.request_minutes_to_roll (
+  minute   timestamptz PRIMARY KEY,
+  marked_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ops.request_minutes_to_roll IS 'Minutes with requests not yet in ops.request_rollups: marked by every insert into ops.request_log (trigger mark_minutes), cleared by ops.rollup_requests()';
+COMMENT ON COLUMN ops.request_minutes_to_roll.minute IS 'The minute (UTC)';
+COMMENT ON COLUMN ops.request_minutes_to_roll.marked_at IS 'When rows for it last arrived';
+GRANT SELECT ON ops.request_minutes_to_roll TO expense_ops_admin, expense_ops_worker;
+
+INSERT INTO ops.partition_settings (parent, granularity, retention) VALUES
+  ('ops.check_results', 'day', '30 days'),
+  ('ops.request_log', 'day', '14 days'),
+  ('ops.request_rollups', 'month', '400 days');
+SELECT pg_catalog.pg_extension_config_dump('ops.partition_settings', '');
+
+-- ---------------------------------------------------------------------------------------------
+-- Partitions.
+
+-- The partition of `parent` that holds `at`, made if missing. Internal.
+CREATE FUNCTION ops.ensure_partition(parent regclass, at timestamptz) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  span text;
+  lower_bound timestamptz;
+  upper_bound timestamptz;
+  name text;
+BEGIN
+  SELECT granularity INTO span FROM ops.partition_settings s WHERE s.parent = ensure_partition.parent;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '% is not a partitioned monitoring table', parent
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'See ops.partition_settings.';
+  END IF;
+  lower_bound := date_trunc(span, at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+  upper_bound := (date_trunc(span, at AT TIME ZONE 'UTC') + ('1 ' || span)::interval) AT TIME ZONE 'UTC';
+  name := (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_'
+          || to_char(lower_bound AT TIME ZONE 'UTC', CASE span WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
+  IF to_regclass(format('ops.%I', name)) IS NULL THEN
+    EXECUTE format('CREATE TABLE ops.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                   name, parent, lower_bound, upper_bound);
+  END IF;
+  RETURN name;
+END
+$$;
+COMMENT ON FUNCTION ops.ensure_partition(regclass, timestamptz) IS
+  'Makes the partition of a monitoring table that holds the instant, if it is missing; returns its name';
+REVOKE ALL ON FUNCTION ops.ensure_partition(regclass, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION ops.maintain_partitions(at timestamptz DEFAULT now())
+RETURNS TABLE (parent regclass, partition text, action text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  setting ops.partition_settings;
+  child record;
+  step integer;
+BEGIN
+  -- One maintainer at a time; a second waits and then finds nothing left to do.
+  PERFORM pg_advisory_xact_lock(hashtext('ops.maintain_partitions'));
+  FOR setting IN SELECT * FROM ops.partition_settings s ORDER BY s.parent::text LOOP
+    FOR step IN 0 .. setting.premade LOOP
+      DECLARE
+        wanted text := (SELECT c.relname FROM pg_class c WHERE c.oid = setting.parent) || '_'
+          || to_char(date_trunc(setting.granularity, (at AT TIME ZONE 'UTC') + step * ('1 ' || setting.granularity)::interval),
+                     CASE setting.granularity WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
+      BEGIN
+        IF to_regclass(format('ops.%I', wanted)) IS NULL THEN
+          PERFORM ops.ensure_partition(setting.parent,
+                                       ((at AT TIME ZONE 'UTC') + step * ('1 ' || setting.granularity)::interval) AT TIME ZONE 'UTC');
+          parent := setting.parent; partition := wanted; action := 'created';
+          RETURN NEXT;
+        END IF;
+      END;
+    END LOOP;
+    -- A partition goes once its whole range is older than the retention.
+    FOR child IN
+      SELECT c.oid::regclass AS relation, c.relname,
+             substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz AS upper_bound
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = setting.parent
+    LOOP
+      IF child.upper_bound IS NOT NULL AND child.upper_bound <= at - setting.retention THEN
+        EXECUTE format('DROP TABLE %s', child.relation);
+        parent := setting.parent; partition := child.relname; action := 'dropped';
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ops.maintain_partitions(timestamptz) IS
+  'Makes the partitions of the monitoring tables for the period holding `at` and the next ones (ops.partition_settings.premade), and drops those wholly older than each table''s retention. Idempotent; the worker calls it. Returns what it did';
+REVOKE ALL ON FUNCTION ops.maintain_partitions(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.maintain_partitions(timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+-- ---------------------------------------------------------------------------------------------
+-- Ingestion. The rules for a row are in C++ (extension/core/ingest.*).
+
+CREATE FUNCTION ops.request_problem(at text, method text, route text, status text, duration_ms text,
+                                    sqlstate text, org_id text, user_id text,
+                                    earliest timestamptz, latest timestamptz) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_request_problem';
+COMMENT ON FUNCTION ops.request_problem(text, text, text, text, text, text, text, text, timestamptz, timestamptz) IS
+  'Why a request given as text cannot go into ops.request_log (naming the field), or NULL when it can; `at` must lie between earliest and latest';
+CREATE FUNCTION ops.check_result_problem(check_id text, started_at text, duration_ms text, outcome text,
+                                         status text, detail text,
+                                         earliest timestamptz, latest timestamptz) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_check_result_problem';
+COMMENT ON FUNCTION ops.check_result_problem(text, text, text, text, text, text, timestamptz, timestamptz) IS
+  'Why a check result given as text cannot go into ops.check_results (naming the field), or NULL when it can';
+GRANT EXECUTE ON FUNCTION ops.request_problem(text, text, text, text, text, text, text, text, timestamptz, timestamptz),
+  ops.check_result_problem(text, text, text, text, text, text, timestamptz, timestamptz)
+  TO expense_ops_worker, expense_ops_admin;
+REVOKE ALL ON FUNCTION ops.request_problem(text, text, text, text, text, text, text, text, timestamptz, timestamptz),
+  ops.check_result_problem(text, text, text, text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+
+-- The window an ingested instant must fall in: within the table's retention, and no further in
+-- the future than the allowed clock skew.
+CREATE FUNCTION ops.accepted_window(parent regclass, at timestamptz, OUT earliest timestamptz, OUT latest timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT at - s.retention, at + m.clock_skew
+    FROM ops.partition_settings s, ops.monitoring_settings m WHERE s.parent = accepted_window.parent
+$$;
+COMMENT ON FUNCTION ops.accepted_window(regclass, timestamptz) IS
+  'The instants a row ingested into a monitoring table at `at` may carry: no older than its retention, no later than the clock skew allows';
+REVOKE ALL ON FUNCTION ops.accepted_window(regclass, timestamptz) FROM PUBLIC;
+
+-- Every insert into the request log, whichever way it comes (the functions below, or a COPY
+-- straight into the table), marks its minutes for the next rollup in the same transaction.
+CREATE FUNCTION ops.mark_request_minutes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_RELID <> 'ops.request_log'::regclass OR TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER' OR TG_OP <> 'INSERT' THEN
+    RAISE EXCEPTION 'ops.mark_request_minutes() fires only AFTER INSERT on ops.request_log, for each statement'
+      USING ERRCODE = expense.sqlstate('trigger_protocol');
+  END IF;
+  -- DO UPDATE, not DO NOTHING: it locks a mark that a running rollup is about to clear, so the
+  -- rollup either sees these rows or leaves the mark for the next run.
+  INSERT INTO ops.request_minutes_to_roll (minute)
+  SELECT DISTINCT date_trunc('minute', n.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM new_rows n ORDER BY 1
+  ON CONFLICT (minute) DO UPDATE SET marked_at = now();
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops.mark_request_minutes() IS
+  'AFTER INSERT on ops.request_log, each statement: marks the minutes of the new rows for ops.rollup_requests()';
+REVOKE ALL ON FUNCTION ops.mark_request_minutes() FROM PUBLIC;
+CREATE TRIGGER mark_minutes AFTER INSERT ON ops.request_log
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.mark_request_minutes();
+
+CREATE FUNCTION ops.record_check_results(results jsonb, at timestamptz DEFAULT now())
+RETURNS TABLE (index integer, check_id text, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bounds record;
+  day timestamptz;
+BEGIN
+  IF results IS NULL OR jsonb_typeof(results) <> 'array' THEN
+    RAISE EXCEPTION 'results must be a JSON array of check results'
+      USING ERRCODE = expense.sqlstate('invalid_parameter'),
+            HINT = 'Send [{"check_id": "health", "started_at": "...", "outcome": "up", "duration_ms": 12.5, "status": 200}, ...].';
+  END IF;
+  bounds := ops.accepted_window('ops.check_results', at);
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.check_batch (
+    index integer, check_id text, started_at text, duration_ms text, outcome text, status text,
+    detail text, timings jsonb, worker text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.check_batch;
+  INSERT INTO pg_temp.check_batch
+  SELECT r.ordinality - 1, r.value->>'check_id', r.value->>'started_at', r.value->>'duration_ms',
+         r.value->>'outcome', r.value->>'status', left(r.value->>'detail', 1000),
+         CASE WHEN jsonb_typeof(r.value->'timings') = 'object' THEN r.value->'timings' ELSE '{}' END,
+         r.value->>'worker',
+         CASE WHEN jsonb_typeof(r.value) <> 'object' THEN 'not a JSON object'
+              ELSE ops.check_result_problem(r.value->>'check_id', r.value->>'started_at', r.value->>'duration_ms',
+                                            r.value->>'outcome', r.value->>'status', r.value->>'detail',
+                                            bounds.earliest, bounds.latest) END
+    FROM jsonb_array_elements(results) WITH ORDINALITY r;
+  UPDATE pg_temp.check_batch b SET problem = 'check_id: "' || left(b.check_id, 63) || '" is not a check (ops.checks)'
+   WHERE b.problem IS NULL AND NOT EXISTS (SELECT FROM ops.checks c WHERE c.check_id = b.check_id);
+  FOR day IN SELECT DISTINCT date_trunc('day', b.started_at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+               FROM pg_temp.check_batch b WHERE b.problem IS NULL LOOP
+    PERFORM ops.ensure_partition('ops.check_results', day);
+  END LOOP;
+  -- A run recorded twice (the worker retrying a batch) is kept once.
+  INSERT INTO ops.check_results (check_id, started_at, duration_ms, outcome, status, detail, timings, worker, recorded_at)
+  SELECT b.check_id, b.started_at::timestamptz, b.duration_ms::double precision, b.outcome, b.status::integer,
+         b.detail, b.timings, b.worker, record_check_results.at
+    FROM pg_temp.check_batch b WHERE b.problem IS NULL
+  ON CONFLICT DO NOTHING;
+  RETURN QUERY SELECT b.index, b.check_id, b.problem FROM pg_temp.check_batch b WHERE b.problem IS NOT NULL ORDER BY b.index;
+END
+$$;
+COMMENT ON FUNCTION ops.record_check_results(jsonb, timestamptz) IS
+  'The worker''s batch write of check results, received at `at`: a JSON array of {check_id, started_at, duration_ms, outcome (up, down, unknown), status, detail, timings, worker}, each started within the retention before `at` and no later than the clock skew after it. Each bad element is returned with its index (from 0) and reason and the rest are kept; a run already recorded is not recorded twice';
+REVOKE ALL ON FUNCTION ops.record_check_results(jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.record_check_results(jsonb, timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+-- Moves checked requests from a text batch into the log. Internal: both loads end here.
+CREATE FUNCTION ops.load_request_batch() RETURNS TABLE (line bigint, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  day timestamptz;
+BEGIN
+  FOR day IN SELECT DISTINCT date_trunc('day', b.at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+               FROM pg_temp.request_batch b WHERE b.problem IS NULL LOOP
+    PERFORM ops.ensure_partition('ops.request_log', day);
+  END LOOP;
+  INSERT INTO ops.request_log (at, method, route, status, duration_ms, sqlstate, org_id, user_id)
+  SELECT b.at::timestamptz, b.method, b.route, b.status::integer, b.duration_ms::double precision,
+         b.sqlstate, b.org_id::uuid, b.user_id::uuid
+    FROM pg_temp.request_batch b WHERE b.problem IS NULL;
+  RETURN QUERY SELECT b.line, b.problem FROM pg_temp.request_batch b WHERE b.problem IS NOT NULL ORDER BY b.line;
+END
+$$;
+COMMENT ON FUNCTION ops.load_request_batch() IS 'Moves the checked rows of pg_temp.request_batch into ops.request_log (whose trigger marks their minutes)';
+REVOKE ALL ON FUNCTION ops.load_request_batch() FROM PUBLIC;
+
+CREATE FUNCTION ops.ingest_requests(requests jsonb, at timestamptz DEFAULT now()) RETURNS TABLE (index bigint, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bounds record;
+BEGIN
+  IF requests IS NULL OR jsonb_typeof(requests) <> 'array' THEN
+    RAISE EXCEPTION 'requests must be a JSON array of requests'
+      USING ERRCODE = expense.sqlstate('invalid_parameter'),
+            HINT = 'Send [{"at": "2026-12-01T10:00:00Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 12.5}, ...].';
+  END IF;
+  bounds := ops.accepted_window('ops.request_log', ingest_requests.at);
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.request_batch (
+    line bigint, at text, method text, route text, status text, duration_ms text, sqlstate text,
+    org_id text, user_id text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.request_batch;
+  INSERT INTO pg_temp.request_batch
+  SELECT r.ordinality - 1, r.value->>'at', r.value->>'method', r.value->>'route', r.value->>'status',
+         r.value->>'duration_ms', nullif(r.value->>'sqlstate', ''), nullif(r.value->>'org_id', ''),
+         nullif(r.value->>'user_id', ''),
+         CASE WHEN jsonb_typeof(r.value) <> 'object' THEN 'not a JSON object'
+              ELSE ops.request_problem(r.value->>'at', r.value->>'method', r.value->>'route', r.value->>'status',
+                                       r.value->>'duration_ms', nullif(r.value->>'sqlstate', ''),
+                                       nullif(r.value->>'org_id', ''), nullif(r.value->>'user_id', ''),
+                                       bounds.earliest, bounds.latest) END
+    FROM jsonb_array_elements(requests) WITH ORDINALITY r;
+  RETURN QUERY SELECT * FROM ops.load_request_batch();
+END
+$$;
+COMMENT ON FUNCTION ops.ingest_requests(jsonb, timestamptz) IS
+  'Loads requests, received at `at`, given as a JSON array of {at, method, route, status, duration_ms, sqlstate, org_id, user_id} into ops.request_log. Each bad element is returned with its index (from 0) and reason and the rest are kept';
+REVOKE ALL ON FUNCTION ops.ingest_requests(jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.ingest_requests(jsonb, timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+CREATE FUNCTION ops.load_request_staging(at timestamptz DEFAULT now()) RETURNS TABLE (line bigint, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bounds record;
+BEGIN
+  bounds := ops.accepted_window('ops.request_log', load_request_staging.at);
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.request_batch (
+    line bigint, at text, method text, route text, status text, duration_ms text, sqlstate text,
+    org_id text, user_id text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.request_batch;
+  -- The staged rows are taken, not copied: whatever another session stages meanwhile waits
+  -- for the next load.
+  WITH taken AS (DELETE FROM ops.request_staging RETURNING *)
+  INSERT INTO pg_temp.request_batch
+  SELECT t.line - min(t.line) OVER () + 1, t.at, t.method, t.route, t.status, t.duration_ms, nullif(t.sqlstate, ''),
+         nullif(t.org_id, ''), nullif(t.user_id, ''),
+         ops.request_problem(t.at, t.method, t.route, t.status, t.duration_ms, nullif(t.sqlstate, ''),
+                             nullif(t.org_id, ''), nullif(t.user_id, ''), bounds.earliest, bounds.latest)
+    FROM taken t;
+  RETURN QUERY SELECT * FROM ops.load_request_batch();
+END
+$$;
+COMMENT ON FUNCTION ops.load_request_staging(timestamptz) IS
+  'Moves, at `at`, the rows COPY put into ops.request_staging into ops.request_log: each bad row is returned with its line (1 = the first row staged since the last load) and reason, the rest are kept, and the staging table is left empty';
+REVOKE ALL ON FUNCTION ops.load_request_staging(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.load_request_staging(timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+-- ---------------------------------------------------------------------------------------------
+-- Rollups.
+
+CREATE FUNCTION ops.rollup_requests(until timestamptz DEFAULT now())
+RETURNS TABLE (minutes integer, rollup_rows integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  done timestamptz[];
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('ops.rollup_requests'));
+  -- The marks are cleared first, in their own statement: a load that marks a minute after this
+  -- either waited for it (and marks again) or committed before the rebuild below looks.
+  WITH cleared AS (
+    DELETE FROM ops.request_minutes_to_roll m
+     WHERE m.minute + interval '1 minute' <= until
+    RETURNING m.minute)
+  SELECT coalesce(array_agg(c.minute ORDER BY c.minute), '{}') INTO done FROM cleared c;
+  minutes := cardinality(done);
+  IF minutes = 0 THEN
+    rollup_rows := 0;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  FOR i IN 1 .. minutes LOOP
+    IF i = 1 OR date_trunc('month', done[i] AT TIME ZONE 'UTC') <> date_trunc('month', done[i - 1] AT TIME ZONE 'UTC') THEN
+      PERFORM ops.ensure_partition('ops.request_rollups', done[i]);
+    END IF;
+  END LOOP;
+  DELETE FROM ops.request_rollups r WHERE r.minute = ANY (done);
+  INSERT INTO ops.request_rollups (minute, route, requests, status_2xx, status_4xx, status_5xx, latency)
+  SELECT date_trunc('minute', l.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', l.route, count(*),
+         count(*) FILTER (WHERE l.status BETWEEN 200 AND 299),
+         count(*) FILTER (WHERE l.status BETWEEN 400 AND 499),
+         count(*) FILTER (WHERE l.status BETWEEN 500 AND 599),
+         ops.latency_sketch(l.duration_ms)
+    FROM ops.request_log l
+   WHERE l.at >= done[1] AND l.at < done[minutes] + interval '1 minute'
+     AND date_trunc('minute', l.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' = ANY (done)
+   GROUP BY 1, 2;
+  GET DIAGNOSTICS rollup_rows = ROW_COUNT;
+  RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION ops.rollup_requests(timestamptz) IS
+  'Builds the per-minute rollups of every complete minute before `until` that has new requests, late ones included: each such minute is rebuilt from the log, so running it again writes nothing twice. Returns how many minutes and rollup rows it wrote';
+REVOKE ALL ON FUNCTION ops.rollup_requests(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.rollup_requests(timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+-- Hours and days are merges of minutes.
+CREATE VIEW ops.request_rollups_hourly AS
+SELECT date_trunc('hour', r.minute AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour, r.route,
+       sum(r.requests)::bigint AS requests, sum(r.status_2xx)::bigint AS status_2xx,
+       sum(r.status_4xx)::bigint AS status_4xx, sum(r.status_5xx)::bigint AS status_5xx,
+       ops.latency_sketch_merge(r.latency) AS latency
+  FROM ops.request_rollups r GROUP BY 1, 2;
+COMMENT ON VIEW ops.request_rollups_hourly IS 'Requests per route and hour (UTC): the merge of the minutes';
+COMMENT ON COLUMN ops.request_rollups_hourly.hour IS 'The hour (start, UTC)';
+COMMENT ON COLUMN ops.request_rollups_hourly.route IS 'The route';
+COMMENT ON COLUMN ops.request_rollups_hourly.requests IS 'Requests in the hour';
+COMMENT ON COLUMN ops.request_rollups_hourly.status_2xx IS 'Of which answered 2xx';
+COMMENT ON COLUMN ops.request_rollups_hourly.status_4xx IS 'Of which answered 4xx';
+COMMENT ON COLUMN ops.request_rollups_hourly.status_5xx IS 'Of which answered 5xx';
+COMMENT ON COLUMN ops.request_rollups_hourly.latency IS 'The sketch of their durations (ms)';
+CREATE VIEW ops.request_rollups_daily AS
+SELECT date_trunc('day', r.minute AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, r.route,
+       sum(r.requests)::bigint AS requests, sum(r.status_2xx)::bigint AS status_2xx,
+       sum(r.status_4xx)::bigint AS status_4xx, sum(r.status_5xx)::bigint AS status_5xx,
+       ops.latency_sketch_merge(r.latency) AS latency
+  FROM ops.request_rollups r GROUP BY 1, 2;
+COMMENT ON VIEW ops.request_rollups_daily IS 'Requests per route and day (UTC): the merge of the minutes';
+COMMENT ON COLUMN ops.request_rollups_daily.day IS 'The day (start, UTC)';
+COMMENT ON COLUMN ops.request_rollups_daily.route IS 'The route';
+COMMENT ON COLUMN ops.request_rollups_daily.requests IS 'Requests in the day';
+COMMENT ON COLUMN ops.request_rollups_daily.status_2xx IS 'Of which answered 2xx';
+COMMENT ON COLUMN ops.request_rollups_daily.status_4xx IS 'Of which answered 4xx';
+COMMENT ON COLUMN ops.request_rollups_daily.status_5xx IS 'Of which answered 5xx';
+COMMENT ON COLUMN ops.request_rollups_daily.latency IS 'The sketch of their durations (ms)';
+GRANT SELECT ON ops.request_rollups_hourly, ops.request_rollups_daily TO expense_ops_admin, expense_ops_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Error tracking. Errors are counted under the plan's categories (authentication, validation,
+-- database, external, unknown; extension/core/error_class.*): failed requests from the request
+-- log, and server errors from PostgreSQL's jsonlog, which the worker feeds in.
+
+CREATE FUNCTION ops.classify_error(sqlstate text, http_status integer) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_classify_error';
+COMMENT ON FUNCTION ops.classify_error(text, integer) IS
+  'The error category (authentication, validation, database, external or unknown) of a SQLSTATE, or of an HTTP status when there is no well-formed SQLSTATE; total: every input gets one (docs/errors.md, "Error categories")';
+REVOKE ALL ON FUNCTION ops.classify_error(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.classify_error(text, integer) TO expense_ops_admin, expense_ops_worker;
+
+CREATE TABLE ops.error_events (
+  at          timestamptz NOT NULL,
+  source      text NOT NULL CHECK (source IN ('postgres', 'worker')),
+  severity    text NOT NULL CHECK (severity IN ('ERROR', 'FATAL', 'PANIC')),
+  sqlstate    text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+  category    text NOT NULL CHECK (category IN ('authentication', 'validation', 'database', 'external', 'unknown')),
+  message     text NOT NULL CHECK (length(message) <= 2000),
+  application text CHECK (length(application) <= 200),
+  backend     text CHECK (length(backend) <= 100)
+) PARTITION BY RANGE (at);
+COMMENT ON TABLE ops.error_events IS 'Server errors from PostgreSQL''s jsonlog, fed by the worker through ops.ingest_errors(); one partition per day (UTC), kept 30 days. The statement and the detail are not kept: they may hold data';
+COMMENT ON COLUMN ops.error_events.at IS 'When the error was logged';
+COMMENT ON COLUMN ops.error_events.source IS 'postgres (its log) or worker';
+COMMENT ON COLUMN ops.error_events.severity IS 'ERROR, FATAL or PANIC';
+COMMENT ON COLUMN ops.error_events.sqlstate IS 'The SQLSTATE (jsonlog''s state_code)';
+COMMENT ON COLUMN ops.error_events.category IS 'ops.classify_error(sqlstate, NULL)';
+COMMENT ON COLUMN ops.error_events.message IS 'The primary message (at most 2000 characters)';
+COMMENT ON COLUMN ops.error_events.application IS 'application_name of the session';
+COMMENT ON COLUMN ops.error_events.backend IS 'The backend type (client backend, autovacuum worker, ...)';
+GRANT SELECT ON ops.error_events TO expense_ops_admin, expense_ops_worker;
+INSERT INTO ops.partition_settings (parent, granularity, retention) VALUES ('ops.error_events', 'day', '30 days');
+
+CREATE FUNCTION ops.log_entry_problem(logged_at text, severity text, sqlstate text, message text,
+                                      earliest timestamptz, latest timestamptz) RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_log_entry_problem';
+COMMENT ON FUNCTION ops.log_entry_problem(text, text, text, text, timestamptz, timestamptz) IS
+  'Why a jsonlog entry given as text cannot go into ops.error_events (naming the field), or NULL when it can';
+REVOKE ALL ON FUNCTION ops.log_entry_problem(text, text, text, text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.log_entry_problem(text, text, text, text, timestamptz, timestamptz)
+  TO expense_ops_admin, expense_ops_worker;
+
+CREATE FUNCTION ops.ingest_errors(entries jsonb, at timestamptz DEFAULT now())
+RETURNS TABLE (index bigint, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bounds record;
+  day timestamptz;
+BEGIN
+  IF entries IS NULL OR jsonb_typeof(entries) <> 'array' THEN
+    RAISE EXCEPTION 'entries must be a JSON array of jsonlog entries'
+      USING ERRCODE = expense.sqlstate('invalid_parameter'),
+            HINT = 'Send the lines of PostgreSQL''s jsonlog as a JSON array: [{"timestamp": "...", "error_severity": "ERROR", "state_code": "23505", "message": "..."}, ...].';
+  END IF;
+  bounds := ops.accepted_window('ops.error_events', ingest_errors.at);
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.error_batch (
+    index bigint, logged_at text, severity text, sqlstate text, message text, application text,
+    backend text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.error_batch;
+  -- Entries below ERROR (LOG, WARNING, ...) are not errors: they are skipped without a word.
+  INSERT INTO pg_temp.error_batch
+  SELECT e.ordinality - 1, e.value->>'timestamp', e.value->>'error_severity', nullif(e.value->>'state_code', ''),
+         left(e.value->>'message', 2000), left(e.value->>'application_name', 200), left(e.value->>'backend_type', 100),
+         CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'not a JSON object'
+              ELSE ops.log_entry_problem(e.value->>'timestamp', e.value->>'error_severity',
+                                         nullif(e.value->>'state_code', ''), e.value->>'message',
+                                         bounds.earliest, bounds.latest) END
+    FROM jsonb_array_elements(entries) WITH ORDINALITY e
+   WHERE jsonb_typeof(e.value) <> 'object' OR coalesce(e.value->>'error_severity', '') NOT IN
+         ('DEBUG1', 'DEBUG2', 'DEBUG3', 'DEBUG4', 'DEBUG5', 'LOG', 'INFO', 'NOTICE', 'WARNING');
+  FOR day IN SELECT DISTINCT date_trunc('day', b.logged_at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+               FROM pg_temp.error_batch b WHERE b.problem IS NULL LOOP
+    PERFORM ops.ensure_partition('ops.error_events', day);
+  END LOOP;
+  INSERT INTO ops.error_events (at, source, severity, sqlstate, category, message, application, backend)
+  SELECT b.logged_at::timestamptz, 'postgres', b.severity, b.sqlstate, ops.classify_error(b.sqlstate, NULL),
+         b.message, b.application, b.backend
+    FROM pg_temp.error_batch b WHERE b.problem IS NULL;
+  RETURN QUERY SELECT b.index, b.problem FROM pg_temp.error_batch b WHERE b.problem IS NOT NULL ORDER BY b.index;
+END
+$$;
+COMMENT ON FUNCTION ops.ingest_errors(jsonb, timestamptz) IS
+  'Loads PostgreSQL jsonlog entries (a JSON array of its objects: timestamp, error_severity, state_code, message, application_name, backend_type) into ops.error_events. Entries below ERROR are skipped; each bad entry is returned with its index (from 0) and reason, and the rest are kept. Only the message is kept, never the statement or the detail';
+REVOKE ALL ON FUNCTION ops.ingest_errors(jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.ingest_errors(jsonb, timestamptz) TO expense_ops_worker, expense_ops_admin;
+
+CREATE FUNCTION ops.error_trends(period interval, at timestamptz DEFAULT now())
+RETURNS TABLE (kind text, key text, current bigint, previous bigint, change bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF period IS NULL OR period <= interval '0' THEN
+    RAISE EXCEPTION 'period must be a positive interval, not %', coalesce(period::text, 'NULL')
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Ask for interval ''1 hour'' or ''1 day''.';
+  END IF;
+  RETURN QUERY
+  WITH events AS (
+    SELECT l.at AS logged_at, ops.classify_error(l.sqlstate, l.status) AS category, l.sqlstate, l.route
+      FROM ops.request_log l
+     WHERE l.status >= 400 AND l.at >= error_trends.at - 2 * period AND l.at < error_trends.at
+    UNION ALL
+    SELECT e.at, e.category, e.sqlstate, NULL
+      FROM ops.error_events e WHERE e.at >= error_trends.at - 2 * period AND e.at < error_trends.at
+  ), tagged AS (
+    SELECT ev.*, ev.logged_at >= error_trends.at - period AS in_current FROM events ev
+  ), categories AS (
+    SELECT 'category'::text AS kind, c.name AS key,
+           count(t.category) FILTER (WHERE t.in_current) AS current,
+           count(t.category) FILTER (WHERE NOT t.in_current) AS previous, c.position
+      FROM unnest(ARRAY['authentication', 'validation', 'database', 'external', 'unknown']) WITH ORDINALITY c(name, position)
+      LEFT JOIN tagged t ON t.category = c.name
+     GROUP BY c.name, c.position
+  ), sqlstates AS (
+    SELECT 'sqlstate'::text AS kind, t.sqlstate AS key, count(*) FILTER (WHERE t.in_current) AS current,
+           count(*) FILTER (WHERE NOT t.in_current) AS previous
+      FROM tagged t WHERE t.sqlstate IS NOT NULL GROUP BY t.sqlstate
+     ORDER BY 3 DESC, 2 LIMIT 10
+  ), routes AS (
+    SELECT 'route'::text AS kind, t.route AS key, count(*) FILTER (WHERE t.in_current) AS current,
+           count(*) FILTER (WHERE NOT t.in_current) AS previous
+      FROM tagged t WHERE t.route IS NOT NULL GROUP BY t.route
+     ORDER BY 3 DESC, 2 LIMIT 10
+  )
+  SELECT r.kind, r.key, r.current, r.previous, r.current - r.previous
+    FROM (SELECT c.kind, c.key, c.current, c.previous, 1 AS section, c.position AS rank FROM categories c
+          UNION ALL
+          SELECT s.kind, s.key, s.current, s.previous, 2, row_number() OVER (ORDER BY s.current DESC, s.key) FROM sqlstates s
+          UNION ALL
+          SELECT o.kind, o.key, o.current, o.previous, 3, row_number() OVER (ORDER BY o.current DESC, o.key) FROM routes o) r
+   ORDER BY r.section, r.rank;
+END
+$$;
+COMMENT ON FUNCTION ops.error_trends(interval, timestamptz) IS
+  'Errors in the period before `at` against the period before that: one row per category (all five, always), then the top 10 SQLSTATEs and the top 10 routes, each with current, previous and the change. Counts failed requests (status 400 and above) from ops.request_log and server errors from ops.error_events';
+REVOKE ALL ON FUNCTION ops.error_trends(interval, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.error_trends(interval, timestamptz) TO expense_ops_admin, expense_ops_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Request metrics over any period.
+
+CREATE FUNCTION ops.request_metrics(since timestamptz, until timestamptz DEFAULT now(), only_route text DEFAULT NULL)
+RETURNS TABLE (route text, requests bigint, per_second double precision, rate_4xx double precision,
+               rate_5xx double precision, p50_ms double precision, p95_ms double precision,
+               p99_ms double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF since IS NULL OR until IS NULL OR until <= since THEN
+    RAISE EXCEPTION 'the period must end after it starts (since %, until %)', since, until
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Ask for since => now() - interval ''1 hour''.';
+  END IF;
+  RETURN QUERY
+  WITH rolled AS (
+    -- Whole minutes inside the period that are rolled up and not waiting to be rebuilt.
+    SELECT r.route, r.requests, r.status_4xx, r.status_5xx, r.latency, r.minute
+      FROM ops.request_rollups r
+     WHERE r.minute >= since AND r.minute + interval '1 minute' <= until
+       AND (only_route IS NULL OR r.route = only_route)
+       AND NOT EXISTS (SELECT FROM ops.request_minutes_to_roll m WHERE m.minute = r.minute)
+  ), covered AS (
+    SELECT DISTINCT c.minute FROM rolled c
+  ), raw AS (
+    -- Everything else comes from the log itself: the edges of the period, and minutes not yet
+    -- rolled up.
+    SELECT l.route, count(*) AS requests, count(*) FILTER (WHERE l.status BETWEEN 400 AND 499) AS status_4xx,
+           count(*) FILTER (WHERE l.status BETWEEN 500 AND 599) AS status_5xx,
+           ops.latency_sketch(l.duration_ms) AS latency
+      FROM ops.request_log l
+     WHERE l.at >= since AND l.at < until
+       AND (only_route IS NULL OR l.route = only_route)
+       AND NOT EXISTS (SELECT FROM covered c
+                        WHERE c.minute = date_trunc('minute', l.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+     GROUP BY l.route
+  ), parts AS (
+    SELECT p.route, p.requests, p.status_4xx, p.status_5xx, p.latency FROM rolled p
+    UNION ALL
+    SELECT w.route, w.requests, w.status_4xx, w.status_5xx, w.latency FROM raw w
+  ), merged AS (
+    SELECT p.route, sum(p.requests)::bigint AS requests, sum(p.status_4xx)::bigint AS status_4xx,
+           sum(p.status_5xx)::bigint AS status_5xx, ops.latency_sketch_merge(p.latency) AS latency
+      FROM parts p GROUP BY GROUPING SETS ((p.route), ())
+  )
+  SELECT coalesce(m.route, '*'), m.requests,
+         m.requests / extract(epoch FROM until - since)::double precision,
+         m.status_4xx::double precision / m.requests, m.status_5xx::double precision / m.requests,
+         ops.sketch_quantile(m.latency, 0.5), ops.sketch_quantile(m.latency, 0.95), ops.sketch_quantile(m.latency, 0.99)
+    FROM merged m
+   ORDER BY m.route IS NULL, m.route;
+END
+$$;
+COMMENT ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) IS
+  'Requests in [since, until), per route and in total (route *): count, rate per second, 4xx and 5xx error rates, and P50/P95/P99 latency in ms (within 1 %). Whole minutes come from ops.request_rollups, the rest from ops.request_log, so the answer is the same before and after a rollup. only_route limits it to one route';
+REVOKE ALL ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) TO expense_ops_admin, expense_ops_worker;

@@ -118,4 +118,4 @@ SELECT p.oid::regprocedure AS support_function, has_function_privilege('expense_
   FROM pg_proc p WHERE p.pronamespace = 'ops'::regnamespace AND p.proname LIKE 'latency\_sketch\_%'
    AND p.proname NOT IN ('latency_sketch_in', 'latency_sketch_out', 'latency_sketch_recv', 'latency_sketch_send')
    AND p.prokind = 'f'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;

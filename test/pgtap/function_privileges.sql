@@ -62,8 +62,21 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.sketch_quantiles(ops.latency_sketch,double precision[])',
                     'ops.sketch_count(ops.latency_sketch)', 'ops.sketch_sum(ops.latency_sketch)',
                     'ops.sketch_mean(ops.latency_sketch)', 'ops.sketch_min(ops.latency_sketch)',
-                    'ops.sketch_max(ops.latency_sketch)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions and the latency sketch');
+                    'ops.sketch_max(ops.latency_sketch)',
+                    -- monitoring data: partitions, check results, requests and their rollups
+                    'ops.maintain_partitions(timestamp with time zone)',
+                    'ops.record_check_results(jsonb,timestamp with time zone)',
+                    'ops.ingest_requests(jsonb,timestamp with time zone)',
+                    'ops.load_request_staging(timestamp with time zone)',
+                    'ops.rollup_requests(timestamp with time zone)',
+                    'ops.request_problem(text,text,text,text,text,text,text,text,timestamp with time zone,timestamp with time zone)',
+                    'ops.check_result_problem(text,text,text,text,text,text,timestamp with time zone,timestamp with time zone)',
+                    'ops.request_metrics(timestamp with time zone,timestamp with time zone,text)',
+                    -- error tracking
+                    'ops.classify_error(text,integer)', 'ops.ingest_errors(jsonb,timestamp with time zone)',
+                    'ops.log_entry_problem(text,text,text,text,timestamp with time zone,timestamp with time zone)',
+                    'ops.error_trends(interval,timestamp with time zone)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers and metrics');
 
 SELECT * FROM finish();
 ROLLBACK;

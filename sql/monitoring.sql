@@ -1,0 +1,188 @@
+-- Monitoring data: checks, their results, the request log, rollups and partitions, all driven
+-- by explicit instants.
+CREATE EXTENSION IF NOT EXISTS expense_ops;
+SET client_min_messages = warning;
+SET TIME ZONE 'UTC';
+
+-- The plan's checks are seeded, and the base URL is one setting.
+SELECT check_id, kind, target, method, expected_status, credentials, every, enabled FROM ops.checks ORDER BY check_id;
+SELECT base_url FROM ops.monitoring_settings;
+
+-- A check may not hold a secret, and each kind keeps to its own fields.
+INSERT INTO ops.checks (check_id, kind, target, method, expected_status, every, headers)
+VALUES ('bad.secret', 'http', '/x', 'GET', 200, '1 minute', '{"Authorization": "Bearer abc"}');
+INSERT INTO ops.checks (check_id, kind, target, method, expected_status, every, headers)
+VALUES ('bad.cookie', 'http', '/x', 'GET', 200, '1 minute', '{"cookie": "session=1"}');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('bad.tcp', 'tcp', 'no-port', '1 minute');
+INSERT INTO ops.checks (check_id, kind, target, every, method) VALUES ('bad.db', 'db', 'primary', '1 minute', 'GET');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('bad.http', 'http', '/x', '1 minute');
+INSERT INTO ops.checks (check_id, kind, target, every, timeout) VALUES ('bad.timeout', 'sql', 'SELECT true', '10 seconds', '1 minute');
+INSERT INTO ops.checks (check_id, kind, target, every, labels) VALUES ('bad.labels', 'sql', 'SELECT true', '1 minute', '{"a": 1}');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('Bad Name', 'sql', 'SELECT true', '1 minute');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('probe.ok', 'sql', 'SELECT true', '1 minute');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('tcp.api', 'tcp', '127.0.0.1:3000', '1 minute');
+
+-- Partitions: made for the day of `at` and the next three, idempotently.
+SELECT parent, partition, action FROM ops.maintain_partitions('2026-06-10 12:00Z') ORDER BY parent::text, partition;
+SELECT count(*) AS second_run_does_nothing FROM ops.maintain_partitions('2026-06-10 13:00Z');
+
+-- Check results: one batch with good and bad rows; the bad ones come back with index and reason.
+SELECT * FROM ops.record_check_results($$[
+  {"check_id": "health", "started_at": "2026-06-10T11:59:30Z", "duration_ms": 12.5, "outcome": "up", "status": 200,
+   "timings": {"dns": 0.1, "connect": 0.3, "first_byte": 11.0, "total": 12.5}, "worker": "w1"},
+  {"check_id": "health", "started_at": "2026-06-10T12:00:00Z", "duration_ms": 5000, "outcome": "down",
+   "detail": "timeout after 5 s", "worker": "w1"},
+  {"check_id": "health", "started_at": "2026-06-10T12:00:30Z", "outcome": "unknown", "detail": "worker_down"},
+  {"check_id": "health", "started_at": "2026-06-10T12:01:00Z", "outcome": "unknown"},
+  {"check_id": "nope", "started_at": "2026-06-10T12:00:00Z", "outcome": "up"},
+  {"check_id": "health", "started_at": "2026-06-10T12:00:00Z", "duration_ms": "NaN", "outcome": "up"},
+  {"check_id": "health", "started_at": "2026-06-10T12:00:00Z", "duration_ms": -1, "outcome": "up"},
+  {"check_id": "health", "started_at": "2026-06-10T12:00:00Z", "outcome": "degraded"},
+  {"check_id": "health", "started_at": "2026-05-01T00:00:00Z", "outcome": "up"},
+  {"check_id": "health", "started_at": "2026-06-10T13:00:00Z", "outcome": "up"},
+  {"check_id": "health", "started_at": "yesterday", "outcome": "up"},
+  "not an object",
+  {"check_id": "database", "started_at": "2026-06-09T23:59:59.5+00:00", "duration_ms": 1.5, "outcome": "up"}
+]$$, '2026-06-10 12:01:30Z');
+SELECT check_id, started_at, duration_ms, outcome, status, detail, timings, worker, recorded_at
+  FROM ops.check_results ORDER BY started_at;
+-- The day before `at` had no partition: the batch made it.
+SELECT tableoid::regclass AS partition, count(*) FROM ops.check_results GROUP BY 1 ORDER BY 1;
+-- The same batch again (a worker retrying) records nothing twice.
+SELECT count(*) AS rejected FROM ops.record_check_results(
+  '[{"check_id": "health", "started_at": "2026-06-10T11:59:30Z", "duration_ms": 99, "outcome": "down"}]',
+  '2026-06-10 12:02:00Z');
+SELECT duration_ms, outcome FROM ops.check_results WHERE started_at = '2026-06-10T11:59:30Z';
+SELECT * FROM ops.record_check_results('{"check_id": "health"}');
+SELECT * FROM ops.record_check_results(NULL);
+
+-- Requests, as JSON: bad rows rejected with index and reason, the rest kept.
+SELECT * FROM ops.ingest_requests($$[
+  {"at": "2026-06-10T11:58:10Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 12.5,
+   "org_id": "00000000-0000-0000-0000-0000000000a1", "user_id": "00000000-0000-0000-0000-000000000001"},
+  {"at": "2026-06-10T11:58:20Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 30},
+  {"at": "2026-06-10T11:58:40Z", "method": "POST", "route": "/rpc/login", "status": 403, "duration_ms": 35, "sqlstate": "28P01"},
+  {"at": "2026-06-10T11:59:05Z", "method": "GET", "route": "/expenses", "status": 500, "duration_ms": 900, "sqlstate": "XX000"},
+  {"at": "2026-06-10T11:59:06Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": "NaN"},
+  {"at": "2026-06-10T11:59:07Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": "Infinity"},
+  {"at": "2026-06-10T11:59:08Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": -3},
+  {"at": "2026-06-10T11:59:09Z", "method": "GET", "route": "/expenses", "status": 700, "duration_ms": 3},
+  {"at": "2026-06-10T11:59:10Z", "method": "BREW", "route": "/expenses", "status": 200, "duration_ms": 3},
+  {"at": "2026-06-10T11:59:11Z", "method": "GET", "route": "expenses", "status": 200, "duration_ms": 3},
+  {"at": "2026-06-10T11:59:12Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 3, "org_id": "acme"},
+  {"at": "2026-05-01T00:00:00Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 3},
+  {"method": "GET", "route": "/expenses", "status": 200, "duration_ms": 3},
+  {"at": "2026-06-10T12:00:01Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 7}
+]$$, '2026-06-10 12:00:30Z');
+SELECT at, method, route, status, duration_ms, sqlstate, org_id, user_id FROM ops.request_log ORDER BY at;
+SELECT minute FROM ops.request_minutes_to_roll ORDER BY minute;
+
+-- Requests by COPY into the staging table, then checked and moved.
+COPY ops.request_staging (at, method, route, status, duration_ms, sqlstate, org_id, user_id) FROM STDIN (FORMAT csv);
+2026-06-10T11:58:50Z,GET,/expenses,200,15,,,
+2026-06-10T11:58:55Z,GET,/expenses,404,2,,,
+2026-06-10T11:58:56Z,GET,/expenses,abc,2,,,
+2026-06-10T11:58:57Z,GET,/rpc/health,200,1.25,,,
+\.
+SELECT * FROM ops.load_request_staging('2026-06-10 12:00:40Z');
+SELECT count(*) AS staging_left FROM ops.request_staging;
+SELECT count(*) AS requests FROM ops.request_log;
+
+-- Metrics over any period: from the log alone before the rollup...
+CREATE TEMP TABLE metrics_before AS SELECT * FROM ops.request_metrics('2026-06-10 11:58Z', '2026-06-10 12:01Z');
+SELECT route, requests, round(per_second::numeric, 4) AS per_second, round(rate_4xx::numeric, 3) AS rate_4xx,
+       round(rate_5xx::numeric, 3) AS rate_5xx, round(p50_ms::numeric, 3) AS p50_ms, round(p95_ms::numeric, 3) AS p95_ms,
+       round(p99_ms::numeric, 3) AS p99_ms
+  FROM metrics_before;
+SELECT route, requests, round(p50_ms::numeric, 3) AS p50_ms, round(p99_ms::numeric, 3) AS p99_ms
+  FROM ops.request_metrics('2026-06-10 11:58:30Z', '2026-06-10 12:01Z', '/expenses');
+SELECT * FROM ops.request_metrics('2026-06-10 12:00Z', '2026-06-10 11:00Z');
+
+-- Rollups: complete minutes only, per route, with counts and a sketch.
+SELECT * FROM ops.rollup_requests('2026-06-10 12:00:45Z');
+SELECT minute, route, requests, status_2xx, status_4xx, status_5xx, ops.sketch_count(latency),
+       ops.sketch_min(latency), ops.sketch_max(latency)
+  FROM ops.request_rollups ORDER BY minute, route;
+SELECT minute AS still_to_roll FROM ops.request_minutes_to_roll ORDER BY minute;
+-- ...and the same answer from the rollups after it.
+SELECT m.route, m.requests = b.requests AND m.rate_4xx = b.rate_4xx AND m.rate_5xx = b.rate_5xx
+       AND m.p50_ms = b.p50_ms AND m.p95_ms = b.p95_ms AND m.p99_ms = b.p99_ms AS same_after_rollup
+  FROM ops.request_metrics('2026-06-10 11:58Z', '2026-06-10 12:01Z') m JOIN metrics_before b USING (route)
+ ORDER BY m.route;
+-- Running it again writes nothing.
+SELECT * FROM ops.rollup_requests('2026-06-10 12:00:45Z');
+-- A late row re-opens its minute, which is rebuilt whole.
+SELECT * FROM ops.ingest_requests(
+  '[{"at": "2026-06-10T11:58:30Z", "method": "GET", "route": "/expenses", "status": 502, "duration_ms": 60}]',
+  '2026-06-10 12:05:00Z');
+SELECT * FROM ops.rollup_requests('2026-06-10 12:05:00Z');
+SELECT minute, route, requests, status_2xx, status_4xx, status_5xx, ops.sketch_count(latency), ops.sketch_max(latency)
+  FROM ops.request_rollups ORDER BY minute, route;
+-- Hours are merges of minutes.
+SELECT hour, route, requests, status_5xx, ops.sketch_count(latency) FROM ops.request_rollups_hourly ORDER BY 1, 2;
+SELECT day, route, requests FROM ops.request_rollups_daily ORDER BY 1, 2;
+
+-- Error tracking: the categories, server errors from jsonlog, and the trends.
+SELECT s AS sqlstate, h AS http_status, ops.classify_error(s, h) AS category
+  FROM (VALUES ('28P01', NULL), ('42501', 403), ('23505', 409), ('22X01', 400), ('40P01', NULL),
+               ('HV000', NULL), ('PT404', 404), ('00000', 401), (NULL, 401), (NULL, 404), (NULL, 502),
+               (NULL, 503), (NULL, 500), ('nonsense', 429), (NULL, NULL)) v(s, h);
+SELECT * FROM ops.ingest_errors($$[
+  {"timestamp": "2026-06-10 11:58:30.120 UTC", "error_severity": "ERROR", "state_code": "23505",
+   "message": "duplicate key value violates unique constraint \"categories_org_id_name_key\"",
+   "detail": "Key (org_id, name)=(..., Travel) already exists.", "statement": "INSERT ... secret ...",
+   "application_name": "PostgREST", "backend_type": "client backend"},
+  {"timestamp": "2026-06-10 11:59:00.000 UTC", "error_severity": "FATAL", "state_code": "28P01",
+   "message": "password authentication failed for user \"x\""},
+  {"timestamp": "2026-06-10 11:59:10.000 UTC", "error_severity": "LOG", "message": "checkpoint starting"},
+  {"timestamp": "2026-06-10 11:59:20.000 UTC", "error_severity": "ERROR", "state_code": "??", "message": "x"},
+  {"timestamp": "2026-06-10 11:59:20.000 CET", "error_severity": "ERROR", "message": "x"},
+  {"timestamp": "2026-06-10 11:59:30.000 UTC", "error_severity": "ERROR", "message": ""},
+  {"timestamp": "2026-06-10 11:59:40.000 UTC", "error_severity": "BOOM", "message": "x"},
+  {"timestamp": "2026-06-10 11:45:00.000 UTC", "error_severity": "ERROR", "state_code": "23505", "message": "earlier"},
+  {"timestamp": "2026-06-10 11:46:00.000 UTC", "error_severity": "ERROR", "state_code": "53300", "message": "too many connections"}
+]$$, '2026-06-10 12:00:30Z');
+SELECT at, source, severity, sqlstate, category, message, application, backend FROM ops.error_events ORDER BY at;
+-- Errors of the last 10 minutes before 12:00 against the 10 before: the requests that failed and
+-- the server's errors, by category, SQLSTATE and route.
+SELECT * FROM ops.error_trends('10 minutes', '2026-06-10 12:00Z');
+SELECT * FROM ops.error_trends('0 seconds', '2026-06-10 12:00Z');
+SELECT * FROM ops.ingest_errors('{}');
+
+-- A COPY straight into the log marks its minutes too, and the marking trigger serves no other
+-- table.
+COPY ops.request_log (at, method, route, status, duration_ms) FROM STDIN (FORMAT csv);
+2026-06-10T12:03:10Z,GET,/rpc/health,200,2
+2026-06-10T12:03:50Z,GET,/rpc/health,200,3
+\.
+SELECT minute AS to_roll_after_copy FROM ops.request_minutes_to_roll ORDER BY minute;
+CREATE TEMP TABLE fake_log (at timestamptz);
+CREATE TRIGGER mark AFTER INSERT ON fake_log REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION ops.mark_request_minutes();
+INSERT INTO fake_log VALUES ('2026-06-10 12:00Z');
+SELECT count(*) AS marks_unchanged FROM ops.request_minutes_to_roll;
+
+-- Retention: 40 days on, the check results' and requests' old days go, the rollups stay.
+SELECT parent, count(*) FILTER (WHERE action = 'dropped') AS dropped, count(*) FILTER (WHERE action = 'created') AS created
+  FROM ops.maintain_partitions('2026-07-20 00:00Z') GROUP BY 1 ORDER BY parent::text;
+SELECT count(*) AS old_results FROM ops.check_results WHERE started_at < '2026-06-20';
+SELECT count(*) AS old_requests FROM ops.request_log WHERE at < '2026-07-06';
+SELECT count(*) AS rollups_kept FROM ops.request_rollups;
+
+-- Who may do what: the worker writes through the functions, an admin edits checks, tenants
+-- get nothing.
+SET ROLE expense_user;
+SELECT count(*) FROM ops.checks;
+SELECT * FROM ops.ingest_requests('[]');
+RESET ROLE;
+SET ROLE expense_ops_worker;
+SELECT count(*) AS worker_sees_checks FROM ops.checks;
+SELECT count(*) AS rejected FROM ops.ingest_requests('[]');
+INSERT INTO ops.checks (check_id, kind, target, every) VALUES ('worker.check', 'sql', 'SELECT true', '1 minute');
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES (now(), 'GET', '/x', 200, 1);
+RESET ROLE;
+SET ROLE expense_ops_admin;
+UPDATE ops.checks SET enabled = false WHERE check_id = 'probe.ok';
+SELECT count(*) AS admin_reads_results FROM ops.check_results;
+RESET ROLE;
+SELECT has_function_privilege('public', 'ops.ensure_partition(regclass, timestamptz)', 'EXECUTE') AS public_makes_partitions;
