@@ -149,6 +149,64 @@ SELECT * FROM ops.error_trends('10 minutes', '2026-06-10 12:00Z');
 SELECT * FROM ops.error_trends('0 seconds', '2026-06-10 12:00Z');
 SELECT * FROM ops.ingest_errors('{}');
 
+-- Label matchers, as Alertmanager has them.
+SELECT ops.labels_match('[{"name": "route", "op": "=~", "value": "/rpc/.*"}]', '{"route": "/rpc/login"}') AS regex_matches,
+       ops.labels_match('[{"name": "route", "op": "=~", "value": "/rpc"}]', '{"route": "/rpc/login"}') AS anchored,
+       ops.labels_match('[{"name": "team", "op": "=", "value": ""}]', '{"route": "/x"}') AS missing_is_empty,
+       ops.labels_match('[{"name": "route", "op": "!~", "value": "/rpc/.*"}, {"name": "service", "op": "!=", "value": "db"}]',
+                        '{"route": "/expenses", "service": "api"}') AS all_of_them,
+       ops.labels_match('[]', '{"a": "b"}') AS none_match_all;
+SELECT ops.labels_match('[{"name": "route", "op": "=~", "value": "("}]', '{}');
+SELECT ops.labels_match('[{"name": "route", "op": "==", "value": "x"}]', '{}');
+SELECT ops.labels_match('[{"name": "", "op": "=", "value": "x"}]', '{}');
+SELECT ops.labels_match('[{"name": "route", "op": "="}]', '{}');
+SELECT ops.labels_match('[{"name": "route", "op": "=", "value": 1}]', '{}');
+SELECT ops.labels_match('{"name": "route"}', '{}');
+SELECT ops.labels_match('[]', '{"a": 1}');
+SELECT ops.labels_match('[]', '[]');
+
+-- Maintenance windows, and uptime per day: a 10-minute check, two hours of results, a failure,
+-- a gap, and a maintenance window whose failures do not count.
+INSERT INTO ops.checks (check_id, kind, target, every, labels) VALUES ('uptime.demo', 'sql', 'SELECT true', '10 minutes', '{"service": "demo"}');
+INSERT INTO ops.maintenance_windows (matchers, starts_at, ends_at, author, reason)
+VALUES ('[{"name": "check_id", "op": "=", "value": "uptime.demo"}]', '2026-06-10 01:10Z', '2026-06-10 01:30Z', 'ana', 'upgrade');
+INSERT INTO ops.maintenance_windows (matchers, starts_at, ends_at, reason)
+VALUES ('[{"name": "service", "op": "=", "value": "other"}]', '2026-06-10 00:00Z', '2026-06-10 02:00Z', 'not this check');
+INSERT INTO ops.maintenance_windows (matchers, starts_at, ends_at, reason)
+VALUES ('[{"name": "x", "op": "=~", "value": "["}]', '2026-06-10 03:00Z', '2026-06-10 04:00Z', 'bad');
+\set VERBOSITY terse
+INSERT INTO ops.maintenance_windows (matchers, starts_at, ends_at, reason)
+VALUES ('[]', '2026-06-10 03:00Z', '2026-06-10 02:00Z', 'backwards');
+\set VERBOSITY default
+SELECT count(*) AS rejected FROM ops.record_check_results($$[
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T00:00:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T00:10:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T00:20:05Z", "outcome": "down", "detail": "false"},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T00:30:05Z", "outcome": "down", "detail": "false"},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T00:40:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:00:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:10:05Z", "outcome": "down", "detail": "maintenance"},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:20:05Z", "outcome": "down", "detail": "maintenance"},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:30:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:40:05Z", "outcome": "up", "duration_ms": 1},
+  {"check_id": "uptime.demo", "started_at": "2026-06-10T01:50:05Z", "outcome": "up", "duration_ms": 1}
+]$$, '2026-06-10 02:00Z');
+SELECT * FROM ops.uptime_daily('uptime.demo', 2, '2026-06-10 02:00Z');
+SELECT * FROM ops.uptime_daily('no.such.check', 2, '2026-06-10 02:00Z');
+SELECT * FROM ops.uptime_daily('uptime.demo', 0, '2026-06-10 02:00Z');
+
+-- Host samples: the worker writes them, the metrics read them.
+SET ROLE expense_ops_worker;
+INSERT INTO ops.host_samples (host, at, cpu_percent, memory_percent, load1, load5, load15, disk_percent, worker_rss_bytes)
+VALUES ('db1', '2026-06-10 11:58:00Z', 35.5, 61.2, 0.8, 0.7, 0.6, 42.0, 25000000),
+       ('db1', '2026-06-10 11:58:15Z', 92.0, 63.0, 1.9, 0.9, 0.6, 42.0, 26000000),
+       ('app1', '2026-06-10 11:58:15Z', 10.0, 30.0, 0.1, 0.1, 0.1, 10.0, NULL);
+INSERT INTO ops.host_samples (host, at, cpu_percent) VALUES ('db1', '2026-06-10 11:58:30Z', 120);
+INSERT INTO ops.host_samples (host, at, load1) VALUES ('db1', '2026-06-10 11:58:45Z', 'NaN');
+RESET ROLE;
+SELECT * FROM ops.host_metrics('2026-06-10 11:00Z', '2026-06-10 12:00Z');
+SELECT * FROM ops.host_metrics('2026-06-10 12:00Z', '2026-06-10 12:00Z');
+
 -- A COPY straight into the log marks its minutes too, and the marking trigger serves no other
 -- table.
 COPY ops.request_log (at, method, route, status, duration_ms) FROM STDIN (FORMAT csv);

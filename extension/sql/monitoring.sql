@@ -752,3 +752,163 @@ COMMENT ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) IS
   'Requests in [since, until), per route and in total (route *): count, rate per second, 4xx and 5xx error rates, and P50/P95/P99 latency in ms (within 1 %). Whole minutes come from ops.request_rollups, the rest from ops.request_log, so the answer is the same before and after a rollup. only_route limits it to one route';
 REVOKE ALL ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) TO expense_ops_admin, expense_ops_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Label matchers, maintenance windows and uptime.
+
+CREATE FUNCTION ops.labels_match(matchers jsonb, labels jsonb) RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_labels_match';
+COMMENT ON FUNCTION ops.labels_match(jsonb, jsonb) IS
+  'Whether a label set (a JSON object of strings) satisfies every matcher of a JSON array of {"name", "op", "value"}, op being =, !=, =~ or !~, as Alertmanager matches: regexes are anchored and a missing label counts as empty. No matchers match everything. 22X64 names a bad matcher';
+CREATE FUNCTION ops.check_matchers(matchers jsonb) RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_check_matchers';
+COMMENT ON FUNCTION ops.check_matchers(jsonb) IS
+  'True for a valid JSON array of label matchers; otherwise the error (22X64) names what is wrong';
+REVOKE ALL ON FUNCTION ops.labels_match(jsonb, jsonb), ops.check_matchers(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.labels_match(jsonb, jsonb), ops.check_matchers(jsonb) TO expense_ops_admin, expense_ops_worker;
+
+-- A check's labels as matchers see them: its own labels, plus check_id.
+CREATE FUNCTION ops.check_labels(c ops.checks) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT c.labels || jsonb_build_object('check_id', c.check_id) $$;
+COMMENT ON FUNCTION ops.check_labels(ops.checks) IS 'The labels of a check, with check_id among them, as matchers see them';
+REVOKE ALL ON FUNCTION ops.check_labels(ops.checks) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.check_labels(ops.checks) TO expense_ops_admin, expense_ops_worker;
+
+CREATE TABLE ops.maintenance_windows (
+  window_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  matchers  jsonb NOT NULL CHECK (ops.check_matchers(matchers)),
+  starts_at timestamptz NOT NULL,
+  ends_at   timestamptz NOT NULL,
+  author    text NOT NULL DEFAULT current_user CHECK (author <> ''),
+  reason    text NOT NULL CHECK (reason <> '' AND length(reason) <= 2000),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT ends_after_it_starts CHECK (ends_at > starts_at)
+);
+COMMENT ON TABLE ops.maintenance_windows IS
+  'Planned maintenance: the checks (and, with alerting, the rules and routes) whose labels match are excluded from uptime between starts_at and ends_at';
+COMMENT ON COLUMN ops.maintenance_windows.window_id IS 'Identifies the window';
+COMMENT ON COLUMN ops.maintenance_windows.matchers IS 'Label matchers, JSON array of {"name", "op", "value"}; a check''s labels include check_id';
+COMMENT ON COLUMN ops.maintenance_windows.starts_at IS 'Start';
+COMMENT ON COLUMN ops.maintenance_windows.ends_at IS 'End (after the start)';
+COMMENT ON COLUMN ops.maintenance_windows.author IS 'Who planned it';
+COMMENT ON COLUMN ops.maintenance_windows.reason IS 'Why';
+COMMENT ON COLUMN ops.maintenance_windows.created_at IS 'When it was entered';
+COMMENT ON SEQUENCE ops.maintenance_windows_window_id_seq IS 'Numbers ops.maintenance_windows';
+GRANT SELECT, INSERT, UPDATE, DELETE ON ops.maintenance_windows TO expense_ops_admin;
+GRANT SELECT ON ops.maintenance_windows TO expense_ops_worker;
+SELECT pg_catalog.pg_extension_config_dump('ops.maintenance_windows', '');
+
+CREATE FUNCTION ops.uptime_daily(check_id text, days integer DEFAULT 30, at timestamptz DEFAULT now())
+RETURNS TABLE (day date, intervals integer, up integer, down integer, unknown integer, maintenance integer,
+               up_percent numeric, unknown_percent numeric, incidents integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  checked ops.checks;
+BEGIN
+  SELECT * INTO checked FROM ops.checks c WHERE c.check_id = uptime_daily.check_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no check "%"', uptime_daily.check_id
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'See ops.checks.';
+  END IF;
+  IF days IS NULL OR days < 1 OR days > 400 THEN
+    RAISE EXCEPTION 'days must be between 1 and 400, not %', coalesce(days::text, 'NULL')
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Ask for 30 for the last 30 days.';
+  END IF;
+  RETURN QUERY
+  WITH slots AS (
+    -- The check's intervals, aligned to the Unix epoch, that start within each day (UTC) and
+    -- have ended by `at`.
+    SELECT s AS slot_start, s + checked.every AS slot_end
+      FROM generate_series(
+             to_timestamp(floor(extract(epoch FROM (date_trunc('day', at AT TIME ZONE 'UTC') - (days - 1) * interval '1 day') AT TIME ZONE 'UTC')
+                                / extract(epoch FROM checked.every)) * extract(epoch FROM checked.every)),
+             at - checked.every, checked.every) s
+     WHERE s >= (date_trunc('day', at AT TIME ZONE 'UTC') - (days - 1) * interval '1 day') AT TIME ZONE 'UTC'
+  ), judged AS (
+    SELECT (sl.slot_start AT TIME ZONE 'UTC')::date AS slot_day, sl.slot_start,
+           CASE
+             WHEN EXISTS (SELECT FROM ops.maintenance_windows w
+                           WHERE w.starts_at < sl.slot_end AND w.ends_at > sl.slot_start
+                             AND ops.labels_match(w.matchers, ops.check_labels(checked))) THEN 'maintenance'
+             ELSE coalesce((SELECT CASE WHEN bool_or(r.outcome = 'down') THEN 'down'
+                                        WHEN bool_or(r.outcome = 'up') THEN 'up' END
+                              FROM ops.check_results r
+                             WHERE r.check_id = checked.check_id
+                               AND r.started_at >= sl.slot_start AND r.started_at < sl.slot_end), 'unknown')
+           END AS verdict
+      FROM slots sl
+  ), runs AS (
+    SELECT j.*, j.verdict = 'down' AND lag(j.verdict) OVER (ORDER BY j.slot_start) IS DISTINCT FROM 'down' AS starts_incident
+      FROM judged j
+  )
+  SELECT d::date,
+         count(r.verdict) FILTER (WHERE r.verdict <> 'maintenance')::integer,
+         count(*) FILTER (WHERE r.verdict = 'up')::integer,
+         count(*) FILTER (WHERE r.verdict = 'down')::integer,
+         count(*) FILTER (WHERE r.verdict = 'unknown')::integer,
+         count(*) FILTER (WHERE r.verdict = 'maintenance')::integer,
+         round(100.0 * count(*) FILTER (WHERE r.verdict = 'up') / nullif(count(r.verdict) FILTER (WHERE r.verdict <> 'maintenance'), 0), 3),
+         round(100.0 * count(*) FILTER (WHERE r.verdict = 'unknown') / nullif(count(r.verdict) FILTER (WHERE r.verdict <> 'maintenance'), 0), 3),
+         count(*) FILTER (WHERE r.starts_incident)::integer
+    FROM generate_series((date_trunc('day', at AT TIME ZONE 'UTC') - (days - 1) * interval '1 day')::date,
+                         (at AT TIME ZONE 'UTC')::date, interval '1 day') d
+    LEFT JOIN runs r ON r.slot_day = d::date
+   GROUP BY d
+   ORDER BY d;
+END
+$$;
+COMMENT ON FUNCTION ops.uptime_daily(text, integer, timestamptz) IS
+  'A check''s uptime per day (UTC) over the last `days` days up to `at`, for a status page: its intervals (aligned to the Unix epoch) that ended by `at`, each up (a successful run and no failed one), down (a failed run), unknown (no result, or only unknown ones: never counted as up) or under maintenance (excluded); up_percent and unknown_percent of the intervals outside maintenance; incidents = runs of consecutive down intervals that start that day';
+REVOKE ALL ON FUNCTION ops.uptime_daily(text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.uptime_daily(text, integer, timestamptz) TO expense_ops_admin, expense_ops_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Host samples, which the worker writes every 15 s (its next issue).
+
+CREATE TABLE ops.host_samples (
+  host             text NOT NULL CHECK (host <> '' AND length(host) <= 255),
+  at               timestamptz NOT NULL,
+  cpu_percent      double precision CHECK (cpu_percent BETWEEN 0 AND 100),
+  memory_percent   double precision CHECK (memory_percent BETWEEN 0 AND 100),
+  load1            double precision CHECK (load1 >= 0 AND load1 < 'Infinity'),
+  load5            double precision CHECK (load5 >= 0 AND load5 < 'Infinity'),
+  load15           double precision CHECK (load15 >= 0 AND load15 < 'Infinity'),
+  disk_percent     double precision CHECK (disk_percent BETWEEN 0 AND 100),
+  worker_rss_bytes bigint CHECK (worker_rss_bytes >= 0),
+  PRIMARY KEY (host, at)
+) PARTITION BY RANGE (at);
+COMMENT ON TABLE ops.host_samples IS 'What the worker measures on each host every 15 s; one partition per day (UTC), kept 30 days';
+COMMENT ON COLUMN ops.host_samples.host IS 'The host''s name';
+COMMENT ON COLUMN ops.host_samples.at IS 'When it was measured';
+COMMENT ON COLUMN ops.host_samples.cpu_percent IS 'CPU busy since the previous sample (from /proc/stat), percent';
+COMMENT ON COLUMN ops.host_samples.memory_percent IS 'Memory in use (1 - MemAvailable / MemTotal), percent';
+COMMENT ON COLUMN ops.host_samples.load1 IS 'Load average over 1 minute';
+COMMENT ON COLUMN ops.host_samples.load5 IS 'Load average over 5 minutes';
+COMMENT ON COLUMN ops.host_samples.load15 IS 'Load average over 15 minutes';
+COMMENT ON COLUMN ops.host_samples.disk_percent IS 'Use of the filesystem holding the data directory, percent';
+COMMENT ON COLUMN ops.host_samples.worker_rss_bytes IS 'The worker''s resident memory, bytes';
+GRANT SELECT ON ops.host_samples TO expense_ops_admin, expense_ops_worker;
+GRANT INSERT ON ops.host_samples TO expense_ops_worker;
+INSERT INTO ops.partition_settings (parent, granularity, retention) VALUES ('ops.host_samples', 'day', '30 days');
+
+CREATE FUNCTION ops.host_metrics(since timestamptz, until timestamptz DEFAULT now())
+RETURNS TABLE (host text, samples bigint, cpu_avg double precision, cpu_max double precision,
+               memory_avg double precision, memory_max double precision, load1_max double precision,
+               disk_max double precision, worker_rss_max bigint, last_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF since IS NULL OR until IS NULL OR until <= since THEN
+    RAISE EXCEPTION 'the period must end after it starts (since %, until %)', since, until
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Ask for since => now() - interval ''5 minutes''.';
+  END IF;
+  RETURN QUERY
+  SELECT s.host, count(*), avg(s.cpu_percent), max(s.cpu_percent), avg(s.memory_percent), max(s.memory_percent),
+         max(s.load1), max(s.disk_percent), max(s.worker_rss_bytes), max(s.at)
+    FROM ops.host_samples s WHERE s.at >= since AND s.at < until
+   GROUP BY s.host ORDER BY s.host;
+END
+$$;
+COMMENT ON FUNCTION ops.host_metrics(timestamptz, timestamptz) IS
+  'Per host over [since, until): samples, average and peak CPU and memory percent, peak load, disk use and worker RSS, and the last sample''s time';
+REVOKE ALL ON FUNCTION ops.host_metrics(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.host_metrics(timestamptz, timestamptz) TO expense_ops_admin, expense_ops_worker;

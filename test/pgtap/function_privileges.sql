@@ -75,7 +75,11 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     -- error tracking
                     'ops.classify_error(text,integer)', 'ops.ingest_errors(jsonb,timestamp with time zone)',
                     'ops.log_entry_problem(text,text,text,text,timestamp with time zone,timestamp with time zone)',
-                    'ops.error_trends(interval,timestamp with time zone)'],
+                    'ops.error_trends(interval,timestamp with time zone)',
+                    -- matchers, uptime and host metrics
+                    'ops.labels_match(jsonb,jsonb)', 'ops.check_matchers(jsonb)', 'ops.check_labels(ops.checks)',
+                    'ops.uptime_daily(text,integer,timestamp with time zone)',
+                    'ops.host_metrics(timestamp with time zone,timestamp with time zone)'],
               'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers and metrics');
 
 SELECT * FROM finish();
