@@ -1,5 +1,6 @@
-// Label sets and matchers at the SQL boundary (extension/core/alerting.*): a jsonb object of
-// strings is a label set, a jsonb array of {"name", "op", "value"} is a list of matchers.
+// Alerting at the SQL boundary (extension/core/alerting.*): label sets and matchers. A jsonb
+// object of strings is a label set, a jsonb array of {"name", "op", "value"} is a list of
+// matchers.
 #include <vector>
 
 #include "core/alerting.hpp"
