@@ -1,5 +1,7 @@
 #include "core/alert_payload.hpp"
 
+#include <date/date.h>
+
 #include <chrono>
 #include <cstdint>
 #include <iterator>
@@ -8,49 +10,11 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/time.hpp"
 
 namespace expense_ops::core::alert_payload {
 
 namespace {
-
-constexpr std::int64_t kMicrosPerDay = 86'400'000'000LL;
-
-void append_digits(std::string& out, std::int64_t value, int width) {
-  char digits[20];
-  int length = 0;
-  do {
-    digits[length++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value > 0 && length < 20);
-  for (int pad = length; pad < width; ++pad) {
-    out.push_back('0');
-  }
-  while (length > 0) {
-    out.push_back(digits[--length]);
-  }
-}
-
-struct CivilDate {
-  std::int64_t year;
-  int month;
-  int day;
-};
-
-// Days since 1970-01-01 to the proleptic Gregorian date, for any year: gmtime's time_t and
-// struct tm would bound the range by the platform rather than by Go.
-CivilDate civil_from_days(std::int64_t days) {
-  days += 719468;  // from 1970-01-01 to 0000-03-01, where a 400-year era starts
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const std::int64_t day_of_era = days - era * 146097;
-  const std::int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const std::int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const std::int64_t shifted_month = (5 * day_of_year + 2) / 153;  // March is 0
-  const int day = static_cast<int>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
-  const int month = static_cast<int>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
-  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
 
 std::string alert_name(std::size_t index) {
   return "alerts[" + std::to_string(index) + "]";
@@ -153,47 +117,25 @@ void check_labels(const Alert& alert, std::size_t index) {
   }
 }
 
-// The text of an instant Go can write, or nullopt outside the years 0000-9999.
+// The text of an instant Go can write, or nullopt outside the years 0000-9999: RFC 3339 in UTC
+// as format_iso8601 writes it, but with the fraction's trailing zeros dropped, and the fraction
+// itself on a whole second.
 std::optional<std::string> go_time(core::Instant instant) {
-  const std::int64_t micros = instant.time_since_epoch().count();
-  // Floor towards the past so that instants before 1970 keep a positive time of day.
-  std::int64_t days = micros / kMicrosPerDay;
-  std::int64_t of_day = micros % kMicrosPerDay;
-  if (of_day < 0) {
-    days -= 1;
-    of_day += kMicrosPerDay;
-  }
-  const CivilDate date = civil_from_days(days);
-  if (date.year < 0 || date.year > 9999) {
+  static const core::Instant first = date::sys_days(date::year(0) / 1 / 1);
+  static const core::Instant after_last = date::sys_days(date::year(10000) / 1 / 1);
+  if (instant < first || instant >= after_last) {
     return std::nullopt;
   }
-  const std::int64_t seconds = of_day / 1'000'000;
-  std::int64_t fraction = of_day % 1'000'000;
-
-  std::string out;
-  out.reserve(27);
-  append_digits(out, date.year, 4);
-  out.push_back('-');
-  append_digits(out, date.month, 2);
-  out.push_back('-');
-  append_digits(out, date.day, 2);
-  out.push_back('T');
-  append_digits(out, seconds / 3600, 2);
-  out.push_back(':');
-  append_digits(out, seconds / 60 % 60, 2);
-  out.push_back(':');
-  append_digits(out, seconds % 60, 2);
-  if (fraction != 0) {
-    int width = 6;
-    while (fraction % 10 == 0) {
-      fraction /= 10;
-      --width;
-    }
-    out.push_back('.');
-    append_digits(out, fraction, width);
+  std::string text = core::format_iso8601(instant);  // ...SS.ffffffZ
+  std::size_t fraction_end = text.size() - 1;
+  while (text[fraction_end - 1] == '0') {
+    --fraction_end;
   }
-  out.push_back('Z');
-  return out;
+  if (text[fraction_end - 1] == '.') {
+    --fraction_end;
+  }
+  text.erase(fraction_end, text.size() - 1 - fraction_end);
+  return text;
 }
 
 std::string go_time_or_throw(core::Instant instant, const std::string& field) {
