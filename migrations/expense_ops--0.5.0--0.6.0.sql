@@ -334,34 +334,41 @@ SELECT pg_catalog.pg_extension_config_dump('ops.partition_settings', '');
 -- ---------------------------------------------------------------------------------------------
 -- Partitions.
 
--- The partition of `parent` that holds `at`, made if missing. Internal.
-CREATE FUNCTION ops.ensure_partition(parent regclass, at timestamptz) RETURNS text
+-- The partitions of `parent` that hold the instants, made where missing. The one place that
+-- names and bounds a partition. Internal.
+CREATE FUNCTION ops.ensure_partitions(parent regclass, instants timestamptz[]) RETURNS SETOF text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   span text;
   lower_bound timestamptz;
-  upper_bound timestamptz;
   name text;
 BEGIN
-  SELECT granularity INTO span FROM ops.partition_settings s WHERE s.parent = ensure_partition.parent;
+  SELECT granularity INTO span FROM ops.partition_settings s WHERE s.parent = ensure_partitions.parent;
   IF NOT FOUND THEN
     RAISE EXCEPTION '% is not a partitioned monitoring table', parent
       USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'See ops.partition_settings.';
   END IF;
-  lower_bound := date_trunc(span, at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-  upper_bound := (date_trunc(span, at AT TIME ZONE 'UTC') + ('1 ' || span)::interval) AT TIME ZONE 'UTC';
-  name := (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_'
-          || to_char(lower_bound AT TIME ZONE 'UTC', CASE span WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
-  IF to_regclass(format('ops.%I', name)) IS NULL THEN
-    EXECUTE format('CREATE TABLE ops.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
-                   name, parent, lower_bound, upper_bound);
-  END IF;
-  RETURN name;
+  FOR lower_bound IN SELECT DISTINCT date_trunc(span, i AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                       FROM unnest(instants) i WHERE i IS NOT NULL ORDER BY 1 LOOP
+    name := (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_'
+            || to_char(lower_bound AT TIME ZONE 'UTC', CASE span WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
+    IF to_regclass(format('ops.%I', name)) IS NULL THEN
+      -- Two loads may need the same new partition at once. This lock conflicts with itself but
+      -- not with inserts, so the second waits for the first to commit; taking it also reads the
+      -- catalog afresh, so the second then finds the partition.
+      EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', parent);
+    END IF;
+    IF to_regclass(format('ops.%I', name)) IS NULL THEN
+      EXECUTE format('CREATE TABLE ops.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', name, parent,
+                     lower_bound, ((lower_bound AT TIME ZONE 'UTC') + ('1 ' || span)::interval) AT TIME ZONE 'UTC');
+      RETURN NEXT name;
+    END IF;
+  END LOOP;
 END
 $$;
-COMMENT ON FUNCTION ops.ensure_partition(regclass, timestamptz) IS
-  'Makes the partition of a monitoring table that holds the instant, if it is missing; returns its name';
-REVOKE ALL ON FUNCTION ops.ensure_partition(regclass, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION ops.ensure_partitions(regclass, timestamptz[]) IS
+  'Makes the partitions of a monitoring table that hold the instants, where they are missing; returns the names of those it made';
+REVOKE ALL ON FUNCTION ops.ensure_partitions(regclass, timestamptz[]) FROM PUBLIC;
 
 CREATE FUNCTION ops.maintain_partitions(at timestamptz DEFAULT now())
 RETURNS TABLE (parent regclass, partition text, action text)
@@ -369,24 +376,17 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   setting ops.partition_settings;
   child record;
-  step integer;
 BEGIN
   -- One maintainer at a time; a second waits and then finds nothing left to do.
   PERFORM pg_advisory_xact_lock(hashtext('ops.maintain_partitions'));
   FOR setting IN SELECT * FROM ops.partition_settings s ORDER BY s.parent::text LOOP
-    FOR step IN 0 .. setting.premade LOOP
-      DECLARE
-        wanted text := (SELECT c.relname FROM pg_class c WHERE c.oid = setting.parent) || '_'
-          || to_char(date_trunc(setting.granularity, (at AT TIME ZONE 'UTC') + step * ('1 ' || setting.granularity)::interval),
-                     CASE setting.granularity WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
-      BEGIN
-        IF to_regclass(format('ops.%I', wanted)) IS NULL THEN
-          PERFORM ops.ensure_partition(setting.parent,
-                                       ((at AT TIME ZONE 'UTC') + step * ('1 ' || setting.granularity)::interval) AT TIME ZONE 'UTC');
-          parent := setting.parent; partition := wanted; action := 'created';
-          RETURN NEXT;
-        END IF;
-      END;
+    FOR partition IN
+      SELECT * FROM ops.ensure_partitions(setting.parent, ARRAY(
+        SELECT ((at AT TIME ZONE 'UTC') + step * ('1 ' || setting.granularity)::interval) AT TIME ZONE 'UTC'
+          FROM generate_series(0, setting.premade) step))
+    LOOP
+      parent := setting.parent; action := 'created';
+      RETURN NEXT;
     END LOOP;
     -- A partition goes once its whole range is older than the retention.
     FOR child IN
@@ -469,7 +469,6 @@ RETURNS TABLE (index integer, check_id text, reason text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   bounds record;
-  day timestamptz;
 BEGIN
   IF results IS NULL OR jsonb_typeof(results) <> 'array' THEN
     RAISE EXCEPTION 'results must be a JSON array of check results'
@@ -493,10 +492,8 @@ BEGIN
     FROM jsonb_array_elements(results) WITH ORDINALITY r;
   UPDATE pg_temp.check_batch b SET problem = 'check_id: "' || left(b.check_id, 63) || '" is not a check (ops.checks)'
    WHERE b.problem IS NULL AND NOT EXISTS (SELECT FROM ops.checks c WHERE c.check_id = b.check_id);
-  FOR day IN SELECT DISTINCT date_trunc('day', b.started_at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-               FROM pg_temp.check_batch b WHERE b.problem IS NULL LOOP
-    PERFORM ops.ensure_partition('ops.check_results', day);
-  END LOOP;
+  PERFORM ops.ensure_partitions('ops.check_results',
+                                 ARRAY(SELECT b.started_at::timestamptz FROM pg_temp.check_batch b WHERE b.problem IS NULL));
   -- A run recorded twice (the worker retrying a batch) is kept once.
   INSERT INTO ops.check_results (check_id, started_at, duration_ms, outcome, status, detail, timings, worker, recorded_at)
   SELECT b.check_id, b.started_at::timestamptz, b.duration_ms::double precision, b.outcome, b.status::integer,
@@ -511,16 +508,25 @@ COMMENT ON FUNCTION ops.record_check_results(jsonb, timestamptz) IS
 REVOKE ALL ON FUNCTION ops.record_check_results(jsonb, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.record_check_results(jsonb, timestamptz) TO expense_ops_worker, expense_ops_admin;
 
+-- The batch both loads fill with requests as text and their problems, empty. Internal.
+CREATE FUNCTION ops.new_request_batch() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.request_batch (
+    line bigint, at text, method text, route text, status text, duration_ms text, sqlstate text,
+    org_id text, user_id text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.request_batch;
+END
+$$;
+COMMENT ON FUNCTION ops.new_request_batch() IS 'Creates (or empties) pg_temp.request_batch, which ops.ingest_requests and ops.load_request_staging fill';
+REVOKE ALL ON FUNCTION ops.new_request_batch() FROM PUBLIC;
+
 -- Moves checked requests from a text batch into the log. Internal: both loads end here.
 CREATE FUNCTION ops.load_request_batch() RETURNS TABLE (line bigint, reason text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  day timestamptz;
 BEGIN
-  FOR day IN SELECT DISTINCT date_trunc('day', b.at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-               FROM pg_temp.request_batch b WHERE b.problem IS NULL LOOP
-    PERFORM ops.ensure_partition('ops.request_log', day);
-  END LOOP;
+  PERFORM ops.ensure_partitions('ops.request_log',
+                                 ARRAY(SELECT b.at::timestamptz FROM pg_temp.request_batch b WHERE b.problem IS NULL));
   INSERT INTO ops.request_log (at, method, route, status, duration_ms, sqlstate, org_id, user_id)
   SELECT b.at::timestamptz, b.method, b.route, b.status::integer, b.duration_ms::double precision,
          b.sqlstate, b.org_id::uuid, b.user_id::uuid
@@ -542,10 +548,7 @@ BEGIN
             HINT = 'Send [{"at": "2026-12-01T10:00:00Z", "method": "GET", "route": "/expenses", "status": 200, "duration_ms": 12.5}, ...].';
   END IF;
   bounds := ops.accepted_window('ops.request_log', ingest_requests.at);
-  CREATE TEMP TABLE IF NOT EXISTS pg_temp.request_batch (
-    line bigint, at text, method text, route text, status text, duration_ms text, sqlstate text,
-    org_id text, user_id text, problem text) ON COMMIT DROP;
-  TRUNCATE pg_temp.request_batch;
+  PERFORM ops.new_request_batch();
   INSERT INTO pg_temp.request_batch
   SELECT r.ordinality - 1, r.value->>'at', r.value->>'method', r.value->>'route', r.value->>'status',
          r.value->>'duration_ms', nullif(r.value->>'sqlstate', ''), nullif(r.value->>'org_id', ''),
@@ -570,10 +573,7 @@ DECLARE
   bounds record;
 BEGIN
   bounds := ops.accepted_window('ops.request_log', load_request_staging.at);
-  CREATE TEMP TABLE IF NOT EXISTS pg_temp.request_batch (
-    line bigint, at text, method text, route text, status text, duration_ms text, sqlstate text,
-    org_id text, user_id text, problem text) ON COMMIT DROP;
-  TRUNCATE pg_temp.request_batch;
+  PERFORM ops.new_request_batch();
   -- The staged rows are taken, not copied: whatever another session stages meanwhile waits
   -- for the next load.
   WITH taken AS (DELETE FROM ops.request_staging RETURNING *)
@@ -614,11 +614,7 @@ BEGIN
     RETURN NEXT;
     RETURN;
   END IF;
-  FOR i IN 1 .. minutes LOOP
-    IF i = 1 OR date_trunc('month', done[i] AT TIME ZONE 'UTC') <> date_trunc('month', done[i - 1] AT TIME ZONE 'UTC') THEN
-      PERFORM ops.ensure_partition('ops.request_rollups', done[i]);
-    END IF;
-  END LOOP;
+  PERFORM ops.ensure_partitions('ops.request_rollups', done);
   DELETE FROM ops.request_rollups r WHERE r.minute = ANY (done);
   INSERT INTO ops.request_rollups (minute, route, requests, status_2xx, status_4xx, status_5xx, latency)
   SELECT date_trunc('minute', l.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', l.route, count(*),
@@ -718,7 +714,6 @@ RETURNS TABLE (index bigint, reason text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   bounds record;
-  day timestamptz;
 BEGIN
   IF entries IS NULL OR jsonb_typeof(entries) <> 'array' THEN
     RAISE EXCEPTION 'entries must be a JSON array of jsonlog entries'
@@ -741,10 +736,8 @@ BEGIN
     FROM jsonb_array_elements(entries) WITH ORDINALITY e
    WHERE jsonb_typeof(e.value) <> 'object' OR coalesce(e.value->>'error_severity', '') NOT IN
          ('DEBUG1', 'DEBUG2', 'DEBUG3', 'DEBUG4', 'DEBUG5', 'LOG', 'INFO', 'NOTICE', 'WARNING');
-  FOR day IN SELECT DISTINCT date_trunc('day', b.logged_at::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-               FROM pg_temp.error_batch b WHERE b.problem IS NULL LOOP
-    PERFORM ops.ensure_partition('ops.error_events', day);
-  END LOOP;
+  PERFORM ops.ensure_partitions('ops.error_events',
+                                 ARRAY(SELECT b.logged_at::timestamptz FROM pg_temp.error_batch b WHERE b.problem IS NULL));
   INSERT INTO ops.error_events (at, source, severity, sqlstate, category, message, application, backend)
   SELECT b.logged_at::timestamptz, 'postgres', b.severity, b.sqlstate, ops.classify_error(b.sqlstate, NULL),
          b.message, b.application, b.backend

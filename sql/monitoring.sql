@@ -243,4 +243,5 @@ SET ROLE expense_ops_admin;
 UPDATE ops.checks SET enabled = false WHERE check_id = 'probe.ok';
 SELECT count(*) AS admin_reads_results FROM ops.check_results;
 RESET ROLE;
-SELECT has_function_privilege('public', 'ops.ensure_partition(regclass, timestamptz)', 'EXECUTE') AS public_makes_partitions;
+SELECT has_function_privilege('public', 'ops.ensure_partitions(regclass, timestamptz[])', 'EXECUTE') AS public_makes_partitions,
+       has_function_privilege('public', 'ops.new_request_batch()', 'EXECUTE') AS public_makes_batches;
