@@ -175,7 +175,8 @@ inline constexpr ErrorCode kErrorCatalog[] = {
     {"prioritisation_input", sqlstate::kPrioritisationInput, 400,
      "feature score input outside 1-5, or bad weights"},
     {"invalid_duration", sqlstate::kInvalidDuration, 400,
-     "a latency that is NaN, infinite or negative"},
+     "a latency that is NaN, infinite or negative, or a latency threshold that is NaN or "
+     "negative"},
     {"quantile_out_of_range", sqlstate::kQuantileOutOfRange, 400,
      "a quantile outside 0..1, or NaN"},
     {"unknown_severity", sqlstate::kUnknownSeverity, 400,

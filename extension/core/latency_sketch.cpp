@@ -306,6 +306,32 @@ std::optional<double> LatencySketch::quantile(double q) const {
   return max_;  // unreachable for a consistent sketch
 }
 
+std::uint64_t LatencySketch::count_below(double threshold_ms) const {
+  if (!(threshold_ms >= 0)) {
+    throw RuleViolation(sqlstate::kInvalidDuration,
+                        "a latency threshold must be a number of milliseconds at or above zero, "
+                        "not " +
+                            spelled(threshold_ms),
+                        "Ask for 200 to count the durations below 200 ms.");
+  }
+  if (count_ == 0 || threshold_ms <= min_) {
+    return 0;  // nothing lies below the exact minimum
+  }
+  if (threshold_ms > max_) {
+    return count_;  // everything lies below anything above the exact maximum
+  }
+  // min_ < threshold_ms, so the threshold is positive and every zero lies below it. A bin counts
+  // whole when its representative, within 1 % of each of its values, lies below the threshold.
+  std::uint64_t below = zeros_;
+  for (std::size_t i = 0; i < bins_.size(); ++i) {
+    if (representative_of(first_bin_ + static_cast<int>(i)) >= threshold_ms) {
+      break;  // representatives grow with the bin
+    }
+    below += bins_[i];
+  }
+  return below;
+}
+
 std::string LatencySketch::to_binary() const {
   std::string out;
   out.reserve(1 + 3 * 8 + 3 * 3 + bins_.size() * 2);

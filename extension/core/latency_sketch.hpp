@@ -52,6 +52,13 @@ class LatencySketch {
   // (or NaN) is refused (sqlstate::kQuantileOutOfRange); nullopt for an empty sketch.
   std::optional<double> quantile(double q) const;
 
+  // How many sketched durations lie below threshold_ms, within 1 %: every value below
+  // 0.99 * threshold_ms is counted and none at or above 1.01 * threshold_ms. Exact at the
+  // extremes: 0 when threshold_ms is at or below the minimum, count() when it is above the
+  // maximum (or infinite). NaN and negative thresholds are refused (sqlstate::kInvalidDuration).
+  // An SLO's good events ("faster than 200 ms") are this count.
+  std::uint64_t count_below(double threshold_ms) const;
+
   // The compact binary form (send/recv, and how a stored value is kept): a version byte, the
   // sum, minimum and maximum as little-endian IEEE doubles, then varints for the zeros, the
   // first bin (zigzag), the number of bins and each bin's count. Canonical: equal sketches

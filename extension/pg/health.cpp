@@ -353,3 +353,14 @@ EXPENSE_OPS_FUNCTION(expense_ops_health_db) {
       pg::caller_sees_health_detail() ? core::health::Detail::kFull : core::health::Detail::kCoarse;
   return pg::to_jsonb(core::health::database_health(pg::read_database_facts(), detail));
 }
+
+// ops.health_db_detail(): what api.health_db() tells expense_ops_admin, whoever calls. Internal:
+// executable by nobody but the extension's owner, so only the SECURITY DEFINER metrics of
+// extension/sql/objectives.sql (connections, replication) read it, and they read the same facts
+// and judgement as api.health_db() instead of a second copy of its queries.
+EXPENSE_OPS_FUNCTION(expense_ops_health_db_detail) {
+  (void)fcinfo;
+  using namespace expense_ops;
+  return pg::to_jsonb(
+      core::health::database_health(pg::read_database_facts(), core::health::Detail::kFull));
+}

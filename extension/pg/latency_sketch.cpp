@@ -247,6 +247,17 @@ EXPENSE_OPS_FUNCTION(expense_ops_sketch_count) {
   PG_RETURN_INT64(static_cast<int64>(count));
 }
 
+// ops.sketch_count_below(sketch, threshold_ms): the durations below the threshold, within 1 %.
+EXPENSE_OPS_FUNCTION(expense_ops_sketch_count_below) {
+  const double threshold_ms = pg::float8_argument(fcinfo, 1, "threshold_ms");
+  const std::uint64_t below = sketch_argument(fcinfo, 0).count_below(threshold_ms);
+  if (below > static_cast<std::uint64_t>(PG_INT64_MAX)) {
+    throw core::RuleViolation(core::sqlstate::kNumericValueOutOfRange,
+                              "the sketch counts more values than bigint holds");
+  }
+  PG_RETURN_INT64(static_cast<int64>(below));
+}
+
 EXPENSE_OPS_FUNCTION(expense_ops_sketch_sum) {
   PG_RETURN_FLOAT8(sketch_argument(fcinfo, 0).sum());
 }

@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "caught.hpp"
@@ -181,6 +183,68 @@ TEST(LatencySketch, RefusesQuantilesOutsideZeroToOne) {
   // Even an empty sketch checks the question before answering that it has no answer.
   EXPECT_EQ(caught([&] { (void)LatencySketch().quantile(2); }).sqlstate(),
             core::sqlstate::kQuantileOutOfRange);
+}
+
+TEST(LatencySketch, CountBelowIsWithinOnePercentOfTheThreshold) {
+  // Every value below 0.99 t is counted, and none at or above 1.01 t: the exact counts at those
+  // two thresholds bracket the answer, for thresholds across the data and between its bins.
+  for (const auto& [data, values] :
+       {std::pair{"log-normal", draw(50000,
+                                     [](std::mt19937_64& random) {
+                                       return std::lognormal_distribution<double>(4, 1.2)(random);
+                                     })},
+        std::pair{"bimodal with zeros", draw(20000, [](std::mt19937_64& random) {
+                    const int mode = std::uniform_int_distribution<int>(0, 9)(random);
+                    return mode == 0
+                               ? 0.0
+                               : std::normal_distribution<double>(mode < 8 ? 40 : 400, 5)(random);
+                  })}}) {
+    std::vector<double> clean;
+    std::copy_if(values.begin(), values.end(), std::back_inserter(clean),
+                 [](double value) { return value >= 0; });
+    const LatencySketch sketched = sketch_of(clean);
+    auto exactly_below = [&](double threshold) {
+      return static_cast<std::uint64_t>(std::count_if(
+          clean.begin(), clean.end(), [&](double value) { return value < threshold; }));
+    };
+    for (int step = 0; step < 700; ++step) {  // 0.5 ms to 4.2 s
+      const double threshold = 0.5 * std::pow(1.013, step);
+      const std::uint64_t counted = sketched.count_below(threshold);
+      EXPECT_GE(counted, exactly_below(0.99 * threshold)) << data << " t=" << threshold;
+      EXPECT_LE(counted, exactly_below(1.01 * threshold)) << data << " t=" << threshold;
+    }
+  }
+}
+
+TEST(LatencySketch, CountBelowIsExactAtTheExtremes) {
+  const LatencySketch sketched = sketch_of({0, 0, 10, 20, 200, 250});
+  EXPECT_EQ(sketched.count_below(0), 0u);  // nothing lies below zero, not even the zeros
+  EXPECT_EQ(sketched.count_below(1e-9), 2u);
+  EXPECT_EQ(sketched.count_below(15), 3u);
+  EXPECT_EQ(sketched.count_below(150), 4u);
+  EXPECT_EQ(sketched.count_below(225), 5u);
+  EXPECT_EQ(sketched.count_below(250.0001), 6u);  // just above the exact maximum
+  EXPECT_EQ(sketched.count_below(std::numeric_limits<double>::infinity()), 6u);
+  const LatencySketch positive = sketch_of({5, 7});
+  EXPECT_EQ(positive.count_below(5), 0u);  // at the exact minimum
+  EXPECT_EQ(positive.count_below(6), 1u);
+  EXPECT_EQ(LatencySketch().count_below(100), 0u);
+  // Merging first or counting each and adding agree: the bins are the same in every sketch.
+  LatencySketch merged = sketch_of({1, 150, 199});
+  merged.merge(sketch_of({201, 3000, 0.5}));
+  EXPECT_EQ(merged.count_below(200), sketch_of({1, 150, 199}).count_below(200) +
+                                         sketch_of({201, 3000, 0.5}).count_below(200));
+}
+
+TEST(LatencySketch, CountBelowRefusesThresholdsThatAreNaNOrNegative) {
+  for (const double bad : {-1.0, -0.001, std::nan(""), -std::numeric_limits<double>::infinity()}) {
+    EXPECT_EQ(caught([&] { (void)sketch_of({5}).count_below(bad); }).sqlstate(),
+              core::sqlstate::kInvalidDuration)
+        << bad;
+    EXPECT_EQ(caught([&] { (void)LatencySketch().count_below(bad); }).sqlstate(),
+              core::sqlstate::kInvalidDuration)
+        << bad;
+  }
 }
 
 TEST(LatencySketch, MergeEqualsOneSketchOfAllValuesAndIsAssociative) {
