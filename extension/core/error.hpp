@@ -118,7 +118,9 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "a parameter outside its domain: a reversed or missing period, an unknown calendar or time "
      "zone, a comment visibility other than public or internal, an unknown signing key, an "
      "untrusted-proxy list that is not networks, an array of quantiles with more than one "
-     "dimension"},
+     "dimension, an unknown SLO or a burn-rate window that is not positive, an SLO whose "
+     "objective is not strictly between 0 and 1, whose period is not positive or longer than "
+     "400 days, or whose threshold_ms is missing (latency) or misplaced"},
     {"invalid_text", sqlstate::kInvalidTextRepresentation, 400,
      "a latency_sketch literal that does not parse, or whose fields contradict each other"},
     {"invalid_binary", sqlstate::kInvalidBinaryRepresentation, 400,

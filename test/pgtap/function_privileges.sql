@@ -79,8 +79,17 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     -- matchers, uptime and host metrics
                     'ops.labels_match(jsonb,jsonb)', 'ops.check_matchers(jsonb)', 'ops.check_labels(ops.checks)',
                     'ops.uptime_daily(text,integer,timestamp with time zone)',
-                    'ops.host_metrics(timestamp with time zone,timestamp with time zone)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers and metrics');
+                    'ops.host_metrics(timestamp with time zone,timestamp with time zone)',
+                    -- metrics and objectives: the statement sampler and what the alert rules read
+                    'ops.sample_statements(timestamp with time zone)',
+                    'ops.slow_statements(timestamp with time zone,timestamp with time zone)',
+                    'ops.connection_usage()', 'ops.replication_metrics()', 'ops.standby_count()',
+                    'ops.consecutive_failures(timestamp with time zone)',
+                    'ops.sketch_count_below(ops.latency_sketch,double precision)',
+                    'ops.slo_status(timestamp with time zone)',
+                    'ops.slo_burn_rate(text,interval,timestamp with time zone)',
+                    'ops.sla_tickets_at_risk(timestamp with time zone)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives');
 
 SELECT * FROM finish();
 ROLLBACK;

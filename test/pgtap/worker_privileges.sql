@@ -1,7 +1,7 @@
 -- The worker connects as a LOGIN role that has only expense_ops_worker's privileges:
--- it can record heartbeats and read health, and nothing else.
+-- it can record heartbeats, read health and the metrics its alert rules need, and nothing else.
 BEGIN;
-SELECT plan(9);
+SELECT plan(14);
 
 CREATE ROLE tap_worker_login LOGIN IN ROLE expense_ops_worker;
 SET LOCAL ROLE tap_worker_login;
@@ -21,6 +21,15 @@ SELECT throws_ok($$DELETE FROM ops.worker_heartbeats$$, '42501', NULL, 'nor dele
 SELECT throws_ok($$CREATE TABLE ops.intruder (id int)$$, '42501', NULL, 'nor create objects in ops');
 SELECT throws_ok($$SELECT ops.record_worker_heartbeat('', 'h', 1, 'v', now(), interval '1 second')$$,
                  '23514', NULL, 'an empty worker id is refused');
+
+-- Connections and replication come from api.health_db()'s own facts, whose detail is for
+-- expense_ops_admin: the worker reads the numbers through the metrics, not the detail.
+SELECT is(api.health_db() ? 'connections', false, 'api.health_db() keeps its detail from the worker');
+SELECT ok((SELECT used >= 1 AND max_connections > reserved AND percent > 0 FROM ops.connection_usage()),
+          'yet the worker reads the connection usage');
+SELECT is(ops.standby_count(), 0, 'and how many standbys stream: none here');
+SELECT throws_ok($$SELECT ops.health_db_detail()$$, '42501', NULL, 'but not the whole detail');
+SELECT lives_ok($$SELECT ops.sample_statements()$$, 'the worker samples pg_stat_statements');
 
 SELECT * FROM finish();
 ROLLBACK;
