@@ -51,9 +51,11 @@ cluster_prepare_base() {
   fi
 }
 
-# cluster_create BASE PORT: initdb with trust authentication on the socket and on 127.0.0.1.
+# cluster_create BASE PORT [PRELOAD]: initdb with trust authentication on the socket and on
+# 127.0.0.1; PRELOAD, when given, is shared_preload_libraries (make run and make test preload
+# pg_stat_statements, which ops.sample_statements() reads).
 cluster_create() {
-  local base=$1 port=$2
+  local base=$1 port=$2 preload=${3:-}
   cluster_prepare_base "$base"
   base=$(cd "$base" && pwd -P)
   as_server_user "$PG_BIN/initdb" -D "$base/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
@@ -73,6 +75,7 @@ synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+shared_preload_libraries = '$preload'
 CONF
 }
 

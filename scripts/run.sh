@@ -45,13 +45,15 @@ rm -rf "$(readlink -f "$base")" "$base"
 port=$(free_port "${EXPENSE_OPS_PORT:-54329}")
 
 echo "== starting PostgreSQL 15 on 127.0.0.1:$port"
-cluster_create "$base" "$port"
+cluster_create "$base" "$port" pg_stat_statements
 trap stop_everything INT TERM HUP EXIT
 cluster_start "$base"
 cluster_env "$base" "$port"
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
-psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" -f scripts/demo-data.sql
+# pg_stat_statements (preloaded above) feeds ops.sample_statements() and ops.slow_statements().
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" \
+  -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -f scripts/demo-data.sql
 
 : >"$worker_log"
 # The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch

@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cluster_create "$base" "$port" || exit 1
+# pg_stat_statements is preloaded as make run does: the integration layer samples it.
+cluster_create "$base" "$port" pg_stat_statements || exit 1
 cluster_start "$base" || { cat "$base/server.log"; exit 1; }
 cluster_env "$base" "$port"
 echo "   cluster on port $port, as user $SERVER_USER, in $base"

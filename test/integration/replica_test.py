@@ -167,6 +167,13 @@ def main(work):
           == "true/true")
     check("the primary sees one streaming replica",
           primary_value("SELECT api.health_db()->'replication'->>'streaming_replicas'") == "1")
+    check("and so do its metrics: one standby, streaming, counted by ops.standby_count()",
+          primary_value("SELECT string_agg(state, ',') || '/' || count(*) || '/' || ops.standby_count()"
+                        " FROM ops.replication_metrics()") == "streaming/1/1")
+    check("the standby's metrics describe itself: self, its receiver streaming, no standby count",
+          standby.value("SELECT string_agg(standby || ':' || state, ',') || '/' ||"
+                        " coalesce(ops.standby_count()::text, 'none') FROM ops.replication_metrics()")
+          == "self:streaming/none")
     primary_value("UPDATE ops.health_settings SET expected_replicas = 1")
     wait_until(10, lambda: standby.value("SELECT expected_replicas FROM ops.health_settings") == 1)
     check("expecting one replica, with one streaming, the primary is ok",
@@ -229,6 +236,8 @@ def main(work):
     check("the primary expecting one replica is degraded once its only replica is gone",
           wait_until(20, lambda: "0 of 1 expected replicas stream"
                      in primary_value("SELECT api.health_db()->'findings'->0->>'message'")))
+    check("and ops.standby_count() counts none",
+          primary_value("SELECT ops.standby_count()") == 0)
     return finish()
 
 
