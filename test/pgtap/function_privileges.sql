@@ -79,8 +79,10 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     -- matchers, uptime and host metrics
                     'ops.labels_match(jsonb,jsonb)', 'ops.check_matchers(jsonb)', 'ops.check_labels(ops.checks)',
                     'ops.uptime_daily(text,integer,timestamp with time zone)',
-                    'ops.host_metrics(timestamp with time zone,timestamp with time zone)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers and metrics');
+                    'ops.host_metrics(timestamp with time zone,timestamp with time zone)',
+                    -- Alertmanager's payloads, which the notifications it delivers carry
+                    'ops.webhook_payload(text,text,jsonb,jsonb,text,integer)', 'ops.alertmanager_payload(jsonb)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers and metrics, and the payload builders');
 
 SELECT * FROM finish();
 ROLLBACK;
