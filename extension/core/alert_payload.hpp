@@ -71,14 +71,15 @@ std::string alertmanager_fingerprint(const Labels& labels);
 //   status             "firing" when any alert fires, else "resolved" (also with no alerts)
 //   alerts             each: status, labels, annotations, startsAt, endsAt (kGoZeroTime while
 //                      firing, whatever ends_at holds), generatorURL, fingerprint; in
-//                      Alertmanager's order (types.AlertSlice: by the job label, then instance,
-//                      an alert without one after those with it, then by the label sets: fewer
-//                      labels first, then the first differing pair by name); the labels without
-//                      those of an empty value, which Alertmanager drops when it receives an
-//                      alert
+//                      Alertmanager's order, whatever the caller's (types.AlertSlice: by the job
+//                      label, then instance, an alert without one after those with it, then
+//                      Prometheus' LabelSet.Before: fewer labels first, then name by name, the
+//                      set lacking a name the other has first, else the smaller value); the
+//                      labels without those of an empty value, which Alertmanager drops when it
+//                      receives an alert
 //   groupLabels        likewise without those of an empty value
-//   commonLabels       the pairs the first alert shares with every other; as in Go, a label
-//                      absent from an alert counts as one with the empty value
+//   commonLabels       the pairs the first alert in that order shares with every other; as in
+//                      Go, a label absent from an alert counts as one with the empty value
 //   commonAnnotations  the same for annotations
 //   externalURL, version ("4"), groupKey, truncatedAlerts
 // Label sets are objects sorted by name, bytewise, as Go writes maps. Refuses, naming the alert
