@@ -1,6 +1,6 @@
 -- expense_ops 0.5.0 -> 0.6.0: monitoring, metrics and alerting inside the database (issue 10).
--- The latency sketch (extension/sql/metrics.sql), monitoring data (extension/sql/monitoring.sql),
--- and metrics and objectives (extension/sql/objectives.sql).
+-- extension/sql/metrics.sql, extension/sql/monitoring.sql, extension/sql/objectives.sql, extension/sql/alert_payload.sql, in that order.
+
 
 
 CREATE TYPE ops.latency_sketch;
@@ -1018,6 +1018,7 @@ COMMENT ON FUNCTION ops.host_metrics(timestamptz, timestamptz) IS
 REVOKE ALL ON FUNCTION ops.host_metrics(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.host_metrics(timestamptz, timestamptz) TO expense_ops_admin, expense_ops_worker;
 
+
 -- ---------------------------------------------------------------------------------------------
 -- Slow statements. pg_stat_statements keeps running totals per statement since its last reset;
 -- the worker snapshots them, and the differences between snapshots say what ran in a period.
@@ -1459,3 +1460,18 @@ COMMENT ON FUNCTION ops.sla_tickets_at_risk(timestamptz) IS
   'The SLA clocks of open tickets that are at_risk or breached at `at` (ops.sla_transitions; breached wins over at_risk), since when: a response clock until the first response, a resolution clock until the ticket is resolved, and none once it is closed. Breached first, then the oldest';
 REVOKE ALL ON FUNCTION ops.sla_tickets_at_risk(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.sla_tickets_at_risk(timestamptz) TO expense_ops_admin, expense_ops_worker;
+
+
+CREATE FUNCTION ops.webhook_payload(receiver text, group_key text, group_labels jsonb, alerts jsonb,
+                                    external_url text DEFAULT '', truncated_alerts integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_webhook_payload';
+COMMENT ON FUNCTION ops.webhook_payload(text, text, jsonb, jsonb, text, integer) IS
+  'The webhook payload (version 4) Alertmanager 0.25 POSTs to a receiver for one notification of an aggregation group: receiver (regex metacharacters escaped, as Alertmanager does), status, the alerts in Alertmanager''s order with their fingerprints and Go''s times (a firing alert ends at 0001-01-01T00:00:00Z), groupLabels, commonLabels, commonAnnotations, externalURL, version, groupKey (such as {}:{alertname="X"}) and truncatedAlerts. Labels with an empty value are left out, as Alertmanager drops them. alerts is a JSON array of {"labels", "annotations", "starts_at", "ends_at", "generator_url", "fingerprint", "status"} (docs/monitoring.md). No argument may be NULL (22004); 22023 a malformed alert or a negative truncated_alerts, 22X68 labels Alertmanager refuses, 22X69 bad times';
+CREATE FUNCTION ops.alertmanager_payload(alerts jsonb) RETURNS jsonb
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'expense_ops_alertmanager_payload';
+COMMENT ON FUNCTION ops.alertmanager_payload(jsonb) IS
+  'The body of Alertmanager''s POST /api/v2/alerts for alerts given as ops.webhook_payload takes them: an array of {labels, annotations, startsAt, endsAt (resolved alerts only), generatorURL}. Refuses what Alertmanager would answer with 400: no label with a value or a bad label name (22X68), an end before the start (22X69); 22023 a malformed alert, 22004 NULL';
+REVOKE ALL ON FUNCTION ops.webhook_payload(text, text, jsonb, jsonb, text, integer), ops.alertmanager_payload(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.webhook_payload(text, text, jsonb, jsonb, text, integer), ops.alertmanager_payload(jsonb)
+  TO expense_ops_admin, expense_ops_worker;

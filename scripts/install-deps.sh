@@ -11,6 +11,7 @@ packages=(
   libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata libicu-dev iso-codes
   postgresql-15-tdigest  # the peer of the latency sketch benchmark (bench/latency_sketch.sh)
   perl python3 python3-jwt python3-psycopg2  # perl: prove runs the integration layer
+  prometheus-alertmanager  # test/integration/alertmanager_test.py runs its own Alertmanager
 )
 
 missing=()
@@ -29,3 +30,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The package enables Alertmanager as a service and, where systemd runs, starts it on port 9093.
+# The tests start an instance of their own, so a service this script brought is stopped again.
+if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && [ -d /run/systemd/system ]; then
+  "${sudo_cmd[@]}" systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+fi

@@ -2,14 +2,18 @@
 
 #include <date/date.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <iterator>
 #include <limits>
 #include <string_view>
 #include <utility>
+#include <variant>
 
+#include "core/alerting.hpp"
 #include "core/error.hpp"
+#include "core/ingest.hpp"
 #include "core/time.hpp"
 
 namespace expense_ops::core::alert_payload {
@@ -185,13 +189,13 @@ json::Value label_object(const Labels& set) {
 
 // The pairs of the first set that every other set holds too. Go reads an absent key as "", so
 // ("a", "") stays common with a set that lacks "a"; the payload must say what Alertmanager says.
-Labels common_pairs(const std::vector<Alert>& alerts, Labels Alert::*member) {
-  if (alerts.empty()) {
+Labels common_pairs(const std::vector<const Labels*>& sets) {
+  if (sets.empty()) {
     return {};
   }
-  Labels common = alerts.front().*member;
-  for (std::size_t i = 1; i < alerts.size() && !common.empty(); ++i) {
-    const Labels& other = alerts[i].*member;
+  Labels common = *sets.front();
+  for (std::size_t i = 1; i < sets.size() && !common.empty(); ++i) {
+    const Labels& other = *sets[i];
     for (auto it = common.begin(); it != common.end();) {
       const auto found = other.find(it->first);
       const std::string_view value =
@@ -200,6 +204,63 @@ Labels common_pairs(const std::vector<Alert>& alerts, Labels Alert::*member) {
     }
   }
   return common;
+}
+
+// The labels Alertmanager keeps of an alert it receives: those with a value.
+Labels with_values(const Labels& set) {
+  Labels kept;
+  for (const auto& entry : set) {
+    if (!entry.second.empty()) {
+      kept.insert(kept.end(), entry);
+    }
+  }
+  return kept;
+}
+
+// Prometheus' LabelSet.Before: fewer labels first; then, over the names of both in order, the
+// first name one set lacks puts that set first, and the first differing value decides.
+bool labels_before(const Labels& a, const Labels& b) {
+  if (a.size() != b.size()) {
+    return a.size() < b.size();
+  }
+  auto ia = a.begin();
+  auto ib = b.begin();
+  while (ia != a.end() && ib != b.end()) {
+    if (ia->first < ib->first) {
+      return false;  // b lacks ia's name
+    }
+    if (ib->first < ia->first) {
+      return true;  // a lacks ib's name
+    }
+    if (ia->second != ib->second) {
+      return ia->second < ib->second;
+    }
+    ++ia;
+    ++ib;
+  }
+  return false;
+}
+
+// Alertmanager's types.AlertSlice order, in which it sends a group's alerts: by the job label,
+// then the instance label, an alert that has the label before one that does not, and then by
+// the label sets.
+bool alertmanager_order(const Labels& a, const Labels& b) {
+  for (const char* key : {"job", "instance"}) {
+    const auto in_a = a.find(key);
+    const auto in_b = b.find(key);
+    const bool a_has = in_a != a.end();
+    const bool b_has = in_b != b.end();
+    if (!a_has && !b_has) {
+      continue;
+    }
+    if (a_has != b_has) {
+      return a_has;
+    }
+    if (in_a->second != in_b->second) {
+      return in_a->second < in_b->second;
+    }
+  }
+  return labels_before(a, b);
 }
 
 // Go's regexp.QuoteMeta, which Alertmanager 0.25 applies to the receiver's name.
@@ -226,27 +287,52 @@ std::string format_go_time(core::Instant instant) {
   return go_time_or_throw(instant, "time");
 }
 
+std::string alertmanager_fingerprint(const Labels& labels) {
+  return alerting::fingerprint(with_values(labels));
+}
+
 json::Value webhook_payload(const WebhookGroup& group) {
   if (group.truncated_alerts > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
     throw RuleViolation(
         sqlstate::kInvalidParameterValue,
         "truncated_alerts: " + std::to_string(group.truncated_alerts) + " is above 2^63 - 1");
   }
-  bool any_firing = false;
-  json::Array alerts;
-  alerts.reserve(group.alerts.size());
+  // Checked in the caller's order, so that an error names the alert as the caller counts.
+  struct Entry {
+    const Alert* alert;
+    Labels labels;
+    AlertTimes times;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(group.alerts.size());
   for (std::size_t i = 0; i < group.alerts.size(); ++i) {
     const Alert& alert = group.alerts[i];
-    AlertTimes times = times_of(alert, i);
+    check_labels(alert, i);
+    entries.push_back(Entry{&alert, with_values(alert.labels), times_of(alert, i)});
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return alertmanager_order(a.labels, b.labels);
+  });
+
+  bool any_firing = false;
+  json::Array alerts;
+  alerts.reserve(entries.size());
+  std::vector<const Labels*> label_sets;
+  std::vector<const Labels*> annotation_sets;
+  for (Entry& entry : entries) {
+    const Alert& alert = *entry.alert;
     any_firing = any_firing || !alert.resolved;
+    label_sets.push_back(&entry.labels);
+    annotation_sets.push_back(&alert.annotations);
     alerts.emplace_back(json::Object{
         {"status", status_of(alert)},
-        {"labels", label_object(alert.labels)},
+        {"labels", label_object(entry.labels)},
         {"annotations", label_object(alert.annotations)},
-        {"startsAt", std::move(times.starts_at)},
+        {"startsAt", std::move(entry.times.starts_at)},
         // Alertmanager zeroes a firing alert's end when it flushes the group, so that the alert
         // cannot turn resolved by itself while the notification is on its way.
-        {"endsAt", times.ends_at ? std::move(*times.ends_at) : std::string(kGoZeroTime)},
+        {"endsAt",
+         entry.times.ends_at ? std::move(*entry.times.ends_at) : std::string(kGoZeroTime)},
         {"generatorURL", alert.generator_url},
         {"fingerprint", alert.fingerprint},
     });
@@ -255,9 +341,9 @@ json::Value webhook_payload(const WebhookGroup& group) {
       {"receiver", quote_meta(group.receiver)},
       {"status", any_firing ? "firing" : "resolved"},
       {"alerts", std::move(alerts)},
-      {"groupLabels", label_object(group.group_labels)},
-      {"commonLabels", label_object(common_pairs(group.alerts, &Alert::labels))},
-      {"commonAnnotations", label_object(common_pairs(group.alerts, &Alert::annotations))},
+      {"groupLabels", label_object(with_values(group.group_labels))},
+      {"commonLabels", label_object(common_pairs(label_sets))},
+      {"commonAnnotations", label_object(common_pairs(annotation_sets))},
       {"externalURL", group.external_url},
       {"version", "4"},
       {"groupKey", group.group_key},
@@ -284,6 +370,174 @@ json::Value alertmanager_alerts(const std::vector<Alert>& alerts) {
     body.emplace_back(std::move(object));
   }
   return body;
+}
+
+namespace {
+
+constexpr char kAlertsHint[] =
+    R"(Alerts are a JSON array of objects such as {"labels": {"alertname": "ApiDown"}, )"
+    R"("annotations": {"summary": "..."}, "starts_at": "2026-12-01T10:00:00+00:00", )"
+    R"("ends_at": null, "generator_url": "", "status": "firing"}; fingerprint may be given.)";
+constexpr char kLabelsHint[] =
+    R"(Labels and annotations are JSON objects of strings, such as {"alertname": "ApiDown", )"
+    R"("severity": "critical"}.)";
+constexpr char kTimeHint[] =
+    "Give an instant with an offset or Z, such as 2026-12-01T10:00:00.123+00:00, as "
+    "jsonb_build_object writes a timestamptz; a timestamp without time zone has no offset.";
+
+std::string_view kind_of(const json::Value& value) {
+  switch (value.storage().index()) {
+    case 0:
+      return "null";
+    case 1:
+      return "a boolean";
+    case 2:
+    case 3:
+      return "a number";
+    case 4:
+      return "a string";
+    case 5:
+      return "an array";
+    default:
+      return "an object";
+  }
+}
+
+// Text from the caller, quoted as JSON and cut to a readable length, for an error message.
+std::string shown(std::string_view text) {
+  constexpr std::size_t kLongest = 64;
+  std::string out;
+  json::append_quoted(out, text.substr(0, kLongest));
+  if (text.size() > kLongest) {
+    out.insert(out.size() - 1, "...");
+  }
+  return out;
+}
+
+const std::string& string_field(const json::Value& value, const std::string& field,
+                                const char* sqlstate, const char* hint) {
+  const auto* text = std::get_if<std::string>(&value.storage());
+  if (text == nullptr) {
+    throw RuleViolation(sqlstate, field + ": " + std::string(kind_of(value)) + ", not a string",
+                        hint);
+  }
+  return *text;
+}
+
+core::Instant instant_field(const json::Value& value, const std::string& field) {
+  const std::string& text = string_field(value, field, sqlstate::kAlertTimes, kTimeHint);
+  const std::optional<core::Instant> instant = ingest::parse_iso8601(text);
+  if (!instant) {
+    throw RuleViolation(sqlstate::kAlertTimes,
+                        field + ": " + shown(text) + " is not ISO 8601 with an offset or Z",
+                        kTimeHint);
+  }
+  return *instant;
+}
+
+Alert alert_from_json(const json::Value& value, std::size_t index) {
+  const std::string name = alert_name(index);
+  const auto* object = std::get_if<json::Object>(&value.storage());
+  if (object == nullptr) {
+    throw RuleViolation(sqlstate::kInvalidParameterValue,
+                        name + ": " + std::string(kind_of(value)) + ", not an object", kAlertsHint);
+  }
+  Alert alert;
+  bool has_labels = false;
+  bool has_start = false;
+  std::optional<std::string> fingerprint;
+  for (const auto& [key, member] : *object) {
+    std::string field = name;
+    field += '.';
+    field += key;
+    if (key != "labels" && key != "annotations" && key != "starts_at" && key != "ends_at" &&
+        key != "generator_url" && key != "fingerprint" && key != "status") {
+      throw RuleViolation(sqlstate::kInvalidParameterValue,
+                          name + ": no field " + shown(key) +
+                              " (labels, annotations, starts_at, ends_at, generator_url, "
+                              "fingerprint, status)",
+                          kAlertsHint);
+    }
+    if (member.is_null()) {
+      continue;
+    }
+    if (key == "labels") {
+      alert.labels = labels_from_json(member, field);
+      has_labels = true;
+    } else if (key == "annotations") {
+      alert.annotations = labels_from_json(member, field);
+    } else if (key == "starts_at") {
+      alert.starts_at = instant_field(member, field);
+      has_start = true;
+    } else if (key == "ends_at") {
+      alert.ends_at = instant_field(member, field);
+    } else if (key == "generator_url") {
+      alert.generator_url =
+          string_field(member, field, sqlstate::kInvalidParameterValue, kAlertsHint);
+    } else if (key == "fingerprint") {
+      fingerprint = string_field(member, field, sqlstate::kAlertLabels, kAlertsHint);
+    } else {
+      const std::string& status =
+          string_field(member, field, sqlstate::kInvalidParameterValue, kAlertsHint);
+      if (status != "firing" && status != "resolved") {
+        throw RuleViolation(sqlstate::kInvalidParameterValue,
+                            field + ": " + shown(status) + " is neither firing nor resolved",
+                            "An alert's status is \"firing\" or \"resolved\"; a resolved alert "
+                            "needs its ends_at.");
+      }
+      alert.resolved = status == "resolved";
+    }
+  }
+  if (!has_labels) {
+    throw RuleViolation(sqlstate::kAlertLabels, name + ".labels: missing",
+                        "Every alert needs its labels, at least alertname.");
+  }
+  if (!has_start) {
+    throw RuleViolation(sqlstate::kAlertTimes, name + ".starts_at: missing",
+                        "Every alert needs starts_at, when it started firing.");
+  }
+  alert.fingerprint = alertmanager_fingerprint(alert.labels);
+  if (fingerprint && *fingerprint != alert.fingerprint) {
+    throw RuleViolation(sqlstate::kAlertLabels,
+                        name + ".fingerprint: " + shown(*fingerprint) +
+                            " is not the fingerprint of its labels, " + alert.fingerprint,
+                        "Leave fingerprint out: it is computed from the labels with a value, as "
+                        "Alertmanager computes it.");
+  }
+  return alert;
+}
+
+}  // namespace
+
+Labels labels_from_json(const json::Value& object, const std::string& field) {
+  const auto* members = std::get_if<json::Object>(&object.storage());
+  if (members == nullptr) {
+    throw RuleViolation(sqlstate::kAlertLabels,
+                        field + ": " + std::string(kind_of(object)) + ", not an object",
+                        kLabelsHint);
+  }
+  Labels labels;
+  for (const auto& [name, value] : *members) {
+    std::string where = field;
+    where += '.';
+    where += name;
+    labels.emplace(name, string_field(value, where, sqlstate::kAlertLabels, kLabelsHint));
+  }
+  return labels;
+}
+
+std::vector<Alert> alerts_from_json(const json::Value& alerts) {
+  const auto* array = std::get_if<json::Array>(&alerts.storage());
+  if (array == nullptr) {
+    throw RuleViolation(sqlstate::kInvalidParameterValue,
+                        "alerts: " + std::string(kind_of(alerts)) + ", not an array", kAlertsHint);
+  }
+  std::vector<Alert> result;
+  result.reserve(array->size());
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    result.push_back(alert_from_json((*array)[i], i));
+  }
+  return result;
 }
 
 }  // namespace expense_ops::core::alert_payload

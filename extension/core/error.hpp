@@ -118,9 +118,11 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "a parameter outside its domain: a reversed or missing period, an unknown calendar or time "
      "zone, a comment visibility other than public or internal, an unknown signing key, an "
      "untrusted-proxy list that is not networks, an array of quantiles with more than one "
-     "dimension, an unknown SLO or a burn-rate window that is not positive, an SLO whose "
-     "objective is not strictly between 0 and 1, whose period is not positive or longer than "
-     "400 days, or whose threshold_ms is missing (latency) or misplaced"},
+     "dimension, an alert given as JSON of the wrong shape (not an array of objects, an unknown "
+     "field, a status other than firing or resolved), a negative truncated_alerts, an unknown SLO "
+     "or a burn-rate window that is not positive, an SLO whose objective is not strictly between "
+     "0 and 1, whose period is not positive or longer than 400 days, or whose threshold_ms is "
+     "missing (latency) or misplaced"},
     {"invalid_text", sqlstate::kInvalidTextRepresentation, 400,
      "a latency_sketch literal that does not parse, or whose fields contradict each other"},
     {"invalid_binary", sqlstate::kInvalidBinaryRepresentation, 400,
@@ -197,10 +199,11 @@ inline constexpr ErrorCode kErrorCatalog[] = {
      "alerting: an alert state other than inactive, pending, firing or resolved"},
     {"alert_labels", sqlstate::kAlertLabels, 400,
      "an alert Alertmanager would refuse for its labels: none with a value, a label or annotation "
-     "name outside `[a-zA-Z_][a-zA-Z0-9_]*`, a value that is not UTF-8"},
+     "name outside `[a-zA-Z_][a-zA-Z0-9_]*`, a value that is not UTF-8; labels or annotations that "
+     "are not a JSON object of strings, a fingerprint that is not the labels'"},
     {"alert_times", sqlstate::kAlertTimes, 400,
-     "an alert resolved without its end, ending before it starts, or at a time outside the years "
-     "0000-9999"},
+     "an alert resolved without its end, ending before it starts, at a time outside the years "
+     "0000-9999, without its start, or at a time that is not ISO 8601 with an offset or Z"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,

@@ -143,19 +143,23 @@ std::optional<Instant> parse_iso8601(std::string_view text) {
       return std::nullopt;
     }
   }
-  std::chrono::minutes offset{0};
+  std::chrono::seconds offset{0};
   const std::string_view zone = text.substr(at);
   if (zone == "Z" || zone == " UTC") {
-    offset = std::chrono::minutes(0);
+    offset = std::chrono::seconds(0);
   } else {
-    int offset_hours = 0, offset_minutes = 0;
-    const bool colon = zone.size() == 6 && zone[3] == ':';
+    // +HHMM, +HH:MM, or +HH:MM:SS, as PostgreSQL writes the offset of a zone's local mean time
+    // ("1800-01-01T00:19:32+00:19:32" in Europe/Amsterdam).
+    int offset_hours = 0, offset_minutes = 0, offset_seconds = 0;
+    const bool colon = (zone.size() == 6 || zone.size() == 9) && zone[3] == ':';
+    const bool with_seconds = colon && zone.size() == 9;
     if ((zone.size() != 5 && !colon) || (zone[0] != '+' && zone[0] != '-') ||
         !number(at + 1, 2, offset_hours) || !number(at + (colon ? 4 : 3), 2, offset_minutes) ||
-        offset_hours > 15 || offset_minutes > 59) {
+        (with_seconds && (zone[6] != ':' || !number(at + 7, 2, offset_seconds))) ||
+        offset_hours > 15 || offset_minutes > 59 || offset_seconds > 59) {
       return std::nullopt;
     }
-    offset = std::chrono::minutes(offset_hours * 60 + offset_minutes);
+    offset = std::chrono::seconds(offset_hours * 3600 + offset_minutes * 60 + offset_seconds);
     if (zone[0] == '-') {
       offset = -offset;
     }

@@ -60,8 +60,9 @@ struct LogEntryText {
 std::optional<std::string> log_entry_problem(const LogEntryText& entry, AcceptedWindow window);
 
 // An ISO 8601 instant with a UTC offset or Z ("2026-12-01T10:00:00.25+01:00"), as nginx's
-// $time_iso8601 and JSON logs write them, or with " UTC", as PostgreSQL's jsonlog writes them
-// when log_timezone is UTC; nullopt for anything else.
+// $time_iso8601, JSON logs and PostgreSQL's to_json of a timestamptz write them (the offset
+// with seconds too, as PostgreSQL writes a zone's local mean time, "+00:19:32"), or with " UTC",
+// as PostgreSQL's jsonlog writes them when log_timezone is UTC; nullopt for anything else.
 std::optional<Instant> parse_iso8601(std::string_view text);
 
 }  // namespace expense_ops::core::ingest

@@ -1,14 +1,21 @@
 #include "pg/jsonb.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "pg/boundary.hpp"
+#include "pg/datum.hpp"
 
 namespace expense_ops::pg {
 
@@ -144,6 +151,155 @@ Datum to_jsonb(const Value& value) {
   TreeBuilder builder;
   JsonbValue root = builder.build(value);
   return guarded([&] { return JsonbPGetDatum(JsonbValueToJsonb(&root)); });
+}
+
+namespace {
+
+// One step of a jsonb iterator, copied into plain data: a container's start or end, a key, or
+// a scalar. Strings point into the detoasted document, numbers into numeric_out's text; both
+// are palloc'd in the caller's memory context and live as long as the call.
+struct Token {
+  JsonbIteratorToken kind;
+  jbvType type;  // for WJB_KEY, WJB_VALUE, WJB_ELEM
+  const char* text;
+  int length;
+  bool boolean;
+  bool raw_scalar;  // for WJB_BEGIN_ARRAY: the pseudo-array around a scalar document
+};
+
+struct Tokens {
+  Token* items;
+  int count;
+};
+
+Tokens read_tokens(Datum document) {
+  return guarded([&] {
+    Jsonb* jsonb = DatumGetJsonbP(document);
+    Tokens tokens{};
+    int capacity = 16;
+    tokens.items = static_cast<Token*>(palloc(sizeof(Token) * capacity));
+    JsonbIterator* iterator = JsonbIteratorInit(&jsonb->root);
+    JsonbValue value;
+    JsonbIteratorToken kind;
+    while ((kind = JsonbIteratorNext(&iterator, &value, false)) != WJB_DONE) {
+      if (tokens.count == capacity) {
+        capacity *= 2;
+        tokens.items = static_cast<Token*>(repalloc(tokens.items, sizeof(Token) * capacity));
+      }
+      Token& token = tokens.items[tokens.count++];
+      token = Token{kind, jbvNull, nullptr, 0, false, false};
+      if (kind == WJB_BEGIN_ARRAY) {
+        token.raw_scalar = value.val.array.rawScalar;
+      } else if (kind == WJB_KEY || kind == WJB_VALUE || kind == WJB_ELEM) {
+        token.type = value.type;
+        if (value.type == jbvString) {
+          token.text = value.val.string.val;
+          token.length = value.val.string.len;
+        } else if (value.type == jbvNumeric) {
+          token.text =
+              DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(value.val.numeric)));
+          token.length = static_cast<int>(strlen(token.text));
+        } else if (value.type == jbvBool) {
+          token.boolean = value.val.boolean;
+        }
+      }
+    }
+    return tokens;
+  });
+}
+
+Value scalar_of(const Token& token) {
+  switch (token.type) {
+    case jbvString:
+      return std::string(token.text, static_cast<std::size_t>(token.length));
+    case jbvBool:
+      return token.boolean;
+    case jbvNumeric: {
+      const char* first = token.text;
+      const char* last = token.text + token.length;
+      std::int64_t integer = 0;
+      const auto [end, error] = std::from_chars(first, last, integer);
+      if (error == std::errc() && end == last) {
+        return static_cast<long long>(integer);
+      }
+      double number = 0;
+      if (std::from_chars(first, last, number).ec == std::errc::result_out_of_range) {
+        // numeric_out writes no exponent: the magnitude is below a double's ("0.000...1"), or
+        // above it.
+        const bool negative = *first == '-';
+        const std::string_view text(first, static_cast<std::size_t>(last - first));
+        const bool tiny = text.substr(negative ? 1 : 0, 2) == "0.";
+        number = tiny ? 0.0 : std::numeric_limits<double>::infinity();
+        number = negative ? -number : number;
+      }
+      return number;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+// A container being read: its members so far, and the key whose value comes next.
+struct Open {
+  bool is_object;
+  bool raw_scalar;
+  Array array;
+  Object object;
+  std::string key;
+};
+
+}  // namespace
+
+Value from_jsonb(Datum document) {
+  const Tokens tokens = read_tokens(document);
+  std::vector<Open> stack;
+  Value root;
+  const auto place = [&](Value value) {
+    if (stack.empty()) {
+      root = std::move(value);
+    } else if (stack.back().is_object) {
+      stack.back().object.emplace_back(std::move(stack.back().key), std::move(value));
+    } else {
+      stack.back().array.push_back(std::move(value));
+    }
+  };
+  for (int i = 0; i < tokens.count; ++i) {
+    const Token& token = tokens.items[i];
+    switch (token.kind) {
+      case WJB_BEGIN_ARRAY:
+      case WJB_BEGIN_OBJECT:
+        stack.push_back(Open{token.kind == WJB_BEGIN_OBJECT, token.raw_scalar, {}, {}, {}});
+        break;
+      case WJB_KEY:
+        stack.back().key.assign(token.text, static_cast<std::size_t>(token.length));
+        break;
+      case WJB_VALUE:
+      case WJB_ELEM:
+        place(scalar_of(token));
+        break;
+      case WJB_END_ARRAY:
+      case WJB_END_OBJECT: {
+        Open done = std::move(stack.back());
+        stack.pop_back();
+        if (done.raw_scalar) {
+          place(done.array.empty() ? Value() : std::move(done.array.front()));
+        } else if (done.is_object) {
+          place(std::move(done.object));
+        } else {
+          place(std::move(done.array));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return root;
+}
+
+Value jsonb_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  require_argument(fcinfo, index, name);
+  return from_jsonb(PG_GETARG_DATUM(index));
 }
 
 }  // namespace expense_ops::pg

@@ -88,8 +88,10 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.sketch_count_below(ops.latency_sketch,double precision)',
                     'ops.slo_status(timestamp with time zone)',
                     'ops.slo_burn_rate(text,interval,timestamp with time zone)',
-                    'ops.sla_tickets_at_risk(timestamp with time zone)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives');
+                    'ops.sla_tickets_at_risk(timestamp with time zone)'],,
+                    -- Alertmanager's payloads, which the notifications it delivers carry
+                    'ops.webhook_payload(text,text,jsonb,jsonb,text,integer)', 'ops.alertmanager_payload(jsonb)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, and the payload builders');
 
 SELECT * FROM finish();
 ROLLBACK;

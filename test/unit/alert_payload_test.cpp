@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "caught.hpp"
+#include "core/alerting.hpp"
 #include "core/time.hpp"
 
 namespace core = expense_ops::core;
@@ -213,13 +214,84 @@ TEST(AlertPayload, CommonLabelsAndAnnotations) {
   EXPECT_EQ(member(disjoint, "commonLabels"), "{}");
   EXPECT_EQ(member(disjoint, "commonAnnotations"), "{}");
 
-  // Go reads an absent label as "", so a pair with the empty value stays common.
-  a.labels = {{"alertname", "X"}, {"note", ""}};
-  b.labels = {{"alertname", "X"}};
-  EXPECT_EQ(member(ap::webhook_payload(group_of({a, b})), "commonLabels"),
-            R"({"alertname":"X","note":""})");
-  // The first alert decides which names can be common.
-  EXPECT_EQ(member(ap::webhook_payload(group_of({b, a})), "commonLabels"), R"({"alertname":"X"})");
+  // Go reads an absent annotation as "", so a pair with the empty value stays common. (Labels
+  // never have an empty value: Alertmanager drops such a label.)
+  a.labels = {{"alertname", "X"}, {"instance", "1"}};
+  b.labels = {{"alertname", "X"}, {"instance", "2"}};
+  a.annotations = {{"summary", "s"}, {"note", ""}};
+  b.annotations = {{"summary", "s"}};
+  EXPECT_EQ(member(ap::webhook_payload(group_of({a, b})), "commonAnnotations"),
+            R"({"note":"","summary":"s"})");
+  // The first alert in Alertmanager's order, not in the caller's, decides which names can be
+  // common.
+  EXPECT_EQ(member(ap::webhook_payload(group_of({b, a})), "commonAnnotations"),
+            R"({"note":"","summary":"s"})");
+  b.labels["instance"] = "0";
+  EXPECT_EQ(member(ap::webhook_payload(group_of({a, b})), "commonAnnotations"),
+            R"({"summary":"s"})");
+}
+
+TEST(AlertPayload, WebhookLeavesOutLabelsWithoutValue) {
+  ap::Alert alert = firing_alert();
+  alert.labels["note"] = "";
+  ap::WebhookGroup group = group_of({alert});
+  group.group_labels = {{"alertname", "ApiDown"}, {"env", ""}};
+  const json::Value payload = ap::webhook_payload(group);
+  const auto& first = std::get<json::Array>(payload.find("alerts")->storage()).at(0);
+  EXPECT_EQ(member(first, "labels"),
+            R"({"alertname":"ApiDown","service":"api","severity":"critical"})");
+  EXPECT_EQ(member(payload, "groupLabels"), R"({"alertname":"ApiDown"})");
+  EXPECT_EQ(member(payload, "commonLabels"),
+            R"({"alertname":"ApiDown","service":"api","severity":"critical"})");
+  // ... and so does the fingerprint Alertmanager gives it.
+  EXPECT_EQ(ap::alertmanager_fingerprint(alert.labels),
+            core::alerting::fingerprint(firing_alert().labels));
+  EXPECT_EQ(ap::alertmanager_fingerprint({{"alertname", ""}}), "cbf29ce484222325");
+}
+
+TEST(AlertPayload, WebhookSendsAlertsInAlertmanagersOrder) {
+  const auto alert_with = [](core::Labels labels) {
+    ap::Alert alert = firing_alert();
+    alert.labels = std::move(labels);
+    return alert;
+  };
+  // types.AlertSlice: job, then instance, each present before absent; then LabelSet.Before:
+  // fewer labels first, and at the first name only one set has, the set lacking it first.
+  const std::vector<ap::Alert> expected = {
+      alert_with({{"alertname", "A"}, {"job", "a"}, {"instance", "1"}}),
+      alert_with({{"alertname", "A"}, {"job", "a"}, {"instance", "2"}}),
+      alert_with({{"alertname", "A"}, {"job", "b"}}),
+      alert_with({{"alertname", "A"}, {"instance", "0"}}),
+      alert_with({{"alertname", "A"}}),
+      alert_with({{"alertname", "A"}, {"zz", "1"}}),
+      alert_with({{"alertname", "A"}, {"c", "2"}}),
+      alert_with({{"alertname", "A"}, {"b", "2"}}),
+      alert_with({{"alertname", "A"}, {"b", "3"}}),
+  };
+  std::vector<ap::Alert> shuffled = {expected[5], expected[8], expected[2],
+                                     expected[0], expected[7], expected[4],
+                                     expected[1], expected[6], expected[3]};
+  const json::Value payload = ap::webhook_payload(group_of(shuffled));
+  const auto& alerts = std::get<json::Array>(payload.find("alerts")->storage());
+  ASSERT_EQ(alerts.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    std::string labels = "{";
+    for (const auto& [name, value] : expected[i].labels) {
+      labels += (labels.size() > 1 ? "," : "") + std::string("\"") + name + "\":\"" + value + "\"";
+    }
+    EXPECT_EQ(member(alerts[i], "labels"), labels + "}") << i;
+  }
+}
+
+TEST(AlertPayload, WebhookRefusesWhatAlertmanagerCannotHold) {
+  ap::Alert unnamed = firing_alert();
+  unnamed.labels = {{"alertname", ""}};
+  const auto empty = caught([&] { ap::webhook_payload(group_of({firing_alert(), unnamed})); });
+  EXPECT_EQ(empty.sqlstate(), "22X68");
+  EXPECT_STREQ(empty.what(), "alerts[1].labels: an alert needs a label with a value");
+  ap::Alert dashed = firing_alert();
+  dashed.labels["bad-name"] = "v";
+  EXPECT_EQ(caught([&] { ap::webhook_payload(group_of({dashed})); }).sqlstate(), "22X68");
 }
 
 TEST(AlertPayload, ReceiverIsQuotedAsAlertmanagerDoes) {
@@ -361,4 +433,133 @@ TEST(AlertPayload, AlertmanagerAlertsRefuseIncoherentTimes) {
   ap::Alert firing = firing_alert();
   firing.ends_at = firing.starts_at - seconds(1);
   EXPECT_NO_THROW(ap::alertmanager_alerts({firing}));
+}
+
+namespace {
+
+// An alert object as the SQL functions take it: good labels and starts_at, the given fields
+// put over them, and the field `omit` left out.
+json::Value alert_json(const json::Object& fields, const std::string& omit = "") {
+  json::Object object;
+  const json::Object defaults = {
+      {"labels", json::Object{{"alertname", "ApiDown"}, {"service", "api"}}},
+      {"starts_at", "2026-12-01T10:00:00.123+00:00"},
+  };
+  for (const auto& member : defaults) {
+    if (member.first != omit) {
+      object.push_back(member);
+    }
+  }
+  for (const auto& [key, value] : fields) {
+    bool replaced = false;
+    for (auto& existing : object) {
+      if (existing.first == key) {
+        existing.second = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) {
+      object.emplace_back(key, value);
+    }
+  }
+  return object;
+}
+
+core::RuleViolation refused(const json::Value& alerts) {
+  return caught([&] { ap::alerts_from_json(alerts); });
+}
+
+}  // namespace
+
+TEST(AlertPayload, ReadsAlertsFromJson) {
+  const std::vector<ap::Alert> alerts = ap::alerts_from_json(json::Array{
+      alert_json({}),
+      alert_json({{"labels", json::Object{{"alertname", "ApiDown"}, {"note", ""}}},
+                  {"annotations", json::Object{{"summary", "down"}}},
+                  {"starts_at", "2026-12-01T11:00:00+01:00"},
+                  {"ends_at", "2026-12-01T10:30:00.5Z"},
+                  {"generator_url", "http://prometheus:9090/graph"},
+                  {"fingerprint", core::alerting::fingerprint({{"alertname", "ApiDown"}})},
+                  {"status", "resolved"}}),
+      alert_json({{"annotations", nullptr},
+                  {"ends_at", nullptr},
+                  {"generator_url", nullptr},
+                  {"fingerprint", nullptr},
+                  {"status", "firing"},
+                  {"starts_at", "1800-01-01T00:19:32+00:19:32"}}),
+  });
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0].labels, (core::Labels{{"alertname", "ApiDown"}, {"service", "api"}}));
+  EXPECT_TRUE(alerts[0].annotations.empty());
+  EXPECT_EQ(alerts[0].starts_at, kTen + microseconds(123000));
+  EXPECT_FALSE(alerts[0].ends_at.has_value());
+  EXPECT_EQ(alerts[0].generator_url, "");
+  EXPECT_FALSE(alerts[0].resolved);
+  EXPECT_EQ(alerts[0].fingerprint, core::alerting::fingerprint(alerts[0].labels));
+
+  // Labels keep their empty values (alertmanager_alerts checks their names), but the
+  // fingerprint is Alertmanager's, without them.
+  EXPECT_EQ(alerts[1].labels, (core::Labels{{"alertname", "ApiDown"}, {"note", ""}}));
+  EXPECT_EQ(alerts[1].fingerprint, core::alerting::fingerprint({{"alertname", "ApiDown"}}));
+  EXPECT_EQ(alerts[1].annotations, (core::Labels{{"summary", "down"}}));
+  EXPECT_EQ(alerts[1].starts_at, kTen);
+  EXPECT_EQ(alerts[1].ends_at, kTen + minutes(30) + microseconds(500000));
+  EXPECT_EQ(alerts[1].generator_url, "http://prometheus:9090/graph");
+  EXPECT_TRUE(alerts[1].resolved);
+
+  EXPECT_FALSE(alerts[2].resolved);
+  EXPECT_EQ(ap::format_go_time(alerts[2].starts_at), "1800-01-01T00:00:00Z");
+
+  EXPECT_TRUE(ap::alerts_from_json(json::Array{}).empty());
+  EXPECT_EQ(ap::labels_from_json(json::Object{{"alertname", "X"}}, "group_labels"),
+            (core::Labels{{"alertname", "X"}}));
+}
+
+TEST(AlertPayload, RefusesMalformedAlertsFromJson) {
+  struct Case {
+    json::Value alerts;
+    const char* sqlstate;
+    const char* message;
+  };
+  const Case cases[] = {
+      {json::Object{}, "22023", "alerts: an object, not an array"},
+      {nullptr, "22023", "alerts: null, not an array"},
+      {json::Array{alert_json({}), "x"}, "22023", "alerts[1]: a string, not an object"},
+      {json::Array{alert_json({{"startsAt", "2026-12-01T10:00:00Z"}})}, "22023",
+       "alerts[0]: no field \"startsAt\" (labels, annotations, starts_at, ends_at, "
+       "generator_url, fingerprint, status)"},
+      {json::Array{alert_json({{"status", "pending"}})}, "22023",
+       "alerts[0].status: \"pending\" is neither firing nor resolved"},
+      {json::Array{alert_json({{"status", true}})}, "22023",
+       "alerts[0].status: a boolean, not a string"},
+      {json::Array{alert_json({{"generator_url", 5}})}, "22023",
+       "alerts[0].generator_url: a number, not a string"},
+      {json::Array{alert_json({}, "labels")}, "22X68", "alerts[0].labels: missing"},
+      {json::Array{alert_json({{"labels", nullptr}})}, "22X68", "alerts[0].labels: missing"},
+      {json::Array{alert_json({{"labels", json::Array{}}})}, "22X68",
+       "alerts[0].labels: an array, not an object"},
+      {json::Array{alert_json({{"labels", json::Object{{"alertname", "X"}, {"code", 500}}}})},
+       "22X68", "alerts[0].labels.code: a number, not a string"},
+      {json::Array{alert_json({{"annotations", "text"}})}, "22X68",
+       "alerts[0].annotations: a string, not an object"},
+      {json::Array{alert_json({{"fingerprint", "0000000000000000"}})}, "22X68",
+       "alerts[0].fingerprint: \"0000000000000000\" is not the fingerprint of its labels, "
+       "a91422bb047fc3f7"},
+      {json::Array{alert_json({}, "starts_at")}, "22X69", "alerts[0].starts_at: missing"},
+      {json::Array{alert_json({{"starts_at", "2026-12-01T10:00:00"}})}, "22X69",
+       "alerts[0].starts_at: \"2026-12-01T10:00:00\" is not ISO 8601 with an offset or Z"},
+      {json::Array{alert_json({{"ends_at", "infinity"}})}, "22X69",
+       "alerts[0].ends_at: \"infinity\" is not ISO 8601 with an offset or Z"},
+      {json::Array{alert_json({{"starts_at", 1796119200}})}, "22X69",
+       "alerts[0].starts_at: a number, not a string"},
+  };
+  for (const Case& c : cases) {
+    const auto violation = refused(c.alerts);
+    EXPECT_EQ(violation.sqlstate(), c.sqlstate) << c.message;
+    EXPECT_STREQ(violation.what(), c.message);
+    EXPECT_FALSE(violation.hint().empty()) << c.message;
+  }
+  const auto label_set = caught([] { ap::labels_from_json(json::Array{}, "group_labels"); });
+  EXPECT_EQ(label_set.sqlstate(), "22X68");
+  EXPECT_STREQ(label_set.what(), "group_labels: an array, not an object");
 }
