@@ -21,13 +21,14 @@ DATA         = extension/expense_ops.control $(sort $(wildcard migrations/expens
 SQL_SOURCES  = extension/sql/roles.sql extension/sql/errors.sql extension/sql/health.sql extension/sql/identity.sql \
                extension/sql/expenses.sql extension/sql/audit.sql extension/sql/workflow.sql \
                extension/sql/tickets.sql extension/sql/sla.sql extension/sql/metrics.sql \
-               extension/sql/monitoring.sql extension/sql/objectives.sql extension/sql/alert_payload.sql
+               extension/sql/monitoring.sql extension/sql/objectives.sql extension/sql/alert_payload.sql \
+               extension/sql/alerting.sql
 FULL_SCRIPT  = extension/expense_ops--$(EXTVERSION).sql
 # DATA_built: the DATA that make builds first; PGXS installs it with DATA into share/extension.
 DATA_built   = $(FULL_SCRIPT)
 
 REGRESS      = boundary trigger_call_sites roles health identity expenses tickets metrics monitoring \
-               objectives alert_payload
+               objectives alert_payload alerting
 
 # The one place the version lives is the control file.
 EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)

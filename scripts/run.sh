@@ -53,7 +53,8 @@ cluster_env "$base" "$port"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
 # pg_stat_statements (preloaded above) feeds ops.sample_statements() and ops.slow_statements().
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" \
-  -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -f scripts/demo-data.sql
+  -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -f scripts/demo-data.sql \
+  -f scripts/demo-monitoring.sql
 
 : >"$worker_log"
 # The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch
@@ -91,6 +92,25 @@ echo "SELECT ticket_id, kind, priority, state, response_state, resolution_state,
 psql -X -d "$database" -c "SELECT ticket_id, kind, priority, state, response_state, resolution_state,
                                   date_trunc('minute', time_to_breach) AS time_to_breach, title
                              FROM ops.sla_board"
+show() {  # show TITLE SQL: the query as a DBA would type it, then its answer
+  echo
+  echo "-- $1"
+  echo "$2;"
+  psql -X -d "$database" -c "$2"
+}
+echo
+echo "== monitoring (synthetic demo data: scripts/demo-monitoring.sql; docs/monitoring.md)"
+show "per-route P95 from the latency sketches, last 30 minutes" \
+  "SELECT route, requests, round(p95_ms::numeric, 1) AS p95_ms, round(rate_5xx::numeric, 4) AS rate_5xx FROM ops.request_metrics(now() - interval '30 minutes')"
+show "uptime per check over 30 days (maintenance left out, gaps unknown)" \
+  "SELECT c.check_id, round(100.0 * sum(u.up) / nullif(sum(u.intervals - u.maintenance), 0), 3) AS up_percent, round(100.0 * sum(u.unknown) / nullif(sum(u.intervals - u.maintenance), 0), 3) AS unknown_percent, sum(u.incidents) AS incidents FROM ops.checks c, ops.uptime_daily(c.check_id, 30) u GROUP BY c.check_id ORDER BY 1"
+show "alerts: firing, resolved, silenced and inhibited" \
+  "SELECT rule, labels->>'host' AS host, labels->>'route' AS route, labels->>'check_id' AS check, state, silenced_by <> '{}' AS silenced, inhibited_by <> '{}' AS inhibited FROM ops.alert_status(now()) WHERE state <> 'inactive' ORDER BY state, rule"
+show "the outbox" \
+  "SELECT notification_id, channel, status, firing, resolved, payload->>'groupKey' AS group_key FROM ops.notifications ORDER BY notification_id"
+show "the incident an alert opened" \
+  "SELECT t.ticket_id, t.priority, t.title, t.opened_at, t.must_page, a.rule FROM ops.tickets t JOIN ops.alerts a ON a.incident_ticket_id = t.ticket_id"
+echo
 echo "== worker log (Ctrl-C stops the worker and the cluster)"
 tail -n +1 -f "$worker_log" &
 tail_pid=$!

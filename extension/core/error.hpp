@@ -90,6 +90,12 @@ inline constexpr char kUnknownAlertState[] = "22X67";
 inline constexpr char kAlertLabels[] = "22X68";
 inline constexpr char kAlertTimes[] = "22X69";
 
+// Alert rules, silences and channels (extension/sql/alerting.sql).
+inline constexpr char kUnknownMetric[] = "22X70";
+inline constexpr char kUnknownChannelKind[] = "22X71";
+inline constexpr char kSilenceInverted[] = "22X72";
+inline constexpr char kNotificationState[] = "22X73";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -204,6 +210,17 @@ inline constexpr ErrorCode kErrorCatalog[] = {
     {"alert_times", sqlstate::kAlertTimes, 400,
      "an alert resolved without its end, ending before it starts, at a time outside the years "
      "0000-9999, without its start, or at a time that is not ISO 8601 with an offset or Z"},
+    {"unknown_metric", sqlstate::kUnknownMetric, 400,
+     "alerting: a rule naming a metric that ops.metrics does not list, or a metric without its "
+     "quantile or window"},
+    {"unknown_channel_kind", sqlstate::kUnknownChannelKind, 400,
+     "alerting: a channel kind other than webhook, alertmanager, log or command, or a channel "
+     "without the target its kind needs"},
+    {"silence_inverted", sqlstate::kSilenceInverted, 400,
+     "a silence or maintenance window that ends before it starts, or has no matchers"},
+    {"notification_state", sqlstate::kNotificationState, 400,
+     "the worker reports on a notification it does not hold: not being sent, or leased to "
+     "another worker"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,

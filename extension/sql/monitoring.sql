@@ -692,10 +692,10 @@ GRANT EXECUTE ON FUNCTION ops.error_trends(interval, timestamptz) TO expense_ops
 -- ---------------------------------------------------------------------------------------------
 -- Request metrics over any period.
 
-CREATE FUNCTION ops.request_metrics(since timestamptz, until timestamptz DEFAULT now(), only_route text DEFAULT NULL)
-RETURNS TABLE (route text, requests bigint, per_second double precision, rate_4xx double precision,
-               rate_5xx double precision, p50_ms double precision, p95_ms double precision,
-               p99_ms double precision)
+-- The one place that decides which requests of a period come from the rollups and which from
+-- the log: the metrics below and the alert rules read it.
+CREATE FUNCTION ops.request_sketches(since timestamptz, until timestamptz DEFAULT now(), only_route text DEFAULT NULL)
+RETURNS TABLE (route text, requests bigint, status_4xx bigint, status_5xx bigint, latency ops.latency_sketch)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF since IS NULL OR until IS NULL OR until <= since THEN
@@ -733,16 +733,28 @@ BEGIN
            sum(p.status_5xx)::bigint AS status_5xx, ops.latency_sketch_merge(p.latency) AS latency
       FROM parts p GROUP BY GROUPING SETS ((p.route), ())
   )
-  SELECT coalesce(m.route, '*'), m.requests,
-         m.requests / extract(epoch FROM until - since)::double precision,
-         m.status_4xx::double precision / m.requests, m.status_5xx::double precision / m.requests,
-         ops.sketch_quantile(m.latency, 0.5), ops.sketch_quantile(m.latency, 0.95), ops.sketch_quantile(m.latency, 0.99)
+  SELECT coalesce(m.route, '*'), m.requests, m.status_4xx, m.status_5xx, m.latency
     FROM merged m
    ORDER BY m.route IS NULL, m.route;
 END
 $$;
+COMMENT ON FUNCTION ops.request_sketches(timestamptz, timestamptz, text) IS
+  'Requests in [since, until), per route and in total (route *): count, 4xx and 5xx counts and the latency sketch. Whole minutes come from ops.request_rollups, the rest from ops.request_log, so the answer is the same before and after a rollup. only_route limits it to one route';
+REVOKE ALL ON FUNCTION ops.request_sketches(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.request_sketches(timestamptz, timestamptz, text) TO expense_ops_admin;
+
+CREATE FUNCTION ops.request_metrics(since timestamptz, until timestamptz DEFAULT now(), only_route text DEFAULT NULL)
+RETURNS TABLE (route text, requests bigint, per_second double precision, rate_4xx double precision,
+               rate_5xx double precision, p50_ms double precision, p95_ms double precision,
+               p99_ms double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT m.route, m.requests, m.requests / extract(epoch FROM until - since)::double precision,
+         m.status_4xx::double precision / m.requests, m.status_5xx::double precision / m.requests,
+         ops.sketch_quantile(m.latency, 0.5), ops.sketch_quantile(m.latency, 0.95), ops.sketch_quantile(m.latency, 0.99)
+    FROM ops.request_sketches(since, until, only_route) m
+$$;
 COMMENT ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) IS
-  'Requests in [since, until), per route and in total (route *): count, rate per second, 4xx and 5xx error rates, and P50/P95/P99 latency in ms (within 1 %). Whole minutes come from ops.request_rollups, the rest from ops.request_log, so the answer is the same before and after a rollup. only_route limits it to one route';
+  'Requests in [since, until), per route and in total (route *): count, rate per second, 4xx and 5xx error rates, and P50/P95/P99 latency in ms (within 1 %), from ops.request_sketches(), so the answer is the same before and after a rollup. only_route limits it to one route';
 REVOKE ALL ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.request_metrics(timestamptz, timestamptz, text) TO expense_ops_admin, expense_ops_worker;
 
@@ -794,9 +806,13 @@ SELECT pg_catalog.pg_extension_config_dump('ops.maintenance_windows', '');
 CREATE FUNCTION ops.uptime_daily(check_id text, days integer DEFAULT 30, at timestamptz DEFAULT now())
 RETURNS TABLE (day date, intervals integer, up integer, down integer, unknown integer, maintenance integer,
                up_percent numeric, unknown_percent numeric, incidents integer)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
   checked ops.checks;
+  step numeric;
+  width interval;
+  first_slot timestamptz;
+  slots bigint;
 BEGIN
   SELECT * INTO checked FROM ops.checks c WHERE c.check_id = uptime_daily.check_id;
   IF NOT FOUND THEN
@@ -807,31 +823,37 @@ BEGIN
     RAISE EXCEPTION 'days must be between 1 and 400, not %', coalesce(days::text, 'NULL')
       USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Ask for 30 for the last 30 days.';
   END IF;
+  -- The check's intervals are aligned to the Unix epoch: the first starts within the first day
+  -- (UTC), and the last has ended by `at`. Slot n is [first_slot + n * width, + width).
+  step := extract(epoch FROM checked.every);
+  width := step * interval '1 second';
+  first_slot := to_timestamp(0) + ceil(extract(epoch FROM (date_trunc('day', at AT TIME ZONE 'UTC')
+                                                           - (days - 1) * interval '1 day') AT TIME ZONE 'UTC') / step)
+                                  * width;
+  slots := greatest(0, floor(extract(epoch FROM at - first_slot) / step));
   RETURN QUERY
-  WITH slots AS (
-    -- The check's intervals, aligned to the Unix epoch, that start within each day (UTC) and
-    -- have ended by `at`.
-    SELECT s AS slot_start, s + checked.every AS slot_end
-      FROM generate_series(
-             to_timestamp(floor(extract(epoch FROM (date_trunc('day', at AT TIME ZONE 'UTC') - (days - 1) * interval '1 day') AT TIME ZONE 'UTC')
-                                / extract(epoch FROM checked.every)) * extract(epoch FROM checked.every)),
-             at - checked.every, checked.every) s
-     WHERE s >= (date_trunc('day', at AT TIME ZONE 'UTC') - (days - 1) * interval '1 day') AT TIME ZONE 'UTC'
+  WITH maintained AS (
+    -- The slots each window of this check overlaps: [floor((start - first) / width),
+    -- ceil((end - first) / width) - 1], computed rather than tested slot by slot.
+    SELECT DISTINCT generate_series(greatest(0, floor(extract(epoch FROM w.starts_at - first_slot) / step))::bigint,
+                                    least(slots, ceil(extract(epoch FROM w.ends_at - first_slot) / step))::bigint - 1) AS slot
+      FROM ops.maintenance_windows w
+     WHERE w.ends_at > first_slot AND w.starts_at < at AND ops.labels_match(w.matchers, ops.check_labels(checked))
+  ), verdicts AS (
+    -- Each run in the slot it started in: one pass over the results, not one lookup per slot.
+    SELECT floor(extract(epoch FROM r.started_at - first_slot) / step)::bigint AS slot,
+           CASE WHEN bool_or(r.outcome = 'down') THEN 'down' WHEN bool_or(r.outcome = 'up') THEN 'up' END AS verdict
+      FROM ops.check_results r
+     WHERE r.check_id = checked.check_id AND r.started_at >= first_slot AND r.started_at < first_slot + slots * width
+     GROUP BY 1
   ), judged AS (
-    SELECT (sl.slot_start AT TIME ZONE 'UTC')::date AS slot_day, sl.slot_start,
-           CASE
-             WHEN EXISTS (SELECT FROM ops.maintenance_windows w
-                           WHERE w.starts_at < sl.slot_end AND w.ends_at > sl.slot_start
-                             AND ops.labels_match(w.matchers, ops.check_labels(checked))) THEN 'maintenance'
-             ELSE coalesce((SELECT CASE WHEN bool_or(r.outcome = 'down') THEN 'down'
-                                        WHEN bool_or(r.outcome = 'up') THEN 'up' END
-                              FROM ops.check_results r
-                             WHERE r.check_id = checked.check_id
-                               AND r.started_at >= sl.slot_start AND r.started_at < sl.slot_end), 'unknown')
-           END AS verdict
-      FROM slots sl
+    SELECT ((first_slot + n * width) AT TIME ZONE 'UTC')::date AS slot_day, n,
+           CASE WHEN m.slot IS NOT NULL THEN 'maintenance' ELSE coalesce(v.verdict, 'unknown') END AS verdict
+      FROM generate_series(0, slots - 1) n
+      LEFT JOIN verdicts v ON v.slot = n
+      LEFT JOIN maintained m ON m.slot = n
   ), runs AS (
-    SELECT j.*, j.verdict = 'down' AND lag(j.verdict) OVER (ORDER BY j.slot_start) IS DISTINCT FROM 'down' AS starts_incident
+    SELECT j.*, j.verdict = 'down' AND lag(j.verdict) OVER (ORDER BY j.n) IS DISTINCT FROM 'down' AS starts_incident
       FROM judged j
   )
   SELECT d::date,

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The demo data of make run (scripts/demo-data.sql) loads, covers what the demo shows, and its
-users log in.
+"""The demo data of make run (scripts/demo-data.sql, then the synthetic monitoring of
+scripts/demo-monitoring.sql) loads, covers what the demo shows, and its users log in.
 
 Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
@@ -29,6 +29,37 @@ def main():
     board = value(DATABASE, "SELECT string_agg(DISTINCT s::text, ',' ORDER BY s::text)"
                             " FROM ops.sla_board, unnest(ARRAY[response_state, resolution_state]) s")
     check(f"its SLA board shows every clock state ({board})", board == "at_risk,breached,met,on_track,paused")
+
+    diag("the monitoring demo")
+    loaded = psql(DATABASE, "-o", "/dev/null", "-f", fixtures.DEMO_MONITORING)
+    check("scripts/demo-monitoring.sql loads", loaded.returncode == 0 and "ERROR" not in loaded.stdout,
+          tail(loaded.stdout, 5))
+    routes = value(DATABASE, "SELECT count(*) FROM ops.request_metrics(now() - interval '30 minutes')"
+                             " WHERE route <> '*' AND p95_ms > 0")
+    login = value(DATABASE, "SELECT p95_ms FROM ops.request_metrics(now() - interval '30 minutes', now(), '/rpc/login')"
+                            " WHERE route = '/rpc/login'")
+    check(f"per-route P95 from sketches ({routes} routes, login {login} ms)", routes == 4 and 650 < login < 760)
+    uptime = value(DATABASE, "SELECT count(*) FROM ops.checks c, ops.uptime_daily(c.check_id, 30) u"
+                             " WHERE u.up_percent < 100")
+    check(f"uptime per check shows the outages ({uptime} days below 100 %)", uptime >= 2)
+    alert = ("SELECT count(*) FROM ops.alert_status(now()) WHERE rule = %s AND state = %s"
+             " AND (silenced_by <> '{}') = %s AND (inhibited_by <> '{}') = %s")
+    for rule, state, silenced, inhibited in (("HealthCheckDown", "firing", False, False),
+                                             ("HighMemory", "resolved", False, False),
+                                             ("HighCpu", "firing", True, False),
+                                             ("SlowResponses", "firing", False, True)):
+        found = value(DATABASE, alert, (rule, state, silenced, inhibited))
+        check(f"{rule} is {state}{', silenced' if silenced else ''}{', inhibited' if inhibited else ''}", found == 1)
+    told = value(DATABASE, "SELECT array_agg(DISTINCT a->'labels'->>'alertname')"
+                           " FROM ops.notifications, jsonb_array_elements(payload->'alerts') a WHERE channel = 'log'")
+    told = set(told or [])
+    check(f"the outbox told the log channel of the firing, resolved and paging alerts ({sorted(told)})",
+          {"HealthCheckDown", "HighMemory", "TicketPage"} <= told)
+    check("and of nothing silenced or inhibited", not told & {"HighCpu", "SlowResponses", "HighErrorRate"},
+          repr(sorted(told)))
+    incident = value(DATABASE, "SELECT t.priority || ' ' || t.must_page FROM ops.tickets t"
+                               " JOIN ops.alerts a ON a.incident_ticket_id = t.ticket_id WHERE a.rule = 'HealthCheckDown'")
+    check(f"HealthCheckDown opened a P0 incident that pages ({incident})", incident == "P0 true")
     return finish()
 
 

@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CLUSTER_SH = os.path.join(ROOT, "scripts", "cluster.sh")
 DEMO_DATA = os.path.join(ROOT, "scripts", "demo-data.sql")
+DEMO_MONITORING = os.path.join(ROOT, "scripts", "demo-monitoring.sql")
 WORKER = os.environ.get("WORKER") or os.path.join(ROOT, "build", "expense-ops-worker")
 
 

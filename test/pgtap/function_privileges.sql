@@ -29,6 +29,8 @@ SELECT set_eq($$SELECT signature FROM extension_functions
                 -- row-level security policies and the views' filters
                 'iam.current_user_id()', 'iam.current_account()', 'iam.can_see_expenses_of(uuid)',
                 'iam.caller_has_role(uuid,text[])', 'ops.is_support_staff()',
+                -- what api.alerts reads: nothing unless the caller is staff
+                'ops.staff_alert_status()',
                 -- computed columns of the api views
                 'expense.to_amount(bigint,text)',
                 'ops.read_clock(text,timestamp with time zone,interval,timestamp with time zone,tstzmultirange,double precision,timestamp with time zone)',
@@ -80,6 +82,12 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.labels_match(jsonb,jsonb)', 'ops.check_matchers(jsonb)', 'ops.check_labels(ops.checks)',
                     'ops.uptime_daily(text,integer,timestamp with time zone)',
                     'ops.host_metrics(timestamp with time zone,timestamp with time zone)',
+                    'ops.evaluate_alerts(timestamp with time zone,text[])', 'ops.alert_status(timestamp with time zone)',
+                    'ops.claim_notifications(text,integer,interval,timestamp with time zone)',
+                    'ops.notification_delivered(bigint,text,timestamp with time zone)',
+                    'ops.notification_failed(bigint,text,boolean,text,timestamp with time zone,double precision)',
+                    -- Alertmanager's payloads, which the notifications it delivers carry
+                    'ops.webhook_payload(text,text,jsonb,jsonb,text,integer)', 'ops.alertmanager_payload(jsonb)',
                     -- metrics and objectives: the statement sampler and what the alert rules read
                     'ops.sample_statements(timestamp with time zone)',
                     'ops.slow_statements(timestamp with time zone,timestamp with time zone)',
@@ -88,10 +96,8 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.sketch_count_below(ops.latency_sketch,double precision)',
                     'ops.slo_status(timestamp with time zone)',
                     'ops.slo_burn_rate(text,interval,timestamp with time zone)',
-                    'ops.sla_tickets_at_risk(timestamp with time zone)'],,
-                    -- Alertmanager's payloads, which the notifications it delivers carry
-                    'ops.webhook_payload(text,text,jsonb,jsonb,text,integer)', 'ops.alertmanager_payload(jsonb)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, and the payload builders');
+                    'ops.sla_tickets_at_risk(timestamp with time zone)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, alert evaluation, the outbox and the payload builders');
 
 SELECT * FROM finish();
 ROLLBACK;
