@@ -383,6 +383,14 @@ BEGIN
       HINT = 'Give a number.';
   END IF;
   PERFORM ops.label_fingerprint(NEW.labels);
+  IF EXISTS (SELECT FROM jsonb_object_keys(NEW.labels) k WHERE k !~ '^[A-Za-z_][A-Za-z0-9_]*$') THEN
+    RAISE EXCEPTION 'labels: names are letters, digits and _, not starting with a digit'
+      USING ERRCODE = expense.sqlstate('invalid_matcher'), HINT = 'Alertmanager refuses other names: use team_name, not team-name.';
+  END IF;
+  IF NEW.opens_incident AND NEW.metric IN ('ticket_page', 'ticket_sla_state') THEN
+    RAISE EXCEPTION 'opens_incident: % watches tickets; an incident of its own would page again', NEW.metric
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Leave opens_incident false for ticket rules.';
+  END IF;
   IF NEW.labels ?| ARRAY['alertname', 'severity'] THEN
     RAISE EXCEPTION 'labels: alertname and severity come from the rule' USING ERRCODE = expense.sqlstate('invalid_matcher'),
       HINT = 'Name the rule and give its severity instead.';
@@ -558,7 +566,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   expired ops.silences;
 BEGIN
-  UPDATE ops.silences s SET ends_at = greatest(s.starts_at + interval '1 microsecond', least(s.ends_at, at)),
+  -- A silence that has not started yet ends before it ever does.
+  UPDATE ops.silences s SET starts_at = least(s.starts_at, at - interval '1 microsecond'), ends_at = least(s.ends_at, at),
                             expired_at = at
    WHERE s.silence_id = expire_silence.silence_id AND s.ends_at > at
   RETURNING * INTO expired;
@@ -753,6 +762,8 @@ CREATE TABLE ops.notifications (
 );
 CREATE INDEX notifications_due ON ops.notifications (next_attempt_at) WHERE status IN ('pending', 'sending', 'failed');
 CREATE INDEX notifications_created ON ops.notifications (created_at);
+CREATE INDEX notifications_undelivered ON ops.notifications (channel, group_key, notification_id)
+  WHERE status IN ('pending', 'sending', 'failed');
 COMMENT ON TABLE ops.notifications IS
   'The outbox: each notification, written in the transaction of the evaluation that decided it, then NOTIFY expense_ops_notifications. The worker claims, delivers and reports';
 COMMENT ON COLUMN ops.notifications.notification_id IS 'Identifies it';
@@ -830,6 +841,7 @@ DECLARE
   payload jsonb;
   queued integer := 0;
   key text;
+  failure text;
 BEGIN
   FOR g IN
     WITH status AS (
@@ -896,18 +908,27 @@ BEGIN
                  FROM jsonb_array_elements(sent) WITH ORDINALITY e(a, o) WHERE a->>'status' = 'firing');
     END IF;
     CONTINUE WHEN jsonb_array_length(sent) = 0;
-    payload := ops.notification_payload(
-      ch, g.group_key, g.group_labels,
-      CASE WHEN ch.max_alerts > 0
-           THEN (SELECT jsonb_agg(a ORDER BY o) FROM jsonb_array_elements(sent) WITH ORDINALITY e(a, o) WHERE o <= ch.max_alerts)
-           ELSE sent END,
-      greatest(0, jsonb_array_length(sent) - CASE WHEN ch.max_alerts > 0 THEN ch.max_alerts ELSE jsonb_array_length(sent) END));
+    -- One group whose alerts a receiver would refuse must not stop the others, nor the
+    -- evaluation: its notification is written dead, with the reason.
+    failure := NULL;
+    BEGIN
+      payload := ops.notification_payload(
+        ch, g.group_key, g.group_labels,
+        CASE WHEN ch.max_alerts > 0
+             THEN (SELECT jsonb_agg(a ORDER BY o) FROM jsonb_array_elements(sent) WITH ORDINALITY e(a, o) WHERE o <= ch.max_alerts)
+             ELSE sent END,
+        greatest(0, jsonb_array_length(sent) - CASE WHEN ch.max_alerts > 0 THEN ch.max_alerts ELSE jsonb_array_length(sent) END));
+    EXCEPTION WHEN data_exception THEN
+      payload := jsonb_build_object('alerts', sent);
+      failure := left('the payload could not be built: ' || SQLERRM, 1000);
+    END;
     key := md5(g.channel || E'\n' || g.group_key || E'\n' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'));
     INSERT INTO ops.notifications (channel, kind, target, group_key, idempotency_key, payload, firing, resolved,
-                                   next_attempt_at, created_at)
+                                   next_attempt_at, created_at, status, last_error)
     VALUES (g.channel, ch.kind, ch.target, g.group_key, key, payload,
             (SELECT count(*) FROM jsonb_array_elements(sent) a WHERE a->>'status' = 'firing'),
-            (SELECT count(*) FROM jsonb_array_elements(sent) a WHERE a->>'status' = 'resolved'), at, at)
+            (SELECT count(*) FROM jsonb_array_elements(sent) a WHERE a->>'status' = 'resolved'), at, at,
+            CASE WHEN failure IS NULL THEN 'pending' ELSE 'dead' END, failure)
     ON CONFLICT (idempotency_key) DO NOTHING;
     IF FOUND THEN
       queued := queued + 1;
@@ -942,7 +963,13 @@ BEGIN
     RAISE EXCEPTION 'at: evaluate at an instant' USING ERRCODE = expense.sqlstate('null_value'), HINT = 'Leave it out for now().';
   END IF;
   -- One evaluation at a time: a second waits here and then finds every alert already evaluated
-  -- at this instant, so nothing moves twice.
+  -- at this instant, so nothing moves twice. That needs each statement to see what the one
+  -- before it committed: READ COMMITTED.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'evaluate alerts under READ COMMITTED, not %', current_setting('transaction_isolation')
+      USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'A snapshot taken before the lock would evaluate what another evaluation already moved.';
+  END IF;
   PERFORM FROM ops.alerting_settings FOR NO KEY UPDATE;
   PERFORM set_config('expense_ops.evaluating_alerts', 'on', true);
 
@@ -973,7 +1000,11 @@ BEGIN
       JOIN samples x ON x.metric = r.metric AND x.span IS NOT DISTINCT FROM r.span AND x.quantile IS NOT DISTINCT FROM r.quantile
      WHERE r.enabled AND ops.labels_match(r.matchers, x.labels)
   ), keyed AS (
-    SELECT o.*, ops.label_fingerprint(o.labels) AS fingerprint FROM observed o
+    -- A rule's labels override the series', so two series may become one alert: it holds when
+    -- either does, with the larger value.
+    SELECT DISTINCT ON (f.fingerprint) f.*
+      FROM (SELECT o.*, ops.label_fingerprint(o.labels) AS fingerprint FROM observed o) f
+     ORDER BY f.fingerprint, f.condition DESC, f.value DESC
   ), known AS (
     SELECT a.* FROM ops.alerts a WHERE a.rule IN (SELECT r.rule FROM rules r)
   ), present AS (
@@ -1099,27 +1130,43 @@ BEGIN
       RETURN NULL;
     END IF;
     metric := 'ticket_sla_state';
-  ELSE
-    IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM changed c WHERE c.must_page) THEN
+  ELSIF TG_OP = 'INSERT' THEN
+    IF NOT EXISTS (SELECT FROM changed c WHERE c.must_page) THEN
       RETURN NULL;
     END IF;
     metric := 'ticket_page';
+  ELSE
+    -- Columns the rules trigger sets count too, so compare the rows rather than the statement's
+    -- column list.
+    IF NOT EXISTS (SELECT FROM changed c JOIN previous p USING (ticket_id)
+                    WHERE (c.must_page, c.resolved_at, c.closed_at) IS DISTINCT FROM (p.must_page, p.resolved_at, p.closed_at)) THEN
+      RETURN NULL;
+    END IF;
+    metric := 'ticket_page';
+  END IF;
+  -- Never wait for an evaluation that is running, nor make one wait for this transaction: when
+  -- the lock is taken, ask the worker to evaluate after this commits instead.
+  PERFORM FROM ops.alerting_settings FOR NO KEY UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    PERFORM pg_notify('expense_ops_evaluate', metric);
+    RETURN NULL;
   END IF;
   BEGIN
     PERFORM ops.evaluate_alerts(now(), ARRAY[metric]);
   EXCEPTION WHEN OTHERS THEN
     RAISE LOG 'expense_ops: paging for % failed: %', metric, SQLERRM;
     RAISE WARNING 'paging waits for the next evaluation of the alert rules';
+    PERFORM pg_notify('expense_ops_evaluate', metric);
   END;
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION ops.page_tickets() IS
-  'AFTER statements on ops.tickets and ops.sla_transitions: evaluates the ticket rules at once, so that a P0 and an SLA transition page without waiting for the worker';
+  'AFTER statements on ops.tickets and ops.sla_transitions: evaluates the ticket rules at once, so that a P0 and an SLA transition page without waiting for the worker; when an evaluation is running, NOTIFY expense_ops_evaluate asks the worker to evaluate after the commit';
 REVOKE ALL ON FUNCTION ops.page_tickets() FROM PUBLIC;
 CREATE TRIGGER page AFTER INSERT ON ops.tickets REFERENCING NEW TABLE AS changed
   FOR EACH STATEMENT EXECUTE FUNCTION ops.page_tickets();
-CREATE TRIGGER page_on_change AFTER UPDATE OF must_page, resolved_at, closed_at ON ops.tickets
+CREATE TRIGGER page_on_change AFTER UPDATE ON ops.tickets REFERENCING OLD TABLE AS previous NEW TABLE AS changed
   FOR EACH STATEMENT EXECUTE FUNCTION ops.page_tickets();
 CREATE TRIGGER page AFTER INSERT ON ops.sla_transitions REFERENCING NEW TABLE AS changed
   FOR EACH STATEMENT EXECUTE FUNCTION ops.page_tickets();
@@ -1155,15 +1202,21 @@ BEGIN
   UPDATE ops.notifications o
      SET status = 'sending', attempts = o.attempts + 1, leased_by = worker, lease_expires_at = at + lease
    WHERE o.notification_id IN (SELECT x.notification_id FROM ops.notifications x
-                                WHERE (x.status IN ('pending', 'failed') AND x.next_attempt_at <= at)
-                                   OR (x.status = 'sending' AND x.lease_expires_at <= at)
+                                WHERE ((x.status IN ('pending', 'failed') AND x.next_attempt_at <= at)
+                                       OR (x.status = 'sending' AND x.lease_expires_at <= at))
+                                  -- A group's notifications leave in order, one at a time: a
+                                  -- retried "firing" never lands after the "resolved" behind it.
+                                  AND NOT EXISTS (SELECT FROM ops.notifications y
+                                                   WHERE y.channel = x.channel AND y.group_key = x.group_key
+                                                     AND y.notification_id < x.notification_id
+                                                     AND y.status IN ('pending', 'sending', 'failed'))
                                 ORDER BY x.next_attempt_at, x.notification_id
                                 LIMIT n FOR UPDATE SKIP LOCKED)
   RETURNING o.*;
 END
 $$;
 COMMENT ON FUNCTION ops.claim_notifications(text, integer, interval, timestamptz) IS
-  'Leases up to n notifications that are due (pending, failed and past their wait, or sending with an expired lease) to the worker, oldest first, skipping those another worker holds; counts the attempt';
+  'Leases up to n notifications that are due (pending, failed and past their wait, or sending with an expired lease) to the worker, oldest first, skipping those another worker holds and any whose group has an older one undelivered (a group''s notifications leave in order); counts the attempt';
 REVOKE ALL ON FUNCTION ops.claim_notifications(text, integer, interval, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.claim_notifications(text, integer, interval, timestamptz) TO expense_ops_worker, expense_ops_admin;
 
@@ -1370,6 +1423,10 @@ BEGIN
   ELSIF ends_at <= starts_at THEN
     RAISE EXCEPTION 'ends_at: the window ends (%) before it starts (%)', ends_at, starts_at
       USING ERRCODE = expense.sqlstate('silence_inverted'), HINT = 'Give an end after the start.';
+  ELSIF starts_at < now() - interval '5 minutes' THEN
+    -- A window in the past would take downtime that happened out of the uptime figures.
+    RAISE EXCEPTION 'starts_at: maintenance is planned, not backdated (% is in the past)', starts_at
+      USING ERRCODE = expense.sqlstate('invalid_parameter'), HINT = 'Start it now or later; a DBA records past maintenance in ops.maintenance_windows.';
   END IF;
   INSERT INTO ops.maintenance_windows (matchers, starts_at, ends_at, author, reason)
   VALUES (matchers, starts_at, ends_at, ops.current_actor(), reason)

@@ -67,7 +67,9 @@ CREATE TABLE ops.checks (
   CONSTRAINT no_secrets_in_headers CHECK (NOT jsonb_path_exists(headers,
     '$.keyvalue() ? (@.key like_regex "^(authorization|proxy-authorization|cookie|x-api-key|apikey)$" flag "i")')),
   CONSTRAINT labels_are_strings CHECK (jsonb_typeof(labels) = 'object'
-    AND NOT jsonb_path_exists(labels, '$.* ? (@.type() != "string")'))
+    AND NOT jsonb_path_exists(labels, '$.* ? (@.type() != "string")')),
+  -- Alertmanager refuses other label names, and alerts carry a check's labels.
+  CONSTRAINT label_names CHECK (NOT jsonb_path_exists(labels, '$.keyvalue() ? (!(@.key like_regex "^[A-Za-z_][A-Za-z0-9_]*$"))'))
 );
 COMMENT ON TABLE ops.checks IS 'What the worker checks and how often. Edited by expense_ops_admin; secrets never live here, only the name of one in the worker''s configuration';
 COMMENT ON COLUMN ops.checks.check_id IS 'Name of the check (lowercase, dots and dashes allowed)';

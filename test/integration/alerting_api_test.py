@@ -145,6 +145,10 @@ def bad_input(api, tokens, admin):
                        starts_at="2099-01-02T00:00:00Z", ends_at="2099-01-01T00:00:00Z", reason="backwards")
     check("create_maintenance_window refuses an end before the start: 400 22X72",
           response.status == 400 and response.sqlstate == "22X72", repr(response))
+    response = api.rpc("create_maintenance_window", token=token, matchers=HOST_MATCHERS,
+                       starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z", reason="backdated")
+    check("create_maintenance_window refuses a window backdated out of the uptime: 400 22023",
+          response.status == 400 and response.sqlstate == "22023", repr(response))
     response = api.rpc("metrics_summary", token=token, period="-1 hour")
     check("metrics_summary refuses a negative period: 400 22023",
           response.status == 400 and response.sqlstate == "22023", repr(response))
