@@ -1720,12 +1720,12 @@ BEGIN
   WHEN 'check_uptime_percent' THEN
     RETURN QUERY
     SELECT c.labels || jsonb_build_object('check_id', c.check_id),
-           (100.0 * sum(u.up) / nullif(sum(u.intervals - u.maintenance), 0))::double precision
+           (100.0 * sum(u.up) / nullif(sum(u.intervals), 0))::double precision
       FROM ops.checks c
      CROSS JOIN LATERAL ops.uptime_daily(c.check_id, greatest(1, ceil(extract(epoch FROM "window") / 86400)::integer), at) u
      WHERE c.enabled
      GROUP BY c.check_id
-    HAVING sum(u.intervals - u.maintenance) > 0;
+    HAVING sum(u.intervals) > 0;
   WHEN 'slo_burn_rate' THEN
     RETURN QUERY SELECT jsonb_build_object('slo', o.slo), ops.slo_burn_rate(o.slo, "window", at)
                    FROM ops.slos o WHERE o.enabled AND ops.slo_burn_rate(o.slo, "window", at) IS NOT NULL;
@@ -1832,7 +1832,7 @@ COMMENT ON COLUMN ops.alert_rules.labels IS 'Labels added to each alert (JSON ob
 COMMENT ON COLUMN ops.alert_rules.summary IS 'Template of the summary annotation: {{ $value }}, {{ $labels.NAME }}';
 COMMENT ON COLUMN ops.alert_rules.description IS 'Template of the description annotation';
 COMMENT ON COLUMN ops.alert_rules.opens_incident IS
-  'Whether a firing alert opens an incident ticket (critical P0, high P1, warning P2), one open ticket per alert';
+  'Whether a firing alert opens an incident ticket (critical P0, high P1, warning P2), one open ticket per alert; not while it is silenced, inhibited or in maintenance';
 COMMENT ON COLUMN ops.alert_rules.enabled IS 'A disabled rule is not evaluated: its firing alerts resolve and its pending ones drop at the next evaluation';
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.alert_rules TO expense_ops_admin;
 GRANT SELECT ON ops.alert_rules TO expense_ops_worker;
@@ -2549,21 +2549,29 @@ BEGIN
     INTO transitions, fired, resolved
     FROM events e;
 
-  -- Incidents: one open ticket per alert, its SLA clock started when the alert fired.
+  -- Incidents: one open ticket per alert, its SLA clock started when the alert fired. An alert
+  -- that fires again while its ticket is open comments on it. A silenced, inhibited or
+  -- maintained alert opens none until that ends (an inhibited one is another incident's
+  -- symptom); a ticket closed while the alert still fires is not reopened that episode.
   FOR incident IN
-    SELECT a.fingerprint, a.labels, a.annotations, a.firing_since, a.incident_ticket_id, r.rule, r.severity,
-           t.closed_at IS NULL AND t.ticket_id IS NOT NULL AS ticket_open
-      FROM ops.alerts a JOIN ops.alert_rules r USING (rule)
-      LEFT JOIN ops.tickets t ON t.ticket_id = a.incident_ticket_id
-     WHERE a.fingerprint = ANY (fired) AND r.opens_incident AND ops.incident_priority(r.severity) IS NOT NULL
-     ORDER BY a.fingerprint
+    SELECT a.fingerprint, a.incident_ticket_id FROM ops.alerts a JOIN ops.tickets t ON t.ticket_id = a.incident_ticket_id
+     WHERE a.fingerprint = ANY (fired) AND t.closed_at IS NULL ORDER BY a.fingerprint
   LOOP
-    IF incident.ticket_open THEN
-      INSERT INTO ops.ticket_events (ticket_id, actor, action, body, visibility)
-      VALUES (incident.incident_ticket_id, 'alerting', 'comment',
-              'Alert ' || incident.rule || ' ' || incident.fingerprint || ' fired again at ' || at, 'internal');
-      CONTINUE;
-    END IF;
+    INSERT INTO ops.ticket_events (ticket_id, actor, action, body, visibility)
+    VALUES (incident.incident_ticket_id, 'alerting', 'comment',
+            'Alert ' || (SELECT a.rule FROM ops.alerts a WHERE a.fingerprint = incident.fingerprint) || ' '
+            || incident.fingerprint || ' fired again at ' || at, 'internal');
+  END LOOP;
+  FOR incident IN
+    SELECT s.fingerprint, s.labels, s.annotations, s.firing_since, r.rule, r.severity
+      FROM ops.alert_status(at) s JOIN ops.alert_rules r USING (rule)
+      LEFT JOIN ops.tickets t ON t.ticket_id = s.incident_ticket_id
+     WHERE s.state = 'firing' AND r.opens_incident AND ops.incident_priority(r.severity) IS NOT NULL
+       AND s.silenced_by = '{}' AND s.maintenance_by = '{}' AND s.inhibited_by = '{}'
+       AND (t.ticket_id IS NULL OR (t.closed_at IS NOT NULL AND t.opened_at < s.firing_since))
+       AND (only_metrics IS NULL OR r.metric = ANY (only_metrics))
+     ORDER BY s.fingerprint
+  LOOP
     INSERT INTO ops.tickets (kind, priority, title, description, reporter, labels, opened_at)
     VALUES ('incident', ops.incident_priority(incident.severity),
             left(coalesce(nullif(btrim(incident.annotations->>'summary'), ''), incident.rule), 200),

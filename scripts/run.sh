@@ -103,7 +103,7 @@ echo "== monitoring (synthetic demo data: scripts/demo-monitoring.sql; docs/moni
 show "per-route P95 from the latency sketches, last 30 minutes" \
   "SELECT route, requests, round(p95_ms::numeric, 1) AS p95_ms, round(rate_5xx::numeric, 4) AS rate_5xx FROM ops.request_metrics(now() - interval '30 minutes')"
 show "uptime per check over 30 days (maintenance left out, gaps unknown)" \
-  "SELECT c.check_id, round(100.0 * sum(u.up) / nullif(sum(u.intervals - u.maintenance), 0), 3) AS up_percent, round(100.0 * sum(u.unknown) / nullif(sum(u.intervals - u.maintenance), 0), 3) AS unknown_percent, sum(u.incidents) AS incidents FROM ops.checks c, ops.uptime_daily(c.check_id, 30) u GROUP BY c.check_id ORDER BY 1"
+  "SELECT c.check_id, round(100.0 * sum(u.up) / nullif(sum(u.intervals), 0), 3) AS up_percent, round(100.0 * sum(u.unknown) / nullif(sum(u.intervals), 0), 3) AS unknown_percent, sum(u.incidents) AS incidents FROM ops.checks c, ops.uptime_daily(c.check_id, 30) u GROUP BY c.check_id ORDER BY 1"
 show "alerts: firing, resolved, silenced and inhibited" \
   "SELECT rule, labels->>'host' AS host, labels->>'route' AS route, labels->>'check_id' AS check, state, silenced_by <> '{}' AS silenced, inhibited_by <> '{}' AS inhibited FROM ops.alert_status(now()) WHERE state <> 'inactive' ORDER BY state, rule"
 show "the outbox" \

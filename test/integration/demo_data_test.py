@@ -60,6 +60,10 @@ def main():
     incident = value(DATABASE, "SELECT t.priority || ' ' || t.must_page FROM ops.tickets t"
                                " JOIN ops.alerts a ON a.incident_ticket_id = t.ticket_id WHERE a.rule = 'HealthCheckDown'")
     check(f"HealthCheckDown opened a P0 incident that pages ({incident})", incident == "P0 true")
+    symptom = value(DATABASE, "SELECT count(*) FROM ops.alerts WHERE rule = 'HighErrorRate' AND state = 'firing'"
+                              " AND incident_ticket_id IS NULL")
+    check("HighErrorRate fires, inhibited by HealthCheckDown, and opens no incident of its own", symptom == 1,
+          repr(symptom))
     return finish()
 
 
