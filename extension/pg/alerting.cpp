@@ -209,14 +209,6 @@ std::chrono::microseconds interval_argument(FunctionCallInfo fcinfo, int index, 
       (static_cast<std::int64_t>(span->month) * DAYS_PER_MONTH + span->day) * USECS_PER_DAY);
 }
 
-Datum interval_datum(std::chrono::microseconds duration) {
-  return pg::guarded([&] {
-    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
-    span->time = duration.count();
-    return PointerGetDatum(span);
-  });
-}
-
 }  // namespace
 
 // ops.label_fingerprint(labels jsonb) RETURNS text: Prometheus' signature of a label set.
@@ -326,7 +318,7 @@ EXPENSE_OPS_FUNCTION(expense_ops_alert_step) {
 
 // ops.retry_delay(attempt integer, base interval, cap interval, jitter float8) RETURNS interval
 EXPENSE_OPS_FUNCTION(expense_ops_retry_delay) {
-  PG_RETURN_DATUM(interval_datum(alerting::retry_delay(
+  PG_RETURN_DATUM(pg::interval_datum(alerting::retry_delay(
       pg::int32_argument(fcinfo, 0, "attempt"), interval_argument(fcinfo, 1, "base"),
       interval_argument(fcinfo, 2, "cap"), pg::float8_argument(fcinfo, 3, "jitter"))));
 }

@@ -118,6 +118,14 @@ Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant) {
   return instant ? TimestampTzGetDatum(to_timestamptz(*instant)) : Datum(0);
 }
 
+Datum interval_datum(std::chrono::microseconds duration) {
+  return guarded([&] {
+    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
+    span->time = duration.count();
+    return PointerGetDatum(span);
+  });
+}
+
 namespace {
 
 // Blessed result descriptors by function OID. The functions that return rows are called per row

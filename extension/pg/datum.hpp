@@ -2,6 +2,7 @@
 // guarded; a NULL where a value is required is the caller's mistake and is reported as such.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,8 @@ Datum bytea_datum(const std::string& bytes);
 Datum text_array_datum(const std::vector<std::string_view>& values);
 // A timestamptz Datum, or 0 for nullopt: pair it with `!instant` in the nulls array.
 Datum optional_timestamptz_datum(const std::optional<core::Instant>& instant);
+// An interval of exactly that many microseconds (no days or months), palloc'd.
+Datum interval_datum(std::chrono::microseconds duration);
 // The row a function with OUT parameters returns: `values` and `nulls` in the order of its OUT
 // parameters. `function` names it in the error for a declaration without them. The result type
 // is kept per function (OUT parameters of fixed types, never polymorphic) until pg_proc changes.

@@ -183,14 +183,6 @@ std::shared_ptr<const sla::BusinessCalendar> calendar(const std::string& calenda
   return loaded;
 }
 
-Datum interval_datum(microseconds duration) {
-  return pg::guarded([&] {
-    auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
-    span->time = duration.count();
-    return PointerGetDatum(span);
-  });
-}
-
 }  // namespace
 
 namespace expense_ops::pg {
@@ -245,8 +237,8 @@ microseconds duration_argument(FunctionCallInfo fcinfo, int index, const char* n
 // ops.business_time(calendar, from, to) RETURNS interval
 EXPENSE_OPS_FUNCTION(expense_ops_business_time) {
   const auto& business = pg::calendar_argument(fcinfo, 0);
-  return interval_datum(business.elapsed(pg::timestamptz_argument(fcinfo, 1, "from"),
-                                         pg::timestamptz_argument(fcinfo, 2, "to")));
+  return pg::interval_datum(business.elapsed(pg::timestamptz_argument(fcinfo, 1, "from"),
+                                             pg::timestamptz_argument(fcinfo, 2, "to")));
 }
 
 // ops.add_business_time(calendar, start, duration) RETURNS timestamptz
