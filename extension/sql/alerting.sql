@@ -1065,26 +1065,30 @@ BEGIN
             'Alert ' || (SELECT a.rule FROM ops.alerts a WHERE a.fingerprint = incident.fingerprint) || ' '
             || incident.fingerprint || ' fired again at ' || at, 'internal');
   END LOOP;
-  FOR incident IN
-    SELECT s.fingerprint, s.labels, s.annotations, s.firing_since, r.rule, r.severity
-      FROM ops.alert_status(at) s JOIN ops.alert_rules r USING (rule)
-      LEFT JOIN ops.tickets t ON t.ticket_id = s.incident_ticket_id
-     WHERE s.state = 'firing' AND r.opens_incident AND ops.incident_priority(r.severity) IS NOT NULL
-       AND s.silenced_by = '{}' AND s.maintenance_by = '{}' AND s.inhibited_by = '{}'
-       AND (t.ticket_id IS NULL OR (t.closed_at IS NOT NULL AND t.opened_at < s.firing_since))
-       AND (only_metrics IS NULL OR r.metric = ANY (only_metrics))
-     ORDER BY s.fingerprint
-  LOOP
-    INSERT INTO ops.tickets (kind, priority, title, description, reporter, labels, opened_at)
-    VALUES ('incident', ops.incident_priority(incident.severity),
-            left(coalesce(nullif(btrim(incident.annotations->>'summary'), ''), incident.rule), 200),
-            left(coalesce(incident.annotations->>'description', '') || E'\n\nAlert ' || incident.fingerprint || ' '
-                 || incident.labels::text, 20000),
-            'alerting', ARRAY['alert', left(incident.rule, 50)], incident.firing_since)
-    RETURNING tickets.ticket_id INTO ticket_id;
-    UPDATE ops.alerts a SET incident_ticket_id = ticket_id WHERE a.fingerprint = incident.fingerprint;
-    opened := opened + 1;
-  END LOOP;
+  -- Which alerts are suppressed is a pass over every alert; skip it when no rule opens incidents.
+  IF EXISTS (SELECT FROM ops.alert_rules r
+              WHERE r.enabled AND r.opens_incident AND (only_metrics IS NULL OR r.metric = ANY (only_metrics))) THEN
+    FOR incident IN
+      SELECT s.fingerprint, s.labels, s.annotations, s.firing_since, r.rule, r.severity
+        FROM ops.alert_status(at) s JOIN ops.alert_rules r USING (rule)
+        LEFT JOIN ops.tickets t ON t.ticket_id = s.incident_ticket_id
+       WHERE s.state = 'firing' AND r.opens_incident AND ops.incident_priority(r.severity) IS NOT NULL
+         AND s.silenced_by = '{}' AND s.maintenance_by = '{}' AND s.inhibited_by = '{}'
+         AND (t.ticket_id IS NULL OR (t.closed_at IS NOT NULL AND t.opened_at < s.firing_since))
+         AND (only_metrics IS NULL OR r.metric = ANY (only_metrics))
+       ORDER BY s.fingerprint
+    LOOP
+      INSERT INTO ops.tickets (kind, priority, title, description, reporter, labels, opened_at)
+      VALUES ('incident', ops.incident_priority(incident.severity),
+              left(coalesce(nullif(btrim(incident.annotations->>'summary'), ''), incident.rule), 200),
+              left(coalesce(incident.annotations->>'description', '') || E'\n\nAlert ' || incident.fingerprint || ' '
+                   || incident.labels::text, 20000),
+              'alerting', ARRAY['alert', left(incident.rule, 50)], incident.firing_since)
+      RETURNING tickets.ticket_id INTO ticket_id;
+      UPDATE ops.alerts a SET incident_ticket_id = ticket_id WHERE a.fingerprint = incident.fingerprint;
+      opened := opened + 1;
+    END LOOP;
+  END IF;
   FOR incident IN
     SELECT a.fingerprint, a.rule, a.incident_ticket_id FROM ops.alerts a JOIN ops.tickets t ON t.ticket_id = a.incident_ticket_id
      WHERE a.fingerprint = ANY (resolved) AND t.closed_at IS NULL ORDER BY a.fingerprint
