@@ -207,18 +207,91 @@ RESET ROLE;
 SELECT * FROM ops.host_metrics('2026-06-10 11:00Z', '2026-06-10 12:00Z');
 SELECT * FROM ops.host_metrics('2026-06-10 12:00Z', '2026-06-10 12:00Z');
 
--- A COPY straight into the log marks its minutes too, and the marking trigger serves no other
--- table.
+-- A COPY straight into the log marks its minutes too, once each per transaction, and a mark
+-- written in a subtransaction that rolls back goes with it.
 COPY ops.request_log (at, method, route, status, duration_ms) FROM STDIN (FORMAT csv);
 2026-06-10T12:03:10Z,GET,/rpc/health,200,2
 2026-06-10T12:03:50Z,GET,/rpc/health,200,3
 \.
 SELECT minute AS to_roll_after_copy FROM ops.request_minutes_to_roll ORDER BY minute;
+BEGIN;
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:04:10Z', 'GET', '/rpc/health', 200, 2);
+SAVEPOINT before_late_row;
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:05:10Z', 'GET', '/rpc/health', 200, 2);
+ROLLBACK TO before_late_row;
+SELECT minute AS marked_in_transaction FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:04Z' ORDER BY minute;
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:05:20Z', 'GET', '/rpc/health', 200, 2), ('2026-06-10 12:04:50Z', 'GET', '/rpc/health', 200, 2);
+SELECT minute AS marked_after_rollback FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:04Z' ORDER BY minute;
+ROLLBACK;
+SELECT count(*) AS marks_after_abort FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:04Z';
+-- A rollup in the same transaction clears the marks; rows that come after it mark again.
+BEGIN;
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:04:10Z', 'GET', '/rpc/health', 200, 2);
+SELECT minutes FROM ops.rollup_requests('2026-06-10 12:10Z');
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:04:40Z', 'GET', '/rpc/health', 200, 3);
+SELECT minute AS marked_again FROM ops.request_minutes_to_roll ORDER BY minute;
+ROLLBACK;
+-- The trigger that says so fires on the marks alone.
+CREATE TEMP TABLE fake_marks (minute timestamptz);
+CREATE TRIGGER forget AFTER DELETE ON fake_marks FOR EACH STATEMENT EXECUTE FUNCTION ops.forget_minute_marks();
+DELETE FROM fake_marks;
+-- Straight into a partition, by a role that has no right to the marks: still marked.
+CREATE ROLE monitoring_loader;
+GRANT USAGE ON SCHEMA ops TO monitoring_loader;
+GRANT INSERT ON ops.request_log_20260610 TO monitoring_loader;
+GRANT EXECUTE ON FUNCTION ops.request_is_valid(text, text, integer, double precision, text) TO monitoring_loader;
+SET ROLE monitoring_loader;
+INSERT INTO ops.request_log_20260610 (at, method, route, status, duration_ms)
+VALUES ('2026-06-10 12:06:01Z', 'GET', '/rpc/health', 200, 2);
+SELECT count(*) FROM ops.request_minutes_to_roll;
+RESET ROLE;
+SELECT minute AS marked_by_partition_insert FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:06Z';
+DELETE FROM ops.request_log WHERE at = '2026-06-10 12:06:01Z';
+DELETE FROM ops.request_minutes_to_roll WHERE minute = '2026-06-10 12:06Z';
+REVOKE ALL ON ops.request_log_20260610 FROM monitoring_loader;
+REVOKE ALL ON FUNCTION ops.request_is_valid(text, text, integer, double precision, text) FROM monitoring_loader;
+REVOKE USAGE ON SCHEMA ops FROM monitoring_loader;
+DROP ROLE monitoring_loader;
+
+-- A row that skips the loading functions is held to their rules by the log's CHECK.
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/x', 200, 'NaN');
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/x', 200, -1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/x', 200, 'Infinity');
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'BREW', '/x', 200, 1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', 'x', 200, 1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/x' || chr(10), 200, 1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/' || repeat('x', 200), 200, 1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/x', 600, 1);
+INSERT INTO ops.request_log (at, method, route, status, duration_ms, sqlstate) VALUES ('2026-06-10 12:07Z', 'GET', '/x', 500, 1, 'oops!');
+-- A route long enough to be compressed is read whole (and refused).
+INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/' || repeat('x', 100000), 200, 1);
+SELECT count(*) AS refused_rows_kept FROM ops.request_log WHERE at = '2026-06-10 12:07Z';
+SELECT ops.request_is_valid('GET', '/x', 200, 0, NULL) AS valid, ops.request_is_valid('GET', '/x', 200, 0, '22P02') AS with_sqlstate,
+       ops.request_is_valid(NULL, '/x', 200, 0, NULL) AS without_method;
+
+-- The marking index serves the log alone: not a temp table, not another table's partitions,
+-- not any column but at, not some of its rows. It answers no query.
 CREATE TEMP TABLE fake_log (at timestamptz);
-CREATE TRIGGER mark AFTER INSERT ON fake_log REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION ops.mark_request_minutes();
-INSERT INTO fake_log VALUES ('2026-06-10 12:00Z');
+CREATE INDEX ON fake_log USING expense_ops_minute_marks (at);
+CREATE TEMP TABLE fake_parent (LIKE ops.request_log) PARTITION BY RANGE (at);
+CREATE INDEX ON fake_parent USING expense_ops_minute_marks (at);
+CREATE TEMP TABLE fake_child PARTITION OF fake_parent FOR VALUES FROM ('2026-06-10') TO ('2026-06-11');
+CREATE INDEX ON ops.request_log_20260610 USING expense_ops_minute_marks (((at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'));
+CREATE INDEX ON ops.request_log_20260610 USING expense_ops_minute_marks (at) WHERE status >= 500;
+CREATE INDEX ON ops.request_log_20260610 USING expense_ops_minute_marks (at) WITH (fillfactor = 50);
 SELECT count(*) AS marks_unchanged FROM ops.request_minutes_to_roll;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ops.request_log WHERE at = '2026-06-10 12:03:10Z';
+SELECT amvalidate(c.oid) FROM pg_opclass c WHERE c.opcname = 'minute_marks_timestamptz';
+-- VACUUM and REINDEX go through it; REINDEX keeps the table's row count.
+VACUUM ops.request_log_20260610;
+REINDEX TABLE ops.request_log_20260610;
+SELECT c.reltuples = (SELECT count(*) FROM ops.request_log_20260610) AS row_count_kept
+  FROM pg_class c WHERE c.oid = 'ops.request_log_20260610'::regclass;
 
 -- Retention: 40 days on, the check results' and requests' old days go, the rollups stay.
 SELECT parent, count(*) FILTER (WHERE action = 'dropped') AS dropped, count(*) FILTER (WHERE action = 'created') AS created

@@ -31,6 +31,7 @@ inline constexpr char kReadOnlySqlTransaction[] = "25006";
 inline constexpr char kInvalidPassword[] = "28P01";
 inline constexpr char kTriggerProtocolViolated[] = "39P01";
 inline constexpr char kInsufficientPrivilege[] = "42501";
+inline constexpr char kWrongObjectType[] = "42809";
 inline constexpr char kOutOfMemory[] = "53200";
 inline constexpr char kObjectNotInPrerequisiteState[] = "55000";
 inline constexpr char kInternalError[] = "XX000";

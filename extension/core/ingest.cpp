@@ -33,6 +33,24 @@ bool is_uuid(std::string_view text) {
   return true;
 }
 
+bool is_method(std::string_view text) {
+  return std::find(kMethods.begin(), kMethods.end(), text) != kMethods.end();
+}
+
+bool is_route(std::string_view text) {
+  return !text.empty() && text.front() == '/' && text.size() <= kMaxRouteLength &&
+         std::none_of(text.begin(), text.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+bool is_status(std::int64_t status) {
+  return status >= 100 && status <= 599;
+}
+
+bool is_duration(double duration_ms) {
+  return std::isfinite(duration_ms) && duration_ms >= 0;
+}
+
 bool is_sqlstate(std::string_view text) {
   return text.size() == 5 && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
@@ -80,8 +98,8 @@ std::optional<std::string> instant_problem(std::string_view field,
 std::optional<std::string> status_problem(std::string_view text) {
   int status = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), status);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty() || status < 100 ||
-      status > 599) {
+  if (error != std::errc() || end != text.data() + text.size() || text.empty() ||
+      !is_status(status)) {
     return "status: \"" + shown(text) + "\" is not an HTTP status (100-599)";
   }
   return std::nullopt;
@@ -91,7 +109,7 @@ std::optional<std::string> duration_problem(std::string_view text) {
   double duration = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), duration);
   if (error != std::errc() || end != text.data() + text.size() || text.empty() ||
-      !std::isfinite(duration) || duration < 0) {
+      !is_duration(duration)) {
     return "duration_ms: \"" + shown(text) +
            "\" is not a finite number of milliseconds at or above 0";
   }
@@ -178,7 +196,7 @@ std::optional<std::string> request_problem(const RequestText& row, AcceptedWindo
   if (!row.method) {
     return missing("method");
   }
-  if (std::find(kMethods.begin(), kMethods.end(), *row.method) == kMethods.end()) {
+  if (!is_method(*row.method)) {
     return "method: \"" + shown(*row.method) +
            "\" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
   }
@@ -192,8 +210,7 @@ std::optional<std::string> request_problem(const RequestText& row, AcceptedWindo
   if (row.route->size() > kMaxRouteLength) {
     return "route: longer than " + std::to_string(kMaxRouteLength) + " bytes";
   }
-  if (std::any_of(row.route->begin(), row.route->end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+  if (!is_route(*row.route)) {
     return "route: contains a control character";
   }
 
@@ -221,6 +238,11 @@ std::optional<std::string> request_problem(const RequestText& row, AcceptedWindo
     return "user_id: \"" + shown(*row.user_id) + "\" is not a UUID";
   }
   return std::nullopt;
+}
+
+bool request_values_valid(const RequestValues& row) noexcept {
+  return is_method(row.method) && is_route(row.route) && is_status(row.status) &&
+         is_duration(row.duration_ms) && (!row.sqlstate || is_sqlstate(*row.sqlstate));
 }
 
 std::optional<std::string> check_result_problem(const CheckResultText& row, AcceptedWindow window) {

@@ -3,6 +3,7 @@
 // its own, so that one bad row is reported with its reason and the rest of the batch is kept.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,19 @@ inline constexpr std::size_t kMaxRouteLength = 200;
 // Why the row cannot be kept ("status: 700 is not an HTTP status (100-599)"), or nullopt when
 // it can. Every value this accepts is one PostgreSQL's own input functions read the same way.
 std::optional<std::string> request_problem(const RequestText& row, AcceptedWindow window);
+
+// One request as ops.request_log stores it, for the table's CHECK: a row that arrives by COPY or
+// INSERT straight into the log, without the functions above, is held to the same rules.
+struct RequestValues {
+  std::string_view method;
+  std::string_view route;
+  std::int64_t status;
+  double duration_ms;
+  std::optional<std::string_view> sqlstate;
+};
+
+// Whether request_problem() would accept the row; it allocates nothing, since it runs per row.
+bool request_values_valid(const RequestValues& row) noexcept;
 
 // One check result as text (extension/sql/monitoring.sql, ops.record_check_results).
 struct CheckResultText {

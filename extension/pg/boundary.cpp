@@ -75,13 +75,14 @@ void throw_postgres_error(ErrorData* error) {
 
 }  // namespace detail
 
-Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* function_name) {
-  ErrorReport report;
-  bool failed = true;
-  Datum result = 0;
+namespace {
+
+// Runs body(context), and fills `report` with whatever C++ error escapes it. The one catch of
+// the boundary, shared by SQL functions and by the callbacks PostgreSQL calls directly.
+bool run_catching(void (*body)(void*), void* context, const char* name, ErrorReport& report) {
   try {
-    result = body(fcinfo);
-    failed = false;
+    body(context);
+    return true;
   } catch (const PostgresError& error) {
     report.clear(error.sqlerrcode());
     copy_text(report.message, error.message().c_str());
@@ -94,23 +95,52 @@ Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* f
     copy_text(report.hint, violation.hint().c_str());
   } catch (const std::bad_alloc&) {
     report.clear(ERRCODE_OUT_OF_MEMORY);
-    snprintf(report.message, sizeof report.message, "out of memory in %s", function_name);
+    snprintf(report.message, sizeof report.message, "out of memory in %s", name);
   } catch (const std::exception& exception) {
     report.clear(ERRCODE_INTERNAL_ERROR);
-    snprintf(report.message, sizeof report.message, "internal error in %s: %s", function_name,
+    snprintf(report.message, sizeof report.message, "internal error in %s: %s", name,
              exception.what());
   } catch (...) {
     report.clear(ERRCODE_INTERNAL_ERROR);
     snprintf(report.message, sizeof report.message, "internal error in %s: unknown C++ exception",
-             function_name);
+             name);
   }
-  // The catch blocks are closed and `report` owns nothing, so ereport may longjmp from here.
-  if (failed) {
-    ereport(ERROR, (errcode(report.sqlerrcode), errmsg_internal("%s", report.message),
-                    report.detail[0] != '\0' ? errdetail_internal("%s", report.detail) : 0,
-                    report.hint[0] != '\0' ? errhint("%s", report.hint) : 0));
+  return false;
+}
+
+// The catch blocks are closed and `report` owns nothing, so ereport may longjmp from here.
+[[noreturn]] void raise(const ErrorReport& report) {
+  ereport(ERROR, (errcode(report.sqlerrcode), errmsg_internal("%s", report.message),
+                  report.detail[0] != '\0' ? errdetail_internal("%s", report.detail) : 0,
+                  report.hint[0] != '\0' ? errhint("%s", report.hint) : 0));
+  pg_unreachable();
+}
+
+}  // namespace
+
+Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* function_name) {
+  struct Call {
+    PGFunction body;
+    FunctionCallInfo fcinfo;
+    Datum result;
+  } call{body, fcinfo, 0};
+  ErrorReport report;
+  if (!run_catching(
+          [](void* context) {
+            auto& c = *static_cast<Call*>(context);
+            c.result = c.body(c.fcinfo);
+          },
+          &call, function_name, report)) {
+    raise(report);
   }
-  return result;
+  return call.result;
+}
+
+void run_at_boundary(void (*body)(void*), void* context, const char* name) {
+  ErrorReport report;
+  if (!run_catching(body, context, name, report)) {
+    raise(report);
+  }
 }
 
 }  // namespace expense_ops::pg

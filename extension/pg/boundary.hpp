@@ -98,6 +98,20 @@ auto guarded(Call&& call) -> std::invoke_result_t<Call&> {
 // Used only by EXPENSE_OPS_FUNCTION.
 Datum invoke_at_boundary(PGFunction body, FunctionCallInfo fcinfo, const char* function_name);
 
+// The same boundary for a callback PostgreSQL calls directly, not through fmgr (an index access
+// method's aminsert, say): body(context) runs in try, and what it throws becomes an ERROR.
+void run_at_boundary(void (*body)(void*), void* context, const char* name);
+
+// at_boundary("name", [&] { ... }): the body may throw and calls PostgreSQL only through
+// guarded(). It captures by reference, so the frame a longjmp leaves holds nothing to destroy.
+template <typename Body>
+void at_boundary(const char* name, Body&& body) {
+  static_assert(std::is_trivially_destructible_v<std::remove_reference_t<Body>>,
+                "capture by reference: the body outlives nothing PostgreSQL may longjmp past");
+  run_at_boundary([](void* context) { (*static_cast<std::remove_reference_t<Body>*>(context))(); },
+                  &body, name);
+}
+
 }  // namespace expense_ops::pg
 
 // Defines the SQL-callable C function `name`. The body that follows is ordinary C++ with

@@ -81,3 +81,37 @@ EXPENSE_OPS_FUNCTION(expense_ops_log_entry_problem) {
   entry.message = view(texts[3]);
   return optional_text(fcinfo, core::ingest::log_entry_problem(entry, window_arguments(fcinfo, 4)));
 }
+
+namespace {
+
+// A text argument read in place: a short or plain varlena needs no copy. One that is compressed
+// or stored out of line is detoasted (which may raise), into the function's memory context.
+std::string_view text_in_place(FunctionCallInfo fcinfo, int argument) {
+  Datum value = PG_GETARG_DATUM(argument);
+  const struct varlena* text = reinterpret_cast<const struct varlena*>(DatumGetPointer(value));
+  if (VARATT_IS_EXTENDED(text) && !VARATT_IS_SHORT(text)) {
+    text = pg::guarded([text] {
+      return static_cast<const struct varlena*>(
+          pg_detoast_datum_packed(const_cast<struct varlena*>(text)));
+    });
+  }
+  return {VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text)};
+}
+
+}  // namespace
+
+// ops.request_is_valid(method, route text, status integer, duration_ms double precision,
+//                      sqlstate text) RETURNS boolean: ops.request_log's CHECK, once per row.
+EXPENSE_OPS_FUNCTION(expense_ops_request_is_valid) {
+  for (int required = 0; required < 4; ++required) {
+    if (PG_ARGISNULL(required)) {
+      PG_RETURN_BOOL(false);
+    }
+  }
+  core::ingest::RequestValues row{text_in_place(fcinfo, 0), text_in_place(fcinfo, 1),
+                                  PG_GETARG_INT32(2), PG_GETARG_FLOAT8(3), std::nullopt};
+  if (!PG_ARGISNULL(4)) {
+    row.sqlstate = text_in_place(fcinfo, 4);
+  }
+  PG_RETURN_BOOL(core::ingest::request_values_valid(row));
+}

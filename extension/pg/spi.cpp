@@ -97,4 +97,13 @@ SpiRows execute_read_only(SPIPlanPtr plan, Datum* parameters) {
   return SpiRows(SPI_tuptable, SPI_processed);
 }
 
+std::uint64_t execute_writing(SPIPlanPtr plan, Datum* parameters, int expected) {
+  const int status = guarded([&] { return SPI_execute_plan(plan, parameters, nullptr, false, 0); });
+  if (status != expected) {
+    throw std::runtime_error(std::string("SPI_execute_plan failed: ") +
+                             SPI_result_code_string(status));
+  }
+  return SPI_processed;
+}
+
 }  // namespace expense_ops::pg

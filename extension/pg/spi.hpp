@@ -67,4 +67,8 @@ SPIPlanPtr kept_plan(SPIPlanPtr& cache, const char* sql, int nargs = 0, Oid* arg
 // the connection ends.
 SpiRows execute_read_only(SPIPlanPtr plan, Datum* parameters = nullptr);
 
+// Runs a plan that writes, with its parameters (none NULL); `expected` is the SPI status it must
+// end with (SPI_OK_INSERT, say). Returns the rows it processed.
+std::uint64_t execute_writing(SPIPlanPtr plan, Datum* parameters, int expected);
+
 }  // namespace expense_ops::pg

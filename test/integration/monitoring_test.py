@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Monitoring loads from two connections at once, as the worker's LOGIN role: two loads that need
-the same new partition both succeed, and a load racing a rollup is never lost from it.
+the same new partition both succeed, and a load racing a rollup (through the loading functions
+or a COPY straight into the log) is never lost from it.
 
 Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtures.py.
 """
 
+import io
 import json
 import sys
 import threading
@@ -77,15 +79,9 @@ def main(database, worker_dsn):
         check(f"race {attempt + 1}: two loads into a new day at once both succeed",
               results == [[0], [0]], repr(results))
 
-    # A load that marks a minute while a rollup is clearing the marks: the rollup waits for it,
-    # and the minute's rollup counts the load's row.
-    with first.cursor() as cursor:
-        cursor.execute("SELECT * FROM ops.rollup_requests(%s)", (AT,))
-    first.commit()
-    ingest(first, [("2026-06-10T11:00:10Z", 3)])  # marks 11:00 again, committed
-    first.commit()
-    ingest(second, [("2026-06-10T11:00:20Z", 4)])  # marks it once more, not yet committed
-
+    # A load racing a rollup, through ingest_requests or a COPY straight into the log by its
+    # owner: the rollup neither waits for it nor sees it, the load's mark outlives the rollup,
+    # and the next rollup counts the load's rows. Nothing waits for anything.
     def roll_up():
         with first.cursor() as cursor:
             cursor.execute("SELECT minutes FROM ops.rollup_requests(%s)", (AT,))
@@ -93,18 +89,58 @@ def main(database, worker_dsn):
         first.commit()
         return minutes
 
-    rollup, outcome = in_thread(roll_up)
-    rollup.join(1.0)
-    check("a rollup waits for a load that marked a minute it is about to clear", rollup.is_alive(),
-          repr(outcome))
-    second.commit()
-    rollup.join(20)
-    requests_at_11 = fixtures.value(
-        database, "SELECT requests FROM ops.request_rollups WHERE minute = '2026-06-10 11:00Z'")
-    check("and then counts the load's row in that minute", outcome == [1] and requests_at_11 == 3,
-          repr((outcome, requests_at_11)))
+    def rolled(minute):
+        return fixtures.value(database, f"SELECT requests FROM ops.request_rollups WHERE minute = '{minute}'")
+
+    roll_up()
+    ingest(first, [("2026-06-10T11:00:10Z", 3)])  # marks 11:00 again, committed
+    first.commit()
+    owner = fixtures.connect(database, autocommit=False)
+    loads = {
+        "ingest_requests": lambda: ingest(second, [("2026-06-10T11:00:20Z", 4)]),
+        "a COPY": lambda: owner.cursor().copy_expert(
+            "COPY ops.request_log (at, method, route, status, duration_ms) FROM STDIN (FORMAT csv)",
+            io.StringIO("2026-06-10T11:00:30Z,GET,/expenses,200,6\n2026-06-10T11:05:40Z,GET,/expenses,200,7\n")),
+    }
+    expected_at_1100 = 2  # the two committed rows from the loads above
+    for name, load in loads.items():
+        load()  # marks its minutes, not committed
+        connection = second if name == "ingest_requests" else owner
+        rollup, outcome = in_thread(roll_up)
+        rollup.join(10)
+        check(f"a rollup does not wait for an uncommitted load through {name}",
+              not rollup.is_alive() and len(outcome) == 1 and not isinstance(outcome[0], Exception),
+              repr(outcome))
+        check(f"nor counts its rows", rolled("2026-06-10 11:00Z") == expected_at_1100,
+              repr(rolled("2026-06-10 11:00Z")))
+        connection.commit()
+        expected_at_1100 += 1
+        marks = fixtures.value(database, "SELECT count(*) FROM ops.request_minutes_to_roll WHERE minute = '2026-06-10 11:00Z'")
+        check(f"the mark of the load through {name} outlives that rollup", marks == 1, repr(marks))
+        rollup, outcome = in_thread(roll_up)
+        rollup.join(20)
+        check(f"and the next rollup counts its rows", outcome and outcome[0] >= 1
+              and rolled("2026-06-10 11:00Z") == expected_at_1100, repr((outcome, rolled("2026-06-10 11:00Z"))))
+    check("a COPY's other minute is counted too", rolled("2026-06-10 11:05Z") == 1, repr(rolled("2026-06-10 11:05Z")))
     marks = fixtures.value(database, "SELECT count(*) FROM ops.request_minutes_to_roll")
     check("leaving no mark behind", marks == 0, repr(marks))
+
+    # Two loads that write the same minutes in opposite orders, both open at once: marks are
+    # plain inserts, so neither waits for the other (and they cannot deadlock).
+    owner_load = lambda rows: owner.cursor().copy_expert(
+        "COPY ops.request_log (at, method, route, status, duration_ms) FROM STDIN (FORMAT csv)",
+        io.StringIO("".join(f"{at},GET,/expenses,200,1\n" for at in rows)))
+    ingest(second, [("2026-06-10T11:10:10Z", 1), ("2026-06-10T11:11:10Z", 1)])
+    racer, outcome = in_thread(lambda: owner_load(["2026-06-10T11:11:20Z", "2026-06-10T11:10:20Z"]))
+    racer.join(10)
+    check("two open loads of the same minutes in opposite orders do not wait for each other",
+          not racer.is_alive() and outcome == [None], repr(outcome))
+    second.commit()
+    owner.commit()
+    roll_up()
+    both = fixtures.value(database, "SELECT sum(requests) FROM ops.request_rollups WHERE minute IN ('2026-06-10 11:10Z', '2026-06-10 11:11Z')")
+    check("and the rollup counts all four rows", both == 4, repr(both))
+    owner.close()
 
     for connection in (first, second):
         connection.close()

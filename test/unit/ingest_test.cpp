@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace requests = expense_ops::core::ingest;
 using expense_ops::core::Instant;
@@ -174,4 +179,60 @@ TEST(Ingest, JsonlogEntries) {
   EXPECT_EQ(
       problem_of([](auto& e) { e.timestamp = "2026-12-01 10:00:00 CET"; }),
       "timestamp: \"2026-12-01 10:00:00 CET\" is not an ISO 8601 instant with an offset or Z");
+}
+
+// The log's CHECK (request_values_valid) and the loading functions (request_problem) must agree,
+// or a row refused by one path is stored by the other.
+TEST(Ingest, TheLogsCheckFollowsTheLoadingRules) {
+  struct Case {
+    const char* method;
+    std::string route;
+    std::int64_t status;
+    double duration_ms;
+    std::optional<std::string_view> sqlstate;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double infinity = std::numeric_limits<double>::infinity();
+  const std::vector<Case> cases = {
+      {"GET", "/expenses", 200, 12.5, std::nullopt},
+      {"OPTIONS", "/", 599, 0, "22P02"},
+      {"HEAD", "/" + std::string(199, 'x'), 100, 86'400'000, std::nullopt},
+      {"get", "/expenses", 200, 1, std::nullopt},
+      {"BREW", "/expenses", 200, 1, std::nullopt},
+      {"", "/expenses", 200, 1, std::nullopt},
+      {"GET", "expenses", 200, 1, std::nullopt},
+      {"GET", "", 200, 1, std::nullopt},
+      {"GET", "/a\nb", 200, 1, std::nullopt},
+      {"GET", "/a\x7f", 200, 1, std::nullopt},
+      {"GET", "/" + std::string(200, 'x'), 200, 1, std::nullopt},
+      {"GET", "/x", 99, 1, std::nullopt},
+      {"GET", "/x", 600, 1, std::nullopt},
+      {"GET", "/x", -200, 1, std::nullopt},
+      {"GET", "/x", 200, -0.5, std::nullopt},
+      {"GET", "/x", 200, nan, std::nullopt},
+      {"GET", "/x", 200, infinity, std::nullopt},
+      {"GET", "/x", 500, 1, "28p01"},
+      {"GET", "/x", 500, 1, "2801"},
+      {"GET", "/x", 500, 1, ""},
+  };
+  int accepted = 0;
+  for (const Case& c : cases) {
+    const requests::RequestValues values{c.method, c.route, c.status, c.duration_ms, c.sqlstate};
+    requests::RequestText text = good_row();
+    text.method = c.method;
+    text.route = c.route;
+    const std::string status = std::to_string(c.status);
+    text.status = status;
+    // What a writer would send for the double; NaN and infinity as PostgreSQL prints them.
+    const std::string duration = std::isnan(c.duration_ms)   ? "NaN"
+                                 : std::isinf(c.duration_ms) ? "Infinity"
+                                                             : std::to_string(c.duration_ms);
+    text.duration_ms = duration;
+    text.sqlstate = c.sqlstate;
+    const bool valid = requests::request_values_valid(values);
+    EXPECT_EQ(valid, problem(text) == "<none>") << c.method << " " << c.route << " " << c.status
+                                                << " " << duration << " -> " << problem(text);
+    accepted += valid ? 1 : 0;
+  }
+  EXPECT_EQ(accepted, 3);
 }
