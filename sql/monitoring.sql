@@ -271,6 +271,28 @@ INSERT INTO ops.request_log (at, method, route, status, duration_ms, sqlstate) V
 -- A route long enough to be compressed is read whole (and refused).
 INSERT INTO ops.request_log (at, method, route, status, duration_ms) VALUES ('2026-06-10 12:07Z', 'GET', '/' || repeat('x', 100000), 200, 1);
 SELECT count(*) AS refused_rows_kept FROM ops.request_log WHERE at = '2026-06-10 12:07Z';
+-- A valid route that arrives as a pointer to a value stored out of line (INSERT ... SELECT from a
+-- table that keeps it in TOAST) is read whole, and kept.
+CREATE TEMP TABLE wide_source (route text, padding text);
+ALTER TABLE wide_source ALTER COLUMN route SET STORAGE EXTERNAL, ALTER COLUMN padding SET STORAGE PLAIN;
+INSERT INTO wide_source VALUES ('/' || repeat('r', 150), repeat('p', 7000));
+INSERT INTO ops.request_log (at, method, route, status, duration_ms)
+SELECT '2026-06-10 12:08Z', 'GET', route, 200, 1 FROM wide_source;
+SELECT length(route) AS toasted_route_kept FROM ops.request_log WHERE at = '2026-06-10 12:08Z';
+-- Rows changed or deleted mark their minutes again, old and new: an update that leaves `at`
+-- alone never reaches an index.
+DELETE FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:08Z';
+UPDATE ops.request_log SET route = '/short' WHERE at = '2026-06-10 12:08Z';
+UPDATE ops.request_log SET at = '2026-06-10 12:09:30Z' WHERE at = '2026-06-10 12:08Z';
+SELECT DISTINCT minute AS marked_by_updates FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:08Z' ORDER BY 1;
+DELETE FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:08Z';
+DELETE FROM ops.request_log WHERE at = '2026-06-10 12:09:30Z';
+SELECT minute AS marked_by_delete FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:08Z' ORDER BY 1;
+DELETE FROM ops.request_minutes_to_roll WHERE minute >= '2026-06-10 12:08Z';
+CREATE TEMP TABLE fake_rows (at timestamptz);
+INSERT INTO fake_rows VALUES ('2026-06-10 12:00Z');
+CREATE TRIGGER mark AFTER DELETE ON fake_rows FOR EACH ROW EXECUTE FUNCTION ops.mark_changed_minutes();
+DELETE FROM fake_rows;
 SELECT ops.request_is_valid('GET', '/x', 200, 0, NULL) AS valid, ops.request_is_valid('GET', '/x', 200, 0, '22P02') AS with_sqlstate,
        ops.request_is_valid(NULL, '/x', 200, 0, NULL) AS without_method;
 

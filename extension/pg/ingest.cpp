@@ -85,11 +85,12 @@ EXPENSE_OPS_FUNCTION(expense_ops_log_entry_problem) {
 namespace {
 
 // A text argument read in place: a short or plain varlena needs no copy. One that is compressed
-// or stored out of line is detoasted (which may raise), into the function's memory context.
+// or a pointer to a value stored elsewhere (an INSERT ... SELECT from a toasted table passes
+// those) is detoasted, which may raise, into the function's memory context.
 std::string_view text_in_place(FunctionCallInfo fcinfo, int argument) {
   Datum value = PG_GETARG_DATUM(argument);
   const struct varlena* text = reinterpret_cast<const struct varlena*>(DatumGetPointer(value));
-  if (VARATT_IS_EXTENDED(text) && !VARATT_IS_SHORT(text)) {
+  if (VARATT_IS_EXTERNAL(text) || VARATT_IS_COMPRESSED(text)) {
     text = pg::guarded([text] {
       return static_cast<const struct varlena*>(
           pg_detoast_datum_packed(const_cast<struct varlena*>(text)));

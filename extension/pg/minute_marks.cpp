@@ -2,13 +2,15 @@
 //
 // ops.rollup_requests() rebuilds the minutes listed in ops.request_minutes_to_roll, so every row
 // that reaches ops.request_log must mark its minute in the same transaction, late rows and COPY
-// included. A statement trigger with a transition table did that, and made COPY into the
-// partitioned log take rows one by one (PostgreSQL 15 gives up multi-inserts for a partitioned
-// table with transition tables): 0.43x the rows a second of a plain table. An index is told of
-// every row on every path (INSERT, COPY with its multi-inserts, partition routing, logical
-// replication, triggers disabled or not), so an index whose aminsert only notes the row's
-// minute costs a few nanoseconds a row. It writes a mark the first time the transaction meets a
-// minute (core/minute_marks.hpp) and holds no data: it can answer no query and never does.
+// included. (Rows changed or deleted mark theirs with a row trigger, mark_changed_minutes: an
+// update that leaves `at` alone is HOT and never reaches an index.) A statement trigger with a
+// transition table did that, and made COPY into the partitioned log take rows one by one
+// (PostgreSQL 15 gives up multi-inserts for a partitioned table with transition tables): 0.43x the
+// rows a second of a plain table. An index is told of every row on every path (INSERT, COPY with
+// its multi-inserts, partition routing, logical replication, triggers disabled or not), so an index
+// whose aminsert only notes the row's minute costs a few nanoseconds a row. It writes a mark the
+// first time the transaction meets a minute (core/minute_marks.hpp) and holds no data: it can
+// answer no query and never does.
 //
 // It serves ops.request_log's partitions only: building it on anything else is refused, and so
 // is an insert through it into anything else.
@@ -37,7 +39,8 @@ constexpr pg::QualifiedName kRequestLog{"ops", "request_log"};
 constexpr pg::QualifiedName kMinutesToRoll{"ops", "request_minutes_to_roll"};
 
 core::TransactionMinuteMarks transaction_marks;
-bool transaction_callbacks_registered = false;
+bool transaction_callback_registered = false;
+bool subtransaction_callback_registered = false;
 
 // C callbacks from xact.c. They only touch the C++ set, whose operations do not throw here:
 // erasing and re-tagging entries allocates nothing.
@@ -184,12 +187,13 @@ bool insert(Relation index, Datum* values, bool* isnull, ItemPointer, Relation h
   pg::at_boundary("expense_ops_minute_marks insert", [&] {
     if (index->rd_amcache == nullptr) {
       check_call_site(heap, index);
-      if (!transaction_callbacks_registered) {
-        pg::guarded([] {
-          RegisterXactCallback(forget_marks_at_transaction_end, nullptr);
-          RegisterSubXactCallback(follow_subtransactions, nullptr);
-        });
-        transaction_callbacks_registered = true;
+      if (!transaction_callback_registered) {
+        pg::guarded([] { RegisterXactCallback(forget_marks_at_transaction_end, nullptr); });
+        transaction_callback_registered = true;
+      }
+      if (!subtransaction_callback_registered) {
+        pg::guarded([] { RegisterSubXactCallback(follow_subtransactions, nullptr); });
+        subtransaction_callback_registered = true;
       }
       index->rd_amcache = pg::guarded(
           [index] { return MemoryContextAllocZero(index->rd_indexcxt, sizeof(CheckedIndex)); });

@@ -222,11 +222,14 @@ GRANT SELECT ON ops.request_rollups TO expense_ops_admin, expense_ops_worker;
 -- Each transaction adds its own mark, a plain insert: no loader waits for another or for a
 -- rollup, and none can deadlock with another over marks taken in a different order.
 CREATE TABLE ops.request_minutes_to_roll (
-  minute   timestamptz NOT NULL,
+  mark_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- a replica identity, for publications
+  minute    timestamptz NOT NULL,
   marked_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX request_minutes_to_roll_minute ON ops.request_minutes_to_roll (minute);
 COMMENT ON TABLE ops.request_minutes_to_roll IS 'Minutes with requests not yet in ops.request_rollups: each transaction that inserts into ops.request_log adds a mark for each minute it wrote to (index request_log_minute_marks); ops.rollup_requests() clears them';
+COMMENT ON COLUMN ops.request_minutes_to_roll.mark_id IS 'Numbers the marks';
+COMMENT ON SEQUENCE ops.request_minutes_to_roll_mark_id_seq IS 'Numbers the marks';
 COMMENT ON COLUMN ops.request_minutes_to_roll.minute IS 'The minute (UTC)';
 COMMENT ON COLUMN ops.request_minutes_to_roll.marked_at IS 'When the transaction that marked it started';
 COMMENT ON INDEX ops.request_minutes_to_roll_minute IS 'The rollup clears, and the metrics look up, marks by minute';
@@ -262,6 +265,36 @@ COMMENT ON FUNCTION ops.forget_minute_marks() IS
 REVOKE ALL ON FUNCTION ops.forget_minute_marks() FROM PUBLIC;
 CREATE TRIGGER forget_minute_marks AFTER DELETE OR UPDATE OR TRUNCATE ON ops.request_minutes_to_roll
   FOR EACH STATEMENT EXECUTE FUNCTION ops.forget_minute_marks();
+-- Fires in a logical replication subscriber too (session_replication_role = replica).
+ALTER TABLE ops.request_minutes_to_roll ENABLE ALWAYS TRIGGER forget_minute_marks;
+
+-- An index hears of new rows only, and not of an update that leaves `at` alone (HOT): rows
+-- changed or deleted mark their old and new minutes here. Only the log's owner may change it,
+-- so this is rare, and row by row is fine.
+CREATE FUNCTION ops.mark_changed_minutes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_LEVEL <> 'ROW' OR TG_WHEN <> 'AFTER' OR TG_OP NOT IN ('UPDATE', 'DELETE')
+     OR NOT EXISTS (SELECT FROM pg_inherits i
+                     WHERE i.inhrelid = TG_RELID AND i.inhparent = 'ops.request_log'::regclass) THEN
+    RAISE EXCEPTION 'ops.mark_changed_minutes() fires only AFTER UPDATE or DELETE on the partitions of ops.request_log, for each row'
+      USING ERRCODE = expense.sqlstate('trigger_protocol');
+  END IF;
+  INSERT INTO ops.request_minutes_to_roll (minute)
+  VALUES (date_trunc('minute', OLD.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO ops.request_minutes_to_roll (minute)
+    VALUES (date_trunc('minute', NEW.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ops.mark_changed_minutes() IS
+  'AFTER UPDATE or DELETE on the partitions of ops.request_log, each row: marks the old and new minutes for ops.rollup_requests()';
+REVOKE ALL ON FUNCTION ops.mark_changed_minutes() FROM PUBLIC;
+CREATE TRIGGER mark_changed_minutes AFTER UPDATE OR DELETE ON ops.request_log
+  FOR EACH ROW EXECUTE FUNCTION ops.mark_changed_minutes();
+ALTER TABLE ops.request_log ENABLE ALWAYS TRIGGER mark_changed_minutes;
 
 INSERT INTO ops.partition_settings (parent, granularity, retention) VALUES
   ('ops.check_results', 'day', '30 days'),
