@@ -140,7 +140,7 @@ bench:
 
 # Every C++ source and header of the project, for clang-format and clang-tidy.
 CXX_FILES  = $(sort $(wildcard extension/core/*.cpp extension/core/*.hpp extension/pg/*.cpp extension/pg/*.hpp \
-                               worker/*.cpp worker/*.hpp test/unit/*.cpp test/probes/*.cpp bench/*.cpp))
+                               worker/*.cpp worker/*.hpp worker/jobs/*.cpp test/unit/*.cpp test/probes/*.cpp bench/*.cpp))
 
 format:
 	clang-format -i $(CXX_FILES)
@@ -154,7 +154,7 @@ format-check:
 TIDY_GLUE_FLAGS = -std=c++17 -x c++ -I$(CURDIR)/extension -isystem $(includedir_server) -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
 tidy:
 	@test -f build/compile_commands.json || { echo "run make cmake-build first"; exit 1; }
-	run-clang-tidy -quiet -j 2 -p build '$(CURDIR)/(extension/core|worker)/[^/]*\.cpp$$' >tidy.log 2>&1 || { cat tidy.log; exit 1; }
+	run-clang-tidy -quiet -j 2 -p build '$(CURDIR)/(extension/core|worker|worker/jobs)/[^/]*\.cpp$$' >tidy.log 2>&1 || { cat tidy.log; exit 1; }
 	printf '%s\n' $(GLUE_SRCS) test/probes/*.cpp | xargs -P 2 -I{} \
 		clang-tidy -quiet {} -- $(TIDY_GLUE_FLAGS) >>tidy.log 2>&1 || { cat tidy.log; exit 1; }
 	@! grep -E "(warning|error): " tidy.log || { echo "clang-tidy found the above"; exit 1; }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "worker/job.hpp"
 #include "worker/redact.hpp"
 
 namespace expense_ops::worker {
@@ -16,6 +17,10 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* kEnvironmentPrefix = "EXPENSE_OPS_";
+
+std::string interval_option(const std::string& job) {
+  return job + "-interval";
+}
 
 po::options_description describe_options() {
   po::options_description options("expense-ops-worker options");
@@ -30,11 +35,6 @@ po::options_description describe_options() {
      "can read a command line, so give one with a password in the file or the environment")
     ("worker-id", po::value<std::string>(),
      "name of this worker in ops.worker_heartbeats (default: the host name)")
-    ("heartbeat-interval", po::value<double>()->default_value(10.0),
-     "seconds between heartbeats; api.health() degrades after 3 missed ones")
-    ("sla-refresh-interval", po::value<double>()->default_value(15.0),
-     "seconds between SLA refreshes, calls of ops.refresh_sla_transitions(); at_risk and "
-     "breached transitions are recorded at most this late")
     ("reconnect-initial-delay", po::value<double>()->default_value(1.0),
      "seconds before the first reconnection attempt; doubles after each failure")
     ("reconnect-max-delay", po::value<double>()->default_value(30.0),
@@ -42,6 +42,12 @@ po::options_description describe_options() {
     ("log-level", po::value<std::string>()->default_value("info"),
      "trace, debug, info, warn or error");
   // clang-format on
+  // One interval for each job, whichever file registered it.
+  for (const JobSpec& job : registered_jobs()) {
+    options.add_options()(interval_option(job.name).c_str(),
+                          po::value<double>()->default_value(job.default_interval_seconds),
+                          job.help.c_str());
+  }
   return options;
 }
 
@@ -226,8 +232,11 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
   if (config.worker_id.empty()) {
     throw ConfigError("--worker-id must not be empty");
   }
+  for (const JobSpec& job : registered_jobs()) {
+    const std::string option = interval_option(job.name);
+    config.job_intervals[job.name] = bounded_seconds(values, option.c_str(), 0.1, 86400);
+  }
   config.heartbeat_interval = bounded_seconds(values, "heartbeat-interval", 0.1, 3600);
-  config.sla_refresh_interval = bounded_seconds(values, "sla-refresh-interval", 0.1, 3600);
   config.reconnect_initial_delay = bounded_seconds(values, "reconnect-initial-delay", 0.01, 3600);
   config.reconnect_max_delay = bounded_seconds(values, "reconnect-max-delay", 0.01, 86400);
   if (config.reconnect_max_delay < config.reconnect_initial_delay) {

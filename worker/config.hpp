@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -23,11 +24,15 @@ struct WorkerConfig {
   std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
   DsnSummary dsn_summary;  // parsed by libpq: a malformed DSN is a ConfigError
   std::string worker_id;   // defaults to the host name
-  Seconds heartbeat_interval{10.0};
-  Seconds sla_refresh_interval{15.0};  // between calls of ops.refresh_sla_transitions()
+  // Every registered job's interval (worker/job.hpp), by job name, from its <name>-interval key.
+  std::map<std::string, Seconds> job_intervals;
+  Seconds heartbeat_interval{10.0};  // job_intervals["heartbeat"], which the database is told
   Seconds reconnect_initial_delay{1.0};
   Seconds reconnect_max_delay{30.0};
   std::string log_level = "info";
+
+  // The interval of a registered job; throws std::out_of_range for any other name.
+  Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }
 };
 
 // A configuration the worker cannot run with. The message names the offending option, and never

@@ -53,13 +53,16 @@ int main(int argc, char** argv) {
   setenv("PGAPPNAME", "expense-ops-worker", 0);
 
   const WorkerIdentity identity = current_identity(config);
+  expense_ops::core::json::Object intervals;
+  for (const auto& [job, interval] : config.job_intervals) {
+    intervals.emplace_back(job, interval.count());
+  }
   log::info("started", {{"worker_id", identity.worker_id},
                         {"host", identity.host},
                         {"pid", identity.pid},
                         {"version", identity.version},
                         {"dsn_from", config.dsn_origin},
-                        {"heartbeat_interval_seconds", config.heartbeat_interval.count()},
-                        {"sla_refresh_interval_seconds", config.sla_refresh_interval.count()}});
+                        {"interval_seconds", intervals}});
   if (config.dsn_origin == kDsnFromCommandLine && config.dsn_summary.has_password) {
     log::warn("dsn_password_on_command_line",
               {{"hint",

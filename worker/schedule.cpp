@@ -26,10 +26,17 @@ std::vector<Schedule::JobId> Schedule::due(SteadyTime now) const {
   return due_jobs;
 }
 
-void Schedule::completed(JobId job, SteadyTime finished) {
+std::size_t Schedule::completed(JobId job, SteadyTime finished) {
   Job& entry = jobs_.at(job);
   const SteadyTime on_cadence = entry.next_due + entry.interval;
-  entry.next_due = on_cadence > finished ? on_cadence : finished + entry.interval;
+  if (on_cadence > finished) {
+    entry.next_due = on_cadence;
+    return 0;
+  }
+  // The due instants next_due + k * interval, k >= 1, that are not after `finished`.
+  const auto skipped = (finished - entry.next_due) / entry.interval;
+  entry.next_due = finished + entry.interval;
+  return static_cast<std::size_t>(skipped);
 }
 
 void Schedule::make_all_due(SteadyTime now) {

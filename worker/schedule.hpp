@@ -32,8 +32,9 @@ class Schedule {
   // the job's cadence, one interval after the instant it was due, so the time a run takes does
   // not make the schedule drift. If that instant is not still ahead (the clock leapt, or the
   // run or another job ran long) the missed runs are dropped rather than replayed back to back,
-  // and the next run comes one full interval after `finished`.
-  void completed(JobId job, SteadyTime finished);
+  // and the next run comes one full interval after `finished`. Returns how many runs were
+  // dropped that way: the due instants that passed while this run was going (or the clock leapt).
+  std::size_t completed(JobId job, SteadyTime finished);
 
   // Makes every job due at `now`. After a (re)connection nothing has run for a while: beat at
   // once so that health recovers, and catch up on the SLA transitions.

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The worker against a live cluster: its heartbeat drives api.health(), it stops cleanly on
-SIGTERM and SIGINT, bad configuration exits 2 without echoing secrets, and it survives an
+"""The worker against a live cluster: its heartbeat drives api.health(), each job runs on its own
+thread and connection (a job stuck on a lock holds up no other), it stops cleanly on SIGTERM and
+SIGINT, bad configuration exits 2 without echoing secrets, and it survives an
 unreachable database and a PostgreSQL restart.
 
 It stops and restarts the test cluster (CLUSTER_BASE), so no other file may run meanwhile.
@@ -53,7 +54,8 @@ def heartbeat_drives_health(work):
 def clean_shutdown(work):
     diag("clean shutdown")
     with heartbeat(os.path.join(work, "term.log")) as worker:
-        wait_until(10, lambda: health_is("ok"))
+        # Its own connection, not only health: an earlier worker's beats may still keep it ok.
+        wait_until(10, lambda: '"event":"connected"' in worker.output() and health_is("ok"))
         worker.signal(signal.SIGTERM)
         term_started = time.monotonic()
         status = worker.wait()
@@ -119,7 +121,7 @@ def outage_and_restart(work, cluster_base):
     diag("the database goes away and comes back")
     with heartbeat(os.path.join(work, "outage.log"), "--reconnect-initial-delay", "0.2",
                    "--reconnect-max-delay", "0.8") as worker:
-        wait_until(10, lambda: health_is("ok"))
+        wait_until(10, lambda: '"event":"connected"' in worker.output() and health_is("ok"))
         fixtures.cluster_stop(cluster_base)
         check("the worker notices the lost connection", wait_until(10, lambda: worker.count("connection_lost") >= 1))
         time.sleep(3)
@@ -143,8 +145,49 @@ def outage_and_restart(work, cluster_base):
                                                      " WHERE worker_id = 'it-worker'", (before,))))
 
 
+def jobs_run_apart(work):
+    diag("each job on a thread and a connection of its own")
+    blocker = fixtures.connect(DATABASE, autocommit=False)
+    with blocker.cursor() as cursor:
+        # What ops.rollup_requests() takes first: its runs wait here until the test lets go.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('ops.rollup_requests'))")
+    with heartbeat(os.path.join(work, "jobs.log"), "--log-level", "debug", "--rollup-requests-interval", "0.5",
+                   "--evaluate-alerts-interval", "0.5", "--sample-statements-interval", "0.5") as worker:
+        wait_until(10, lambda: health_is("ok"))
+        first = value(DATABASE, "SELECT last_seen FROM ops.worker_heartbeats WHERE worker_id = 'it-worker'")
+        time.sleep(3)
+        check("while a rollup waits on a lock, the heartbeat goes on",
+              value(DATABASE, "SELECT last_seen > %s FROM ops.worker_heartbeats WHERE worker_id = 'it-worker'",
+                    (first,)) and health_is("ok"))
+        check("and so do the other jobs", wait_until(10, lambda: worker.count("evaluate_alerts") >= 2
+                                                     and worker.count("sample_statements") >= 2),
+              tail(worker.output(), 5))
+        sessions = value(DATABASE, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'it_worker'")
+        check(f"one session a job ({sessions})", sessions == 6, str(sessions))
+        blocker.rollback()
+        check("the rollup finishes once the lock is let go",
+              wait_until(10, lambda: worker.count("rollup_requests") >= 1), tail(worker.output(), 5))
+        check("and says how many runs it skipped meanwhile, rather than running them back to back",
+              wait_until(5, lambda: re.search(r'"event":"job_overran","job":"rollup-requests",[^}]*"runs_skipped":[1-9]',
+                                              worker.output()) is not None), tail(worker.output(), 5))
+        check("the alert rules were evaluated (the Watchdog fires)",
+              value(DATABASE, "SELECT count(*) FROM ops.alerts a WHERE a.rule = 'Watchdog'"
+                              " AND a.state = 'firing'") == 1)
+        check("the partitions ahead were made",
+              value(DATABASE, "SELECT to_regclass('ops.request_log_' || to_char(now() AT TIME ZONE 'UTC' + interval '1 day', 'YYYYMMDD')) IS NOT NULL"))
+        worker.stop()
+        log = worker.output()
+    connected = re.findall(r'"level":"(\w+)","event":"connected","job":"([a-z-]+)"', log)
+    check("only the heartbeat's connection is news at info; the others say it at debug",
+          sorted(connected) == [("debug", job) for job in
+                                ("evaluate-alerts", "maintain-partitions", "rollup-requests", "sample-statements",
+                                 "sla-refresh")] + [("info", "heartbeat")], repr(connected))
+    blocker.close()
+
+
 def main(work, cluster_base):
     heartbeat_drives_health(work)
+    jobs_run_apart(work)
     clean_shutdown(work)
     bad_configuration(work)
     secrets_stay_out(work)

@@ -56,7 +56,7 @@ TEST(WorkerConfig, DefaultsNeedOnlyADsn) {
   EXPECT_EQ(parsed.config.dsn, "host=/tmp dbname=x");
   EXPECT_EQ(parsed.config.worker_id, "this-host");
   EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 10.0);
-  EXPECT_DOUBLE_EQ(parsed.config.sla_refresh_interval.count(), 15.0);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("sla-refresh").count(), 15.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_initial_delay.count(), 1.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_max_delay.count(), 30.0);
   EXPECT_EQ(parsed.config.log_level, "info");
@@ -142,16 +142,18 @@ TEST(WorkerConfig, HelpAndVersionNeedNoDsn) {
 
 TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
   EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "2.5"})
-                       .config.sla_refresh_interval.count(),
+                       .config.interval_of("sla-refresh")
+                       .count(),
                    2.5);
   FakeEnvironment environment{
       {{"EXPENSE_OPS_DSN", "dbname=x"}, {"EXPENSE_OPS_SLA_REFRESH_INTERVAL", "30"}}};
-  EXPECT_DOUBLE_EQ(parse({}, environment).config.sla_refresh_interval.count(), 30.0);
+  EXPECT_DOUBLE_EQ(parse({}, environment).config.interval_of("sla-refresh").count(), 30.0);
   EXPECT_DOUBLE_EQ(
-      parse({"--sla-refresh-interval", "5"}, environment).config.sla_refresh_interval.count(), 5.0);
+      parse({"--sla-refresh-interval", "5"}, environment).config.interval_of("sla-refresh").count(),
+      5.0);
   const std::string path = write_file("dsn = dbname=x\nsla-refresh-interval = 60\n");
-  EXPECT_DOUBLE_EQ(parse({"--config", path}).config.sla_refresh_interval.count(), 60.0);
-  EXPECT_DOUBLE_EQ(parse({"--config", path}, environment).config.sla_refresh_interval.count(),
+  EXPECT_DOUBLE_EQ(parse({"--config", path}).config.interval_of("sla-refresh").count(), 60.0);
+  EXPECT_DOUBLE_EQ(parse({"--config", path}, environment).config.interval_of("sla-refresh").count(),
                    30.0);
   std::remove(path.c_str());
 }
@@ -159,22 +161,29 @@ TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
 TEST(WorkerConfig, SlaRefreshIntervalIsIndependentOfTheHeartbeat) {
   const auto parsed = parse({"--dsn", "dbname=x", "--heartbeat-interval", "1"});
   EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 1.0);
-  EXPECT_DOUBLE_EQ(parsed.config.sla_refresh_interval.count(), 15.0);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("sla-refresh").count(), 15.0);
 }
 
-TEST(WorkerConfig, SlaRefreshIntervalIsBounded) {
+TEST(WorkerConfig, JobIntervalsAreBounded) {
+  // Every job's interval (worker/jobs/) lies between 0.1 s and a day.
   EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "0.1"})
-                       .config.sla_refresh_interval.count(),
+                       .config.interval_of("sla-refresh")
+                       .count(),
                    0.1);
-  EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "3600"})
-                       .config.sla_refresh_interval.count(),
-                   3600.0);
-  for (const char* bad : {"0", "0.05", "-1", "3600.5", "nan", "inf"}) {
+  EXPECT_DOUBLE_EQ(parse({"--dsn", "dbname=x", "--sla-refresh-interval", "86400"})
+                       .config.interval_of("sla-refresh")
+                       .count(),
+                   86400.0);
+  for (const char* bad : {"0", "0.05", "-1", "86400.5", "nan", "inf"}) {
     EXPECT_NE(config_error({"--dsn", "dbname=x", "--sla-refresh-interval", bad})
-                  .find("--sla-refresh-interval must be between 0.1 and 3600 seconds"),
+                  .find("--sla-refresh-interval must be between 0.1 and 86400 seconds"),
               std::string::npos)
         << bad;
   }
+  // The heartbeat's is also what api.health() judges staleness by: at most an hour.
+  EXPECT_NE(config_error({"--dsn", "dbname=x", "--heartbeat-interval", "3601"})
+                .find("--heartbeat-interval must be between 0.1 and 3600 seconds"),
+            std::string::npos);
   EXPECT_NE(config_error({"--dsn", "dbname=x", "--sla-refresh-interval", "often"})
                 .find("sla-refresh-interval"),
             std::string::npos);

@@ -1,0 +1,17 @@
+// Evaluates the alert rules and queues their notifications (ops.evaluate_alerts,
+// extension/sql/alerting.sql). The function takes a lock, so two workers never double a transition.
+#include "worker/sql_function_job.hpp"
+
+namespace expense_ops::worker {
+
+namespace {
+
+const JobRegistration kRegistration{sql_function_job(
+    "evaluate-alerts", 15,
+    "seconds between evaluations of the alert rules, calls of ops.evaluate_alerts()",
+    {"ops.evaluate_alerts", "ops.evaluate_alerts(timestamptz,text[])",
+     "SELECT transitions, notifications FROM ops.evaluate_alerts()", "evaluate_alerts", "0.6.0"})};
+
+}  // namespace
+
+}  // namespace expense_ops::worker
