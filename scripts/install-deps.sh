@@ -7,6 +7,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libboost-program-options-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev nlohmann-json3-dev  # the worker's http and tcp checks
   libgtest-dev libbenchmark-dev
   libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata libicu-dev iso-codes
   postgresql-15-tdigest  # the peer of the latency sketch benchmark (bench/latency_sketch.sh)

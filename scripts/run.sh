@@ -55,6 +55,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" \
   -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -f scripts/demo-data.sql \
   -f scripts/demo-monitoring.sql
+# No PostgREST runs here, so the API's checks (http, against ops.monitoring_settings.base_url)
+# stay off; docs/worker.md says how to point them at one and turn them on.
+psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "UPDATE ops.checks SET enabled = false WHERE kind = 'http'"
 
 : >"$worker_log"
 # The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch
@@ -62,7 +65,9 @@ psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION e
 (
   status=0
   # The DSN goes in the environment, not on the command line where ps shows it.
+  # The seeded db check "database" connects with the connection named primary.
   EXPENSE_OPS_DSN="host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
+  EXPENSE_OPS_CHECK_CONNECTION="primary: host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
     build/expense-ops-worker --worker-id "run-$(hostname)" || status=$?
   echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
 ) >>"$worker_log" 2>&1 &

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "worker/job.hpp"
 #include "worker/redact.hpp"
@@ -17,6 +19,50 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* kEnvironmentPrefix = "EXPENSE_OPS_";
+
+bool is_secret_name(const std::string& name) {
+  return !name.empty() && name.size() <= 63 && std::islower(static_cast<unsigned char>(name[0])) &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return std::islower(static_cast<unsigned char>(c)) ||
+                  std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+         });
+}
+
+// NAME:EMAIL:PASSWORD. The errors name the option and, at most, the name: never the rest.
+std::pair<std::string, Credential> parse_credential(const std::string& entry) {
+  const auto first = entry.find(':');
+  const auto second = first == std::string::npos ? first : entry.find(':', first + 1);
+  const std::string name = entry.substr(0, first);
+  if (second == std::string::npos || !is_secret_name(name)) {
+    throw ConfigError(
+        "--credential must be NAME:EMAIL:PASSWORD with NAME in lowercase letters, digits, _ "
+        "and -");
+  }
+  Credential credential{entry.substr(first + 1, second - first - 1), entry.substr(second + 1)};
+  if (credential.email.empty() || credential.password.empty()) {
+    throw ConfigError("--credential " + name + ": the email and the password must not be empty");
+  }
+  return {name, credential};
+}
+
+// NAME: DSN. The DSN may hold a password, so it is never quoted.
+std::pair<std::string, std::string> parse_check_connection(const std::string& entry) {
+  const auto colon = entry.find(':');
+  const std::string name = entry.substr(0, colon);
+  std::string dsn = colon == std::string::npos ? "" : entry.substr(colon + 1);
+  dsn.erase(0, dsn.find_first_not_of(" \t"));
+  if (colon == std::string::npos || !is_secret_name(name) || dsn.empty()) {
+    throw ConfigError(
+        "--check-connection must be NAME: DSN with NAME in lowercase letters, digits, _ and -");
+  }
+  try {
+    summarize_dsn(dsn);
+  } catch (const InvalidDsn& error) {
+    throw ConfigError("--check-connection " + name +
+                      ": libpq cannot parse the connection string: " + error.what());
+  }
+  return {name, dsn};
+}
 
 std::string interval_option(const std::string& job) {
   return job + "-interval";
@@ -40,7 +86,16 @@ po::options_description describe_options() {
     ("reconnect-max-delay", po::value<double>()->default_value(30.0),
      "cap on the delay between reconnection attempts, in seconds")
     ("log-level", po::value<std::string>()->default_value("info"),
-     "trace, debug, info, warn or error");
+     "trace, debug, info, warn or error")
+    ("credential", po::value<std::vector<std::string>>()->composing(),
+     "NAME:EMAIL:PASSWORD, an account a check logs in with (ops.checks.credentials); may be "
+     "repeated. Give it in the file: a flag shows in ps")
+    ("check-connection", po::value<std::vector<std::string>>()->composing(),
+     "NAME: DSN, the connection a db check named NAME uses (ops.checks.target); may be repeated")
+    ("check-threads", po::value<int>()->default_value(4),
+     "how many checks may run at once (1 to 64)")
+    ("check-reload-interval", po::value<double>()->default_value(10.0),
+     "seconds between readings of ops.checks and the base URL; a change takes effect this late");
   // clang-format on
   // One interval for each job, whichever file registered it.
   for (const JobSpec& job : registered_jobs()) {
@@ -175,6 +230,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
         po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(flags).options(options).style(style).run(), values);
     std::string dsn_origin = values.count("dsn") > 0 ? kDsnFromCommandLine : "";
+    parsed.config.credential_on_command_line = values.count("credential") > 0;
 
     po::parsed_options from_environment(&options);
     for (const auto& option : options.options()) {
@@ -243,6 +299,23 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     throw ConfigError("--reconnect-max-delay must not be less than --reconnect-initial-delay");
   }
   config.log_level = values["log-level"].as<std::string>();
+  config.check_threads = values["check-threads"].as<int>();
+  config.check_reload_interval = bounded_seconds(values, "check-reload-interval", 0.1, 3600);
+  if (config.check_threads < 1 || config.check_threads > 64) {
+    throw ConfigError("--check-threads must be between 1 and 64");
+  }
+  if (values.count("credential") > 0) {
+    for (const std::string& entry : values["credential"].as<std::vector<std::string>>()) {
+      const auto [name, credential] = parse_credential(entry);
+      config.credentials[name] = credential;
+    }
+  }
+  if (values.count("check-connection") > 0) {
+    for (const std::string& entry : values["check-connection"].as<std::vector<std::string>>()) {
+      const auto [name, dsn] = parse_check_connection(entry);
+      config.check_connections[name] = dsn;
+    }
+  }
   static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
     throw ConfigError("--log-level must be one of trace, debug, info, warn, error; got \"" +

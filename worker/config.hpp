@@ -19,6 +19,13 @@ using Seconds = std::chrono::duration<double>;
 // WorkerConfig::dsn_origin of a DSN given with --dsn.
 inline constexpr const char* kDsnFromCommandLine = "the command line";
 
+// The monitoring account a check logs in with (ops.checks.credentials names it):
+// `credential = NAME:EMAIL:PASSWORD` in the configuration; the password may hold ':'.
+struct Credential {
+  std::string email;
+  std::string password;
+};
+
 struct WorkerConfig {
   std::string dsn;
   std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
@@ -30,6 +37,12 @@ struct WorkerConfig {
   Seconds reconnect_initial_delay{1.0};
   Seconds reconnect_max_delay{30.0};
   std::string log_level = "info";
+  // The checks (worker/jobs/checks.cpp): secrets and DSNs by name, never from the database.
+  std::map<std::string, Credential> credentials;
+  bool credential_on_command_line = false;               // which ps shows: warned about
+  std::map<std::string, std::string> check_connections;  // `check-connection = NAME: DSN`
+  int check_threads = 4;
+  Seconds check_reload_interval{10.0};  // how often ops.checks is read again
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

@@ -70,6 +70,12 @@ int main(int argc, char** argv) {
                 "in the configuration file or EXPENSE_OPS_DSN, or keep the password in a "
                 "passfile"}});
   }
+  if (config.credential_on_command_line) {
+    log::warn("credential_on_command_line",
+              {{"hint",
+                "any local user can read a command line; give credential in the configuration "
+                "file or EXPENSE_OPS_CREDENTIAL"}});
+  }
   try {
     run_worker_loop(config, identity, shutdown);
   } catch (const ConfigError& error) {
