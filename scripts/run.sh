@@ -68,6 +68,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "UPDATE ops.checks SET enabled =
   # The seeded db check "database" connects with the connection named primary.
   EXPENSE_OPS_DSN="host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
   EXPENSE_OPS_CHECK_CONNECTION="primary: host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
+  EXPENSE_OPS_HOST_DISK_PATH="$(readlink -f "$base")" \
     build/expense-ops-worker --worker-id "run-$(hostname)" || status=$?
   echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
 ) >>"$worker_log" 2>&1 &

@@ -94,6 +94,8 @@ po::options_description describe_options() {
      "NAME: DSN, the connection a db check named NAME uses (ops.checks.target); may be repeated")
     ("check-threads", po::value<int>()->default_value(4),
      "how many checks may run at once (1 to 64)")
+    ("host-disk-path", po::value<std::string>()->default_value("/"),
+     "a path on the filesystem whose use ops.host_samples records: PostgreSQL's data directory")
     ("check-reload-interval", po::value<double>()->default_value(10.0),
      "seconds between readings of ops.checks and the base URL; a change takes effect this late");
   // clang-format on
@@ -300,6 +302,10 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
   }
   config.log_level = values["log-level"].as<std::string>();
   config.check_threads = values["check-threads"].as<int>();
+  config.host_disk_path = values["host-disk-path"].as<std::string>();
+  if (config.host_disk_path.empty() || config.host_disk_path.front() != '/') {
+    throw ConfigError("--host-disk-path must be an absolute path");
+  }
   config.check_reload_interval = bounded_seconds(values, "check-reload-interval", 0.1, 3600);
   if (config.check_threads < 1 || config.check_threads > 64) {
     throw ConfigError("--check-threads must be between 1 and 64");

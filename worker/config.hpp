@@ -43,6 +43,7 @@ struct WorkerConfig {
   std::map<std::string, std::string> check_connections;  // `check-connection = NAME: DSN`
   int check_threads = 4;
   Seconds check_reload_interval{10.0};  // how often ops.checks is read again
+  std::string host_disk_path = "/";     // whose filesystem ops.host_samples.disk_percent measures
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

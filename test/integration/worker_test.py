@@ -163,7 +163,7 @@ def jobs_run_apart(work):
                                                      and worker.count("sample_statements") >= 2),
               tail(worker.output(), 5))
         sessions = value(DATABASE, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'it_worker'")
-        check(f"one session a job ({sessions})", sessions == 7, str(sessions))
+        check(f"one session a job ({sessions})", sessions == 8, str(sessions))
         blocker.rollback()
         check("the rollup finishes once the lock is let go",
               wait_until(10, lambda: worker.count("rollup_requests") >= 1), tail(worker.output(), 5))
@@ -180,14 +180,45 @@ def jobs_run_apart(work):
     connected = re.findall(r'"level":"(\w+)","event":"connected","job":"([a-z-]+)"', log)
     check("only the heartbeat's connection is news at info; the others say it at debug",
           sorted(connected) == [("debug", job) for job in
-                                ("checks", "evaluate-alerts", "maintain-partitions", "rollup-requests",
+                                ("checks", "evaluate-alerts", "host-samples", "maintain-partitions", "rollup-requests",
                                  "sample-statements", "sla-refresh")] + [("info", "heartbeat")], repr(connected))
     blocker.close()
+
+
+def host_samples_end_to_end(work):
+    diag("host samples, and the CPU and memory alerts that read them")
+    with heartbeat(os.path.join(work, "host.log"), "--host-samples-interval", "0.5",
+                   "--evaluate-alerts-interval", "0.5", "--host-disk-path", "/tmp") as worker:
+        host = None
+
+        def samples():
+            return value(DATABASE, "SELECT count(*) FROM ops.host_samples WHERE cpu_percent IS NOT NULL"
+                                   " AND memory_percent IS NOT NULL AND disk_percent IS NOT NULL"
+                                   " AND load1 IS NOT NULL AND worker_rss_bytes > 1000000")
+        check("the worker writes a full host sample about twice a second",
+              wait_until(10, lambda: samples() >= 4), tail(worker.output(), 3))
+        host = value(DATABASE, "SELECT host FROM ops.host_samples ORDER BY at DESC LIMIT 1")
+        figures = value(DATABASE, "SELECT bool_and(cpu_percent BETWEEN 0 AND 100 AND memory_percent BETWEEN 0 AND 100"
+                                  " AND disk_percent BETWEEN 0 AND 100) FROM ops.host_samples")
+        check(f"with figures in range, under this host's name ({host})", figures and host == os.uname().nodename)
+        # The seeded rules with thresholds any host passes, and no 'for': both fire for this host.
+        value(DATABASE, "UPDATE ops.alert_rules SET threshold = -1, for_duration = '0'"
+                        " WHERE rule IN ('HighCpu', 'HighMemory') RETURNING 1")
+        firing = lambda: value(DATABASE, "SELECT count(*) FROM ops.alerts WHERE rule IN ('HighCpu', 'HighMemory')"
+                                         " AND state = 'firing' AND labels->>'host' = %s", (host,))
+        check("the seeded CPU and memory alerts fire for this host, end to end", wait_until(10, lambda: firing() == 2),
+              repr(firing()))
+        value(DATABASE, "UPDATE ops.alert_rules SET threshold = 80, for_duration = '5 minutes' WHERE rule = 'HighCpu'"
+                        " RETURNING 1")
+        value(DATABASE, "UPDATE ops.alert_rules SET threshold = 90, for_duration = '5 minutes' WHERE rule = 'HighMemory'"
+                        " RETURNING 1")
+        worker.stop()
 
 
 def main(work, cluster_base):
     heartbeat_drives_health(work)
     jobs_run_apart(work)
+    host_samples_end_to_end(work)
     clean_shutdown(work)
     bad_configuration(work)
     secrets_stay_out(work)

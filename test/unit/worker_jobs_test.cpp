@@ -41,9 +41,10 @@ TEST(WorkerJobs, EveryJobFileIsRegisteredOnce) {
     EXPECT_FALSE(job.help.empty()) << job.name;
     EXPECT_GE(job.default_interval_seconds, 0.1) << job.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"heartbeat", "checks", "evaluate-alerts",
-                                             "maintain-partitions", "rollup-requests",
-                                             "sample-statements", "sla-refresh"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"heartbeat", "checks", "evaluate-alerts", "host-samples",
+                                      "maintain-partitions", "rollup-requests", "sample-statements",
+                                      "sla-refresh"}));
 }
 
 TEST(WorkerJobs, EachJobHasAnIntervalKey) {
