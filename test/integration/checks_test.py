@@ -11,13 +11,14 @@ Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtu
 
 import json
 import os
+import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import fixtures
-from fixtures import Worker, free_port, tail, value, wait_until
+from fixtures import Worker, tail, value, wait_until
 from tap import check, diag, finish
 
 DATABASE = "expense_ops_checks"
@@ -76,7 +77,11 @@ def latest(check_id):
 
 
 def main(work, http_port):
-    closed_port = free_port(http_port + 1)
+    # A port bound and never listened on: a connect is refused, and no other process can take it
+    # meanwhile (a port that was merely free when looked at could be).
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
     fixtures.query(ADMIN, "UPDATE ops.checks SET enabled = false")
     fixtures.query(ADMIN, "UPDATE ops.monitoring_settings SET base_url = %s", (f"http://127.0.0.1:{http_port}",))
     url = f"http://127.0.0.1:{http_port}"
@@ -176,15 +181,28 @@ def main(work, http_port):
         errors_before = results("it.error")
         fixtures.query(ADMIN, "UPDATE ops.checks SET enabled = true WHERE check_id = 'it.error'")
         check("an enabled one starts", wait_until(10, lambda: results("it.error") > errors_before + 1))
+
+        diag("a stop does not wait for a long check")
+        fixtures.query(ADMIN, "INSERT INTO ops.checks (check_id, kind, target, every, timeout) VALUES"
+                              " ('it.sql-long', 'sql', 'SELECT pg_sleep(60) IS NOT NULL', '2 minutes', '90 seconds')")
+        check("the long probe runs", wait_until(10, lambda: value(
+            DATABASE, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%%'"
+                      " AND application_name = 'expense-ops-worker check'") == 1))
+        stopping = time.monotonic()
         worker.stop()
+        elapsed = time.monotonic() - stopping
+        check(f"SIGTERM cancels it and the worker exits promptly ({elapsed:.1f} s)",
+              elapsed < 3 and worker.process.returncode == 0, tail(worker.output(), 3))
+        check("and the cancelled statement is gone from the server", wait_until(5, lambda: value(
+            DATABASE, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%%'") == 0))
     return finish()
 
 
 ADMIN = None
 
 if __name__ == "__main__":
-    port = free_port(48300)
-    server = ThreadingHTTPServer(("127.0.0.1", port), Endpoints)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoints)  # a port of the kernel's choosing
+    port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with fixtures.workdir("expense_ops_checks.") as work, fixtures.worker_role(), fixtures.database(DATABASE):
         ADMIN = fixtures.connect(DATABASE)

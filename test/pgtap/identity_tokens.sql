@@ -92,21 +92,23 @@ SELECT throws_ok(format('SELECT iam.retire_signing_key(%L)', :'new_kid'), '55000
                  'the last key in use cannot be retired');
 SELECT throws_ok($$SELECT iam.retire_signing_key('no-such-key')$$, '22023', NULL, 'an unknown kid is refused');
 
--- Unknown emails take as long as wrong passwords: both spend one argon2id computation.
-CREATE FUNCTION pg_temp.median_login_ms(email text, password text) RETURNS float8 LANGUAGE plpgsql AS $$
+-- Unknown emails take as long as wrong passwords: both spend one argon2id computation. The two
+-- are timed in turns and the fastest of each compared: a shared, noisy machine only ever adds
+-- time, so the minimum is the cost of the work itself, and a burst cannot land on one side.
+CREATE FUNCTION pg_temp.fastest_logins_ms(OUT unknown_ms float8, OUT wrong_ms float8) LANGUAGE plpgsql AS $$
 DECLARE
-  took float8[] := '{}';
   started timestamptz;
 BEGIN
-  FOR i IN 1..3 LOOP
+  FOR i IN 1..7 LOOP
     started := clock_timestamp();
-    PERFORM api.login(email, password);
-    took := took || extract(epoch FROM clock_timestamp() - started) * 1000;
+    PERFORM api.login('nobody@acme.test', 'wrong');
+    unknown_ms := least(unknown_ms, extract(epoch FROM clock_timestamp() - started) * 1000);
+    started := clock_timestamp();
+    PERFORM api.login('ana@acme.test', 'wrong');
+    wrong_ms := least(wrong_ms, extract(epoch FROM clock_timestamp() - started) * 1000);
   END LOOP;
-  RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(took) t);
 END $$;
-SELECT pg_temp.median_login_ms('nobody@acme.test', 'wrong') AS unknown_ms \gset
-SELECT pg_temp.median_login_ms('ana@acme.test', 'wrong') AS wrong_ms \gset
+SELECT unknown_ms, wrong_ms FROM pg_temp.fastest_logins_ms() \gset
 SELECT ok(:unknown_ms / :wrong_ms BETWEEN 0.5 AND 2.0,
           format('unknown email (%s ms) and wrong password (%s ms) take similar time',
                  round(:unknown_ms::numeric), round(:wrong_ms::numeric)));
