@@ -22,7 +22,7 @@ SQL_SOURCES  = extension/sql/roles.sql extension/sql/errors.sql extension/sql/he
                extension/sql/expenses.sql extension/sql/audit.sql extension/sql/workflow.sql \
                extension/sql/tickets.sql extension/sql/sla.sql extension/sql/metrics.sql \
                extension/sql/monitoring.sql extension/sql/objectives.sql extension/sql/alert_payload.sql \
-               extension/sql/alerting.sql
+               extension/sql/alerting.sql extension/sql/worker_support.sql
 FULL_SCRIPT  = extension/expense_ops--$(EXTVERSION).sql
 # DATA_built: the DATA that make builds first; PGXS installs it with DATA into share/extension.
 DATA_built   = $(FULL_SCRIPT)

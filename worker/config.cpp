@@ -64,6 +64,28 @@ std::pair<std::string, std::string> parse_check_connection(const std::string& en
   return {name, dsn};
 }
 
+// NAME:FORMAT:PATH.
+ShippedLog parse_shipped_log(const std::string& entry) {
+  const auto first = entry.find(':');
+  const auto second = first == std::string::npos ? first : entry.find(':', first + 1);
+  if (second == std::string::npos) {
+    throw ConfigError(
+        "--ship-log must be NAME:FORMAT:PATH, such as nginx:json:/var/log/nginx/api.json");
+  }
+  ShippedLog log{entry.substr(0, first), entry.substr(first + 1, second - first - 1),
+                 entry.substr(second + 1)};
+  if (!is_secret_name(log.name)) {
+    throw ConfigError("--ship-log: the name must be lowercase letters, digits, _ and -");
+  }
+  if (log.format != "json" && log.format != "combined" && log.format != "jsonlog") {
+    throw ConfigError("--ship-log " + log.name + ": the format must be json, combined or jsonlog");
+  }
+  if (log.path.empty() || log.path.front() != '/') {
+    throw ConfigError("--ship-log " + log.name + ": the path must be absolute");
+  }
+  return log;
+}
+
 std::string interval_option(const std::string& job) {
   return job + "-interval";
 }
@@ -94,6 +116,9 @@ po::options_description describe_options() {
      "NAME: DSN, the connection a db check named NAME uses (ops.checks.target); may be repeated")
     ("check-threads", po::value<int>()->default_value(4),
      "how many checks may run at once (1 to 64)")
+    ("ship-log", po::value<std::vector<std::string>>()->composing(),
+     "NAME:FORMAT:PATH, a log file to ship: FORMAT json (nginx, docs/worker.md), combined or "
+     "jsonlog (PostgreSQL's); may be repeated")
     ("host-disk-path", po::value<std::string>()->default_value("/"),
      "a path on the filesystem whose use ops.host_samples records: PostgreSQL's data directory")
     ("check-reload-interval", po::value<double>()->default_value(10.0),
@@ -314,6 +339,11 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     for (const std::string& entry : values["credential"].as<std::vector<std::string>>()) {
       const auto [name, credential] = parse_credential(entry);
       config.credentials[name] = credential;
+    }
+  }
+  if (values.count("ship-log") > 0) {
+    for (const std::string& entry : values["ship-log"].as<std::vector<std::string>>()) {
+      config.shipped_logs.push_back(parse_shipped_log(entry));
     }
   }
   if (values.count("check-connection") > 0) {

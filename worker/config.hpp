@@ -26,6 +26,14 @@ struct Credential {
   std::string password;
 };
 
+// A log file the worker ships: `ship-log = NAME:FORMAT:PATH`, FORMAT json (nginx, the
+// log_format of docs/worker.md), combined, or jsonlog (PostgreSQL's).
+struct ShippedLog {
+  std::string name;
+  std::string format;
+  std::string path;
+};
+
 struct WorkerConfig {
   std::string dsn;
   std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
@@ -43,7 +51,8 @@ struct WorkerConfig {
   std::map<std::string, std::string> check_connections;  // `check-connection = NAME: DSN`
   int check_threads = 4;
   Seconds check_reload_interval{10.0};  // how often ops.checks is read again
-  std::string host_disk_path = "/";     // whose filesystem ops.host_samples.disk_percent measures
+  std::vector<ShippedLog> shipped_logs;
+  std::string host_disk_path = "/";  // whose filesystem ops.host_samples.disk_percent measures
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

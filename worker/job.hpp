@@ -29,6 +29,10 @@ class Job {
   // One run on the job's connection. It throws what libpqxx throws; the runner logs it and
   // decides whether the session survives (worker/job_runner.cpp).
   virtual void run(pqxx::connection& connection) = 0;
+
+  // The job's connection is about to close (lost, or the worker stops): anything bound to it,
+  // such as a LISTEN, goes first. The next run may come on a new connection.
+  virtual void connection_closing() noexcept {}
 };
 
 struct JobSpec {

@@ -182,11 +182,15 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
                    {"runs_skipped", static_cast<long>(skipped)}});
       }
       if (session == SessionAfterJob::kMustReconnect) {
+        job.connection_closing();
         connection.reset();
         continue;
       }
     }
     stop.wait_for(until(schedule.next_wake()));
+  }
+  if (connection) {
+    job.connection_closing();
   }
 }
 

@@ -96,6 +96,7 @@ inline constexpr char kUnknownMetric[] = "22X70";
 inline constexpr char kUnknownChannelKind[] = "22X71";
 inline constexpr char kSilenceInverted[] = "22X72";
 inline constexpr char kNotificationState[] = "22X73";
+inline constexpr char kLogOffset[] = "22X74";
 
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
@@ -222,6 +223,9 @@ inline constexpr ErrorCode kErrorCatalog[] = {
     {"notification_state", sqlstate::kNotificationState, 400,
      "the worker reports on a notification it does not hold: not being sent, or leased to "
      "another worker"},
+    {"log_offset", sqlstate::kLogOffset, 400,
+     "the worker ships log lines from an offset other than the one recorded for the file: "
+     "shipped twice, or a gap"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,

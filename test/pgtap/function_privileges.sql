@@ -72,6 +72,7 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.load_request_staging(timestamp with time zone)',
                     'ops.rollup_requests(timestamp with time zone)',
                     'ops.request_problem(text,text,text,text,text,text,text,text,timestamp with time zone,timestamp with time zone)',
+                    'ops.ship_log(text,text,text,bigint,bigint,jsonb,timestamp with time zone)',
                     'ops.check_result_problem(text,text,text,text,text,text,timestamp with time zone,timestamp with time zone)',
                     'ops.request_metrics(timestamp with time zone,timestamp with time zone,text)',
                     -- error tracking

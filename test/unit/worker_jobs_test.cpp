@@ -44,7 +44,7 @@ TEST(WorkerJobs, EveryJobFileIsRegisteredOnce) {
   EXPECT_EQ(names,
             (std::vector<std::string>{"heartbeat", "checks", "evaluate-alerts", "host-samples",
                                       "maintain-partitions", "rollup-requests", "sample-statements",
-                                      "sla-refresh"}));
+                                      "ship-logs", "sla-refresh"}));
 }
 
 TEST(WorkerJobs, EachJobHasAnIntervalKey) {

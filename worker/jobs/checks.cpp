@@ -33,6 +33,17 @@ constexpr std::size_t kMaxPendingResults = 100'000;
 constexpr Seconds kJumpTolerance{5};
 constexpr Seconds kDispatchTick{0.2};
 
+// LISTEN expense_ops_checks on the job's connection; a notification asks for a reload.
+class ChecksChanged : public pqxx::notification_receiver {
+ public:
+  ChecksChanged(pqxx::connection& connection, std::atomic<bool>& changed)
+      : pqxx::notification_receiver(connection, "expense_ops_checks"), changed_(changed) {}
+  void operator()(const std::string&, int) override { changed_ = true; }
+
+ private:
+  std::atomic<bool>& changed_;
+};
+
 class ChecksJob : public Job {
  public:
   explicit ChecksJob(const JobContext& context)
@@ -57,12 +68,20 @@ class ChecksJob : public Job {
     }
   }
 
+  void connection_closing() noexcept override { listening_.reset(); }
+
   ChecksJob(const ChecksJob&) = delete;
   ChecksJob& operator=(const ChecksJob&) = delete;
 
   void run(pqxx::connection& connection) override {
+    if (!listening_) {
+      // ops.checks and ops.monitoring_settings NOTIFY expense_ops_checks when they change
+      // (extension 0.7.0); the reload interval stays as the fallback.
+      listening_ = std::make_unique<ChecksChanged>(connection, changed_);
+    }
+    connection.get_notifs();
     const SteadyTime now = SteadyClock::now();
-    if (!loaded_ || now - last_reload_ >= reload_every_) {
+    if (!loaded_ || changed_.exchange(false) || now - last_reload_ >= reload_every_) {
       reload(connection);
       last_reload_ = now;
     }
@@ -329,6 +348,8 @@ class ChecksJob : public Job {
   std::size_t dropped_ = 0;
   std::size_t skipped_ = 0;
 
+  std::atomic<bool> changed_{false};
+  std::unique_ptr<ChecksChanged> listening_;  // bound to the current connection
   bool loaded_ = false;
   bool backfilled_ = false;
   SteadyTime last_reload_{};
