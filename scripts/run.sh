@@ -46,6 +46,19 @@ port=$(free_port "${EXPENSE_OPS_PORT:-54329}")
 
 echo "== starting PostgreSQL 15 on 127.0.0.1:$port"
 cluster_create "$base" "$port" pg_stat_statements
+# The server's own errors flow into ops.error_events: PostgreSQL writes jsonlog to one file of a
+# fixed name, which the worker ships (docs/worker.md, "Log shipping").
+pglog=$(cd "$base" && pwd -P)/pglog
+as_server_user mkdir -m 0755 -p "$pglog"
+as_server_user tee -a "$base/data/postgresql.conf" >/dev/null <<CONF
+logging_collector = on
+log_destination = 'stderr,jsonlog'
+log_directory = '$pglog'
+log_filename = 'postgresql.log'
+log_file_mode = 0644
+log_rotation_age = 0
+log_rotation_size = 0
+CONF
 trap stop_everything INT TERM HUP EXIT
 cluster_start "$base"
 cluster_env "$base" "$port"
@@ -69,6 +82,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "UPDATE ops.checks SET enabled =
   EXPENSE_OPS_DSN="host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
   EXPENSE_OPS_CHECK_CONNECTION="primary: host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
   EXPENSE_OPS_HOST_DISK_PATH="$(readlink -f "$base")" \
+  EXPENSE_OPS_SHIP_LOG="postgres:jsonlog:$pglog/postgresql.json" \
     build/expense-ops-worker --worker-id "run-$(hostname)" || status=$?
   echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
 ) >>"$worker_log" 2>&1 &
