@@ -1,7 +1,6 @@
 #include "worker/check.hpp"
 
-#include <cstdio>
-#include <ctime>
+#include "core/time.hpp"
 
 namespace expense_ops::worker {
 
@@ -10,24 +9,6 @@ bool CheckDefinition::operator==(const CheckDefinition& other) const {
          headers == other.headers && body == other.body &&
          expected_status == other.expected_status && expected_body == other.expected_body &&
          credentials == other.credentials && every == other.every && timeout == other.timeout;
-}
-
-std::string iso8601(WallTime instant) {
-  const auto since_epoch =
-      std::chrono::duration_cast<std::chrono::microseconds>(instant.time_since_epoch()).count();
-  long long seconds = since_epoch / 1'000'000;
-  long long micros = since_epoch % 1'000'000;
-  if (micros < 0) {
-    micros += 1'000'000;
-    --seconds;
-  }
-  const std::time_t time = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  gmtime_r(&time, &utc);
-  char text[48];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros);
-  return text;
 }
 
 std::string short_detail(const std::string& text) {
@@ -49,10 +30,12 @@ std::string short_detail(const std::string& text) {
 std::string results_json(const std::vector<CheckResult>& results, const std::string& worker_id) {
   core::json::Array array;
   for (const CheckResult& result : results) {
-    core::json::Object entry{{"check_id", result.check_id},
-                             {"started_at", iso8601(result.started_at)},
-                             {"outcome", result.outcome},
-                             {"worker", worker_id}};
+    core::json::Object entry{
+        {"check_id", result.check_id},
+        {"started_at", core::format_iso8601(std::chrono::time_point_cast<std::chrono::microseconds>(
+                           result.started_at))},
+        {"outcome", result.outcome},
+        {"worker", worker_id}};
     if (result.duration_ms) {
       entry.emplace_back("duration_ms", *result.duration_ms);
     }

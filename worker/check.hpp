@@ -53,7 +53,4 @@ std::string check_url(const std::string& target, const std::string& base_url);
 // A reason short enough for check_results.detail, with no control characters.
 std::string short_detail(const std::string& text);
 
-// The instant as ops.record_check_results() reads it: ISO 8601 UTC with microseconds.
-std::string iso8601(WallTime instant);
-
 }  // namespace expense_ops::worker

@@ -124,6 +124,13 @@ HttpAnswer transfer(const std::string& url, const std::string& method,
   return answer;
 }
 
+// Why a transfer failed, for check_results.detail.
+std::string failure_detail(const HttpAnswer& answer, const CheckDefinition& check) {
+  return short_detail(answer.code == CURLE_OPERATION_TIMEDOUT
+                          ? "timed out after " + std::to_string(timeout_ms(check)) + " ms"
+                          : answer.error);
+}
+
 CheckResult unknown(const CheckDefinition& check, WallTime started, const std::string& reason) {
   CheckResult result;
   result.check_id = check.id;
@@ -188,10 +195,7 @@ CheckResult run_http(const CheckDefinition& check, const ProbeContext& context) 
   result.timings = answer.timings;
   if (answer.code != CURLE_OK) {
     result.outcome = "down";
-    result.detail =
-        short_detail(answer.code == CURLE_OPERATION_TIMEDOUT
-                         ? "timed out after " + std::to_string(timeout_ms(check)) + " ms"
-                         : answer.error);
+    result.detail = failure_detail(answer, check);
     return result;
   }
   result.status = static_cast<int>(answer.status);
@@ -213,10 +217,7 @@ CheckResult run_tcp(const CheckDefinition& check, const ProbeContext& context) {
   result.timings = answer.timings;
   result.outcome = answer.code == CURLE_OK ? "up" : "down";
   if (answer.code != CURLE_OK) {
-    result.detail =
-        short_detail(answer.code == CURLE_OPERATION_TIMEDOUT
-                         ? "timed out after " + std::to_string(timeout_ms(check)) + " ms"
-                         : answer.error);
+    result.detail = failure_detail(answer, check);
   }
   return result;
 }

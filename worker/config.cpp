@@ -319,7 +319,8 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     const std::string option = interval_option(job.name);
     config.job_intervals[job.name] = bounded_seconds(values, option.c_str(), 0.1, 86400);
   }
-  config.heartbeat_interval = bounded_seconds(values, "heartbeat-interval", 0.1, 3600);
+  // The database is told the heartbeat's interval, and judges staleness by it: at most an hour.
+  bounded_seconds(values, "heartbeat-interval", 0.1, 3600);
   config.reconnect_initial_delay = bounded_seconds(values, "reconnect-initial-delay", 0.01, 3600);
   config.reconnect_max_delay = bounded_seconds(values, "reconnect-max-delay", 0.01, 86400);
   if (config.reconnect_max_delay < config.reconnect_initial_delay) {

@@ -41,7 +41,6 @@ struct WorkerConfig {
   std::string worker_id;   // defaults to the host name
   // Every registered job's interval (worker/job.hpp), by job name, from its <name>-interval key.
   std::map<std::string, Seconds> job_intervals;
-  Seconds heartbeat_interval{10.0};  // job_intervals["heartbeat"], which the database is told
   Seconds reconnect_initial_delay{1.0};
   Seconds reconnect_max_delay{30.0};
   std::string log_level = "info";

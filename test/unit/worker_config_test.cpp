@@ -55,7 +55,7 @@ TEST(WorkerConfig, DefaultsNeedOnlyADsn) {
   EXPECT_EQ(parsed.action, ParsedCommandLine::Action::kRun);
   EXPECT_EQ(parsed.config.dsn, "host=/tmp dbname=x");
   EXPECT_EQ(parsed.config.worker_id, "this-host");
-  EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 10.0);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("heartbeat").count(), 10.0);
   EXPECT_DOUBLE_EQ(parsed.config.interval_of("sla-refresh").count(), 15.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_initial_delay.count(), 1.0);
   EXPECT_DOUBLE_EQ(parsed.config.reconnect_max_delay.count(), 30.0);
@@ -67,7 +67,7 @@ TEST(WorkerConfig, DsnFromTheEnvironment) {
       {{"EXPENSE_OPS_DSN", "dbname=from_env"}, {"EXPENSE_OPS_HEARTBEAT_INTERVAL", "2.5"}}};
   const auto parsed = parse({}, environment);
   EXPECT_EQ(parsed.config.dsn, "dbname=from_env");
-  EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 2.5);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("heartbeat").count(), 2.5);
 }
 
 TEST(WorkerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
@@ -79,7 +79,7 @@ TEST(WorkerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
   const auto parsed = parse({"--config", path, "--worker-id", "flag-worker"}, environment);
   EXPECT_EQ(parsed.config.worker_id, "flag-worker");
   EXPECT_EQ(parsed.config.dsn, "dbname=from_env");
-  EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 7.0);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("heartbeat").count(), 7.0);
   EXPECT_EQ(parsed.config.log_level, "debug");
   std::remove(path.c_str());
 }
@@ -160,7 +160,7 @@ TEST(WorkerConfig, SlaRefreshIntervalFromEachSource) {
 
 TEST(WorkerConfig, SlaRefreshIntervalIsIndependentOfTheHeartbeat) {
   const auto parsed = parse({"--dsn", "dbname=x", "--heartbeat-interval", "1"});
-  EXPECT_DOUBLE_EQ(parsed.config.heartbeat_interval.count(), 1.0);
+  EXPECT_DOUBLE_EQ(parsed.config.interval_of("heartbeat").count(), 1.0);
   EXPECT_DOUBLE_EQ(parsed.config.interval_of("sla-refresh").count(), 15.0);
 }
 

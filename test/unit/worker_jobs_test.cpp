@@ -62,7 +62,7 @@ TEST(WorkerJobs, EachJobHasAnIntervalKey) {
                        .count(),
                    2.5);
   // The heartbeat's is also what the database is told.
-  EXPECT_DOUBLE_EQ(parse({"--heartbeat-interval", "3"}).heartbeat_interval.count(), 3.0);
+  EXPECT_DOUBLE_EQ(parse({"--heartbeat-interval", "3"}).interval_of("heartbeat").count(), 3.0);
   EXPECT_THROW(defaults.interval_of("no-such-job"), std::out_of_range);
 }
 

@@ -250,7 +250,6 @@ class ChecksJob : public Job {
       for (CheckResult& result : finished_) {
         const std::size_t skipped = scheduler_.finished(result.check_id, now);
         if (skipped > 0) {
-          skipped_ += skipped;
           log::warn("check_overran",
                     {{"check_id", result.check_id}, {"runs_skipped", static_cast<long>(skipped)}});
         }
@@ -346,7 +345,6 @@ class ChecksJob : public Job {
   std::vector<CheckResult> finished_;
   std::deque<CheckResult> pending_;
   std::size_t dropped_ = 0;
-  std::size_t skipped_ = 0;
 
   std::atomic<bool> changed_{false};
   std::unique_ptr<ChecksChanged> listening_;  // bound to the current connection

@@ -35,7 +35,8 @@ const JobRegistration kHeartbeat{{
     10,
     "seconds between heartbeats; api.health() degrades after 3 missed ones",
     [](const JobContext& context) {
-      return std::make_unique<HeartbeatJob>(context.identity, context.config.heartbeat_interval);
+      return std::make_unique<HeartbeatJob>(context.identity,
+                                            context.config.interval_of("heartbeat"));
     },
 }};
 
