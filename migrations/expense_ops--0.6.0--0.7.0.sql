@@ -1,5 +1,6 @@
--- expense_ops 0.6.0 -> 0.7.0: what the worker's jobs need (issue 11): the log shipper's offsets, and a NOTIFY when the checks change.
--- The same objects as extension/sql/worker_support.sql.
+-- expense_ops 0.6.0 -> 0.7.0: what the worker's jobs need (issue 11): the log shipper's offsets, a NOTIFY when the checks
+-- change, the email channel, and a receiver's Retry-After.
+-- The same objects as extension/sql/worker_support.sql, then the changes to extension/sql/alerting.sql.
 
 -- ---------------------------------------------------------------------------------------------
 -- Log shipping: every file the worker tails has its position here.
@@ -98,3 +99,108 @@ CREATE TRIGGER notify_checks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
   FOR EACH STATEMENT EXECUTE FUNCTION ops.notify_checks_changed();
 CREATE TRIGGER notify_checks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ops.monitoring_settings
   FOR EACH STATEMENT EXECUTE FUNCTION ops.notify_checks_changed();
+
+-- ---------------------------------------------------------------------------------------------
+-- A worker that stops gives back what it claimed and did not finish, so nobody waits for its
+-- leases to run out.
+
+CREATE FUNCTION ops.release_notifications(worker text, notification_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  released integer;
+BEGIN
+  IF worker IS NULL OR btrim(worker) = '' THEN
+    RAISE EXCEPTION 'worker: name the worker that holds them' USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'The name it claimed them under.';
+  END IF;
+  -- The attempt did not happen: it is not counted, and the notification is due at once.
+  UPDATE ops.notifications o
+     SET status = CASE WHEN o.attempts > 1 THEN 'failed' ELSE 'pending' END, attempts = o.attempts - 1,
+         leased_by = NULL, lease_expires_at = NULL
+   WHERE o.notification_id = ANY (notification_ids) AND o.status = 'sending' AND o.leased_by = worker;
+  GET DIAGNOSTICS released = ROW_COUNT;
+  RETURN released;
+END
+$$;
+COMMENT ON FUNCTION ops.release_notifications(text, bigint[]) IS
+  'Gives back notifications the worker claimed and did not deliver (it is stopping): uncounted, due at once for any worker. Those it no longer holds are left alone. Returns how many it gave back';
+REVOKE ALL ON FUNCTION ops.release_notifications(text, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.release_notifications(text, bigint[]) TO expense_ops_worker, expense_ops_admin;
+
+-- ---------------------------------------------------------------------------------------------
+-- Delivery (extension/sql/alerting.sql): the email channel, and a failure that carries the
+-- receiver's Retry-After.
+
+CREATE OR REPLACE FUNCTION ops.validate_channel() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_RELID <> 'ops.notification_channels'::regclass OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
+    RAISE EXCEPTION 'ops.validate_channel() fires only BEFORE each row of ops.notification_channels, not on %',
+      TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
+  END IF;
+  IF NEW.kind IS NULL OR NEW.kind NOT IN ('webhook', 'alertmanager', 'email', 'log', 'command') THEN
+    RAISE EXCEPTION 'kind: "%" is not a channel kind', NEW.kind USING ERRCODE = expense.sqlstate('unknown_channel_kind'),
+      HINT = 'Use webhook, alertmanager, email, log or command.';
+  END IF;
+  IF NEW.kind IN ('webhook', 'alertmanager') AND NEW.target !~ '^(https?://[^/\s]+(/\S*)?|secret:[a-z][a-z0-9_-]{0,62})$' THEN
+    RAISE EXCEPTION 'target: a % channel needs an http(s) URL or secret:NAME', NEW.kind
+      USING ERRCODE = expense.sqlstate('unknown_channel_kind'),
+      HINT = 'Give http://alertmanager:9093/api/v2/alerts, or secret:NAME for a URL the worker''s configuration holds.';
+  ELSIF NEW.kind = 'command' AND NEW.target !~ '^[a-z][a-z0-9_-]{0,62}$' THEN
+    RAISE EXCEPTION 'target: a command channel names a command of the worker''s configuration'
+      USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Give its name, such as page-oncall.';
+  ELSIF NEW.kind = 'email'
+        AND NEW.target !~ '^[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}(\s*,\s*[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}){0,19}$' THEN
+    RAISE EXCEPTION 'target: an email channel needs 1 to 20 addresses, separated by commas'
+      USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Such as oncall@example.com, ops@example.com.';
+  END IF;
+  PERFORM ops.severity_rank(NEW.min_severity);
+  PERFORM ops.check_matchers(NEW.matchers);
+  IF EXISTS (SELECT FROM unnest(NEW.group_by) g WHERE g IS NULL OR g !~ '^[A-Za-z_][A-Za-z0-9_]*$') THEN
+    RAISE EXCEPTION 'group_by: label names are letters, digits and _' USING ERRCODE = expense.sqlstate('invalid_matcher'),
+      HINT = 'Such as {alertname, service}.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+COMMENT ON COLUMN ops.notification_channels.kind IS
+  'webhook (Alertmanager''s webhook payload, version 4), alertmanager (the alert list POSTed to an Alertmanager''s /api/v2/alerts), email (a plain-text mail through the worker''s SMTP server), log (the worker logs the payload) or command (the worker runs a command its configuration names, payload on stdin)';
+COMMENT ON COLUMN ops.notification_channels.target IS
+  'webhook and alertmanager: an http(s) URL or secret:NAME; email: 1 to 20 addresses separated by commas; command: the name of a command in the worker''s configuration; log: ignored';
+
+DROP FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision);
+CREATE FUNCTION ops.notification_failed(notification_id bigint, error text, retryable boolean DEFAULT true,
+                                        worker text DEFAULT NULL, at timestamptz DEFAULT now(),
+                                        jitter double precision DEFAULT random(), retry_after interval DEFAULT NULL)
+RETURNS ops.notifications
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  held ops.notifications;
+  settings ops.alerting_settings := (SELECT s FROM ops.alerting_settings s);
+  gives_up boolean;
+BEGIN
+  IF retry_after < interval '0' OR retry_after > interval '1 day' THEN
+    RAISE EXCEPTION 'retry_after: wait 0 to 1 day, not %', retry_after USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'The receiver''s Retry-After, clamped to a day.';
+  END IF;
+  held := ops.held_notification(notification_id, worker);
+  gives_up := NOT coalesce(retryable, false) OR held.attempts >= settings.max_attempts;
+  UPDATE ops.notifications o
+     SET status = CASE WHEN gives_up THEN 'dead' ELSE 'failed' END,
+         -- A receiver that says when to come back (429 with Retry-After) is not asked sooner.
+         next_attempt_at = CASE WHEN gives_up THEN o.next_attempt_at
+                                ELSE at + greatest(ops.retry_delay(held.attempts, settings.retry_base, settings.retry_cap, jitter),
+                                                   coalesce(retry_after, interval '0')) END,
+         leased_by = NULL, lease_expires_at = NULL,
+         last_error = left(coalesce(nullif(btrim(error), ''), 'no reason given'), 1000)
+   WHERE o.notification_id = held.notification_id
+  RETURNING * INTO held;
+  RETURN held;
+END
+$$;
+COMMENT ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval) IS
+  'The worker failed to deliver the notification it holds: failed with the next attempt after an exponential backoff with jitter (and not before retry_after, the receiver''s Retry-After), or dead when not retryable or out of attempts. error is kept to 1000 characters: leave secrets out of it';
+REVOKE ALL ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval)
+  TO expense_ops_worker, expense_ops_admin;

@@ -67,3 +67,12 @@ VALUES ('[{"name": "alertname", "op": "=", "value": "HighCpu"}, {"name": "host",
 -- The evaluations the worker would have run, a minute apart.
 SELECT count(*) FROM (SELECT ops.evaluate_alerts(now() - m * interval '1 minute')
                         FROM generate_series(40, 0, -1) m) evaluations;
+
+-- Not synthetic: make run's nginx (scripts/demo-nginx.conf), the live front the worker checks
+-- every 10 s, so that stopping it fires HealthCheckDown after two failed runs. make run gives
+-- its address (psql -v nginx_url=http://127.0.0.1:PORT); loaded without one, there is no nginx.
+\if :{?nginx_url}
+INSERT INTO ops.checks (check_id, kind, target, method, expected_status, expected_body, every, timeout, labels, description)
+VALUES ('nginx', 'http', :'nginx_url' || '/health', 'GET', 200, '"status"', '10 seconds', '5 seconds',
+        '{"service": "api", "route": "/health"}', 'make run''s nginx, the front of the API, answers /health');
+\endif

@@ -12,7 +12,10 @@ packages=(
   libssl-dev libargon2-dev libcrypt-dev libhowardhinnant-date-dev tzdata libicu-dev iso-codes
   postgresql-15-tdigest  # the peer of the latency sketch benchmark (bench/latency_sketch.sh)
   perl python3 python3-jwt python3-psycopg2  # perl: prove runs the integration layer
-  prometheus-alertmanager  # test/integration/alertmanager_test.py runs its own Alertmanager
+  prometheus-alertmanager prometheus  # the integration layer runs its own, on loopback ports
+  prometheus-cpp-dev  # the worker's /metrics
+  python3-aiosmtpd  # the SMTP sink of the email channel's tests
+  nginx-light  # make run's live HTTP target, whose access log the worker ships
 )
 
 missing=()
@@ -32,8 +35,15 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# The package enables Alertmanager as a service and, where systemd runs, starts it on port 9093.
-# The tests start an instance of their own, so a service this script brought is stopped again.
-if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && [ -d /run/systemd/system ]; then
-  "${sudo_cmd[@]}" systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+# The packages enable their services and, where systemd runs, start them on their usual ports.
+# make run and the tests start instances of their own, so a service this script brought is
+# stopped again.
+if [ -d /run/systemd/system ]; then
+  for service in prometheus-alertmanager prometheus nginx; do
+    package=$service
+    [ "$service" = nginx ] && package=nginx-light
+    if [[ " ${missing[*]} " == *" $package "* ]]; then
+      "${sudo_cmd[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
+  done
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: the embedded default. Installs what is missing, builds, starts a throwaway cluster
-# under .run/ with the extension, demo data and the worker, prints how to connect, and follows
-# the worker's log until Ctrl-C, which stops everything.
+# under .run/ with the extension, demo data and the worker, an nginx as the live HTTP target
+# and SYNTHETIC traffic, prints how to connect, and follows the worker's log until Ctrl-C, which
+# stops everything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,8 +18,34 @@ run_dir=$root/.run
 base=$run_dir/cluster
 database=expense_ops
 worker_log=$run_dir/worker.log
+worker_conf=$run_dir/worker.conf
+nginx_base=$run_dir/nginx
+traffic_log=$run_dir/traffic.json
 worker_wrapper=
 tail_pid=
+traffic_pid=
+nginx_dir=
+
+# nginx runs from its own prefix (scripts/demo-nginx.conf says why): NGINX_DIR/nginx.conf.
+nginx_in() {
+  local dir=$1
+  shift
+  as_server_user /usr/sbin/nginx -p "$dir/" -c nginx.conf -e error.log "$@"
+}
+
+# nginx_stop DIR: a fast shutdown of the nginx whose pid file is in DIR; quiet when none runs.
+nginx_stop() {
+  local dir pid
+  dir=$(cd "$1" 2>/dev/null && pwd -P) || return 0
+  pid=$(cat "$dir/nginx.pid" 2>/dev/null) || return 0
+  # A pid file that outlived its nginx (a kill -9, a reboot) may name another process by now.
+  [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = nginx ] || return 0
+  nginx_in "$dir" -s stop 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
 
 stop_everything() {
   # Nothing interrupts the cleanup: not a second Ctrl-C, not the terminal closing, and not a
@@ -26,6 +53,10 @@ stop_everything() {
   trap '' INT TERM HUP PIPE
   trap - EXIT
   set +e  # every step runs, whatever the one before it found
+  if [ -n "$traffic_pid" ]; then
+    kill "$traffic_pid" 2>/dev/null
+    wait "$traffic_pid" 2>/dev/null
+  fi
   if [ -n "$worker_wrapper" ]; then
     pkill -TERM -P "$worker_wrapper" 2>/dev/null
     wait "$worker_wrapper" 2>/dev/null
@@ -33,15 +64,20 @@ stop_everything() {
   if [ -n "$tail_pid" ]; then
     kill "$tail_pid" 2>/dev/null
   fi
+  if [ -n "$nginx_dir" ]; then
+    nginx_stop "$nginx_dir"
+  fi
   cluster_stop "$base"
   echo
-  echo "== stopped the worker and the cluster; their files stay in .run/ until the next make run"
+  echo "== stopped the traffic, the worker, nginx and the cluster; their files stay in .run/ until the next make run"
 }
 
-# A cluster left over from an earlier run (even one killed hard) is stopped and replaced.
+# A cluster and an nginx left over from an earlier run (even one killed hard) are stopped and
+# replaced, and so is the traffic they logged, which the new database would otherwise be sent.
 mkdir -p "$run_dir"
 cluster_stop "$base"
-rm -rf "$(readlink -f "$base")" "$base"
+nginx_stop "$nginx_base"
+rm -rf "$(readlink -f "$base")" "$base" "$(readlink -f "$nginx_base")" "$nginx_base" "$traffic_log"
 port=$(free_port "${EXPENSE_OPS_PORT:-54329}")
 
 echo "== starting PostgreSQL 15 on 127.0.0.1:$port"
@@ -63,14 +99,43 @@ trap stop_everything INT TERM HUP EXIT
 cluster_start "$base"
 cluster_env "$base" "$port"
 
+# nginx, the live HTTP target: as the server user, like PostgreSQL, since CI runs this as root,
+# on a loopback port of its own, with everything it writes under its prefix.
+cluster_prepare_base "$nginx_base"
+nginx_dir=$(cd "$nginx_base" && pwd -P)
+http_port=$(free_port "${EXPENSE_OPS_HTTP_PORT:-54380}")
+# Its configuration stays ours: nginx reads it, and may not change it.
+install -m 0644 scripts/demo-nginx.conf "$nginx_dir/nginx.conf"
+echo "listen 127.0.0.1:$http_port;" >"$nginx_dir/listen.conf"
+chmod 0644 "$nginx_dir/listen.conf"
+echo "== starting nginx on 127.0.0.1:$http_port"
+nginx_in "$nginx_dir"
+
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $database"
 # pg_stat_statements (preloaded above) feeds ops.sample_statements() and ops.slow_statements().
-psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -c "CREATE EXTENSION expense_ops" \
-  -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -f scripts/demo-data.sql \
-  -f scripts/demo-monitoring.sql
-# No PostgREST runs here, so the API's checks (http, against ops.monitoring_settings.base_url)
-# stay off; docs/worker.md says how to point them at one and turn them on.
-psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "UPDATE ops.checks SET enabled = false WHERE kind = 'http'"
+# nginx_url adds the check of that nginx to the demo's monitoring.
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -v nginx_url="http://127.0.0.1:$http_port" \
+  -c "CREATE EXTENSION expense_ops" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+  -f scripts/demo-data.sql -f scripts/demo-monitoring.sql
+# No PostgREST runs here, so the API's checks (http, relative to ops.monitoring_settings.base_url)
+# stay off; docs/worker.md says how to point them at one and turn them on. The nginx check has
+# a URL of its own and stays on.
+psql -X -q -v ON_ERROR_STOP=1 -d "$database" \
+  -c "UPDATE ops.checks SET enabled = false WHERE kind = 'http' AND target LIKE '/%'"
+
+# The files the worker ships. The environment holds one EXPENSE_OPS_SHIP_LOG at most, so they
+# go in a configuration file (mode 0600, as docs/worker.md asks of one, though this one holds no
+# secret): PostgreSQL's errors, nginx's access log, and the SYNTHETIC traffic's, kept apart
+# from what nginx really answered (ops.log_offsets counts each source).
+(
+  umask 077
+  cat >"$worker_conf" <<CONF
+# Written by scripts/run.sh for this make run (docs/worker.md, "Log shipping").
+ship-log = postgres:jsonlog:$pglog/postgresql.json
+ship-log = nginx:json:$nginx_dir/access.json
+ship-log = synthetic:json:$traffic_log
+CONF
+)
 
 : >"$worker_log"
 # The worker runs under a wrapper that notes its exit in the log: killing the worker (to watch
@@ -82,8 +147,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$database" -c "UPDATE ops.checks SET enabled =
   EXPENSE_OPS_DSN="host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
   EXPENSE_OPS_CHECK_CONNECTION="primary: host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login" \
   EXPENSE_OPS_HOST_DISK_PATH="$(readlink -f "$base")" \
-  EXPENSE_OPS_SHIP_LOG="postgres:jsonlog:$pglog/postgresql.json" \
-    build/expense-ops-worker --worker-id "run-$(hostname)" || status=$?
+    build/expense-ops-worker --config "$worker_conf" --worker-id "run-$(hostname)" || status=$?
   echo "{\"event\":\"worker_exited\",\"status\":$status,\"note\":\"make run keeps the cluster up; api.health() turns degraded\"}"
 ) >>"$worker_log" 2>&1 &
 worker_wrapper=$!
@@ -93,6 +157,13 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 
+# SYNTHETIC requests, five a second, with a minute of 5xx every ten minutes (the first at once):
+# written as access-log lines rather than sent to nginx, because nginx's own answers all take
+# 0.000 s and the latency metrics would have nothing to show (docs/worker.md, "The make run demo").
+python3 scripts/demo-traffic.py --output "$traffic_log" --rate 5 --burst-5xx 60 --burst-every 600 \
+  >"$run_dir/traffic.log" 2>&1 &
+traffic_pid=$!
+
 dsn="postgresql://postgres@127.0.0.1:$port/$database"
 cat <<INFO
 
@@ -101,6 +172,9 @@ connect:     psql "$dsn"
 worker role: expense_ops_worker_login (log: .run/worker.log)
 PostgREST:   db-uri = "postgresql://authenticator@127.0.0.1:$port/$database"
              db-schemas = "api", db-anon-role = "expense_anon"
+nginx:       http://127.0.0.1:$http_port/ (access log: .run/nginx/access.json, checked every 10 s;
+             stop it to watch HealthCheckDown fire: kill -QUIT \$(cat .run/nginx/nginx.pid))
+traffic:     SYNTHETIC, scripts/demo-traffic.py into .run/traffic.json, shipped as "synthetic"
 
 SELECT jsonb_pretty(api.health());
 INFO
@@ -131,7 +205,7 @@ show "the outbox" \
 show "the incident an alert opened" \
   "SELECT t.ticket_id, t.priority, t.title, t.opened_at, t.must_page, a.rule FROM ops.tickets t JOIN ops.alerts a ON a.incident_ticket_id = t.ticket_id"
 echo
-echo "== worker log (Ctrl-C stops the worker and the cluster)"
+echo "== worker log (Ctrl-C stops the traffic, the worker, nginx and the cluster)"
 tail -n +1 -f "$worker_log" &
 tail_pid=$!
 wait "$tail_pid" || true

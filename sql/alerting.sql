@@ -43,6 +43,12 @@ UPDATE ops.checks SET labels = labels || '{"on-call": "ops"}' WHERE check_id = '
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('pager', 'sms', '+100');
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('hook', 'webhook', 'ftp://x');
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('cmd', 'command', 'rm -rf /');
+INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', 'oncall');
+INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', E'a@example.com\r\nBcc: b@example.com');
+INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', 'a@example.com;b@example.com');
+INSERT INTO ops.notification_channels (channel, kind, target, enabled)
+VALUES ('mail', 'email', 'oncall@example.com, ops@example.com', false) RETURNING channel, kind, target;
+DELETE FROM ops.notification_channels WHERE channel = 'mail';
 INSERT INTO ops.silences (matchers, starts_at, ends_at, comment)
 VALUES ('[{"name": "host", "op": "=", "value": "db1"}]', '2026-06-10 12:00Z', '2026-06-10 11:00Z', 'backwards');
 INSERT INTO ops.silences (matchers, starts_at, ends_at, comment) VALUES ('[]', '2026-06-10 12:00Z', '2026-06-10 13:00Z', 'all');
@@ -208,9 +214,14 @@ SELECT count(*) FILTER (WHERE notification_id = :second_id) AS not_before_its_wa
   FROM ops.claim_notifications('worker-c', 100, '1 minute', '2026-06-10 13:00:17Z');
 SELECT attempts FROM ops.claim_notifications('worker-c', 100, '1 minute', '2026-06-10 13:00:18Z')
  WHERE notification_id = :second_id;
--- 10 s * 2^1 with jitter 0: 10 s.
+-- 10 s * 2^1 with jitter 0 would be 10 s, but the receiver said Retry-After: 45 (a 429).
+\set VERBOSITY terse
+SELECT ops.notification_failed(:second_id, '429', true, 'worker-c', '2026-06-10 13:00:20Z', 0, '-1 second');
+SELECT ops.notification_failed(:second_id, '429', true, 'worker-c', '2026-06-10 13:00:20Z', 0, '2 days');
+\set VERBOSITY default
 SELECT status, attempts, next_attempt_at
-  FROM ops.notification_failed(:second_id, 'timeout', true, 'worker-c', '2026-06-10 13:00:20Z', 0);
+  FROM ops.notification_failed(:second_id, 'HTTP 429, Retry-After 45 s', true, 'worker-c', '2026-06-10 13:00:20Z', 0,
+                               '45 seconds');
 -- A lease that expires is taken over (worker-b's others too); the third attempt is the last.
 SELECT attempts, leased_by FROM ops.claim_notifications('worker-d', 100, '1 minute', '2026-06-10 13:05Z')
  WHERE notification_id = :second_id;

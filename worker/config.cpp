@@ -86,6 +86,46 @@ ShippedLog parse_shipped_log(const std::string& entry) {
   return log;
 }
 
+// NAME:VALUE, a secret a channel's target names as secret:NAME.
+std::pair<std::string, std::string> parse_secret(const std::string& entry) {
+  const auto colon = entry.find(':');
+  const std::string name = entry.substr(0, colon);
+  if (colon == std::string::npos || !is_secret_name(name)) {
+    throw ConfigError(
+        "--secret must be NAME:VALUE with NAME in lowercase letters, digits, _ and -");
+  }
+  std::string value = entry.substr(colon + 1);
+  value.erase(0, value.find_first_not_of(" \t"));
+  if (value.empty()) {
+    throw ConfigError("--secret " + name + ": the value must not be empty");
+  }
+  return {name, value};
+}
+
+// NAME: /absolute/path ARG ..., split as a shell would split words, but run without one.
+std::pair<std::string, std::vector<std::string>> parse_command(const std::string& entry) {
+  const auto colon = entry.find(':');
+  const std::string name = entry.substr(0, colon);
+  if (colon == std::string::npos || !is_secret_name(name)) {
+    throw ConfigError(
+        "--command must be NAME: /path/to/program ARG... with NAME in lowercase letters, digits, _ "
+        "and -");
+  }
+  std::vector<std::string> words;
+  try {
+    words = po::split_unix(entry.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw ConfigError("--command " + name + ": the command line does not split into words");
+  }
+  words.erase(std::remove(words.begin(), words.end(), std::string()), words.end());
+  if (words.empty() || words.front().front() != '/') {
+    throw ConfigError(
+        "--command " + name +
+        ": give the program's absolute path; no shell runs it, and no PATH is searched");
+  }
+  return {name, words};
+}
+
 std::string interval_option(const std::string& job) {
   return job + "-interval";
 }
@@ -122,7 +162,26 @@ po::options_description describe_options() {
     ("host-disk-path", po::value<std::string>()->default_value("/"),
      "a path on the filesystem whose use ops.host_samples records: PostgreSQL's data directory")
     ("check-reload-interval", po::value<double>()->default_value(10.0),
-     "seconds between readings of ops.checks and the base URL; a change takes effect this late");
+     "seconds between readings of ops.checks and the base URL; a change takes effect this late")
+    ("secret", po::value<std::vector<std::string>>()->composing(),
+     "NAME:VALUE, what a channel's target secret:NAME stands for (a webhook URL with its token); "
+     "may be repeated. Give it in the file: a flag shows in ps")
+    ("command", po::value<std::vector<std::string>>()->composing(),
+     "NAME: /path/to/program ARG..., what a command channel named by its target runs, without a "
+     "shell, with the payload on stdin; may be repeated")
+    ("smtp-url", po::value<std::string>()->default_value(""),
+     "the email channel's server: smtp://host:587 (STARTTLS when offered, required with a "
+     "password) or smtps://host:465")
+    ("smtp-from", po::value<std::string>()->default_value(""), "the email channel's sender address")
+    ("smtp-user", po::value<std::string>()->default_value(""), "the login at the SMTP server, if any")
+    ("smtp-password", po::value<std::string>(),
+     "the password of smtp-user. Give it in the file or a systemd credential: a flag shows in ps")
+    ("delivery-concurrency", po::value<int>()->default_value(16),
+     "notifications in flight at once (1 to 256)")
+    ("delivery-timeout", po::value<double>()->default_value(10.0),
+     "seconds one delivery attempt may take, any channel, a command included")
+    ("drain-timeout", po::value<double>()->default_value(10.0),
+     "seconds a SIGTERM waits for the deliveries in flight before it gives them back");
   // clang-format on
   // One interval for each job, whichever file registered it.
   for (const JobSpec& job : registered_jobs()) {
@@ -258,6 +317,8 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     po::store(po::command_line_parser(flags).options(options).style(style).run(), values);
     std::string dsn_origin = values.count("dsn") > 0 ? kDsnFromCommandLine : "";
     parsed.config.credential_on_command_line = values.count("credential") > 0;
+    parsed.config.secret_on_command_line =
+        values.count("secret") > 0 || values.count("smtp-password") > 0;
 
     po::parsed_options from_environment(&options);
     for (const auto& option : options.options()) {
@@ -347,6 +408,40 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
       config.shipped_logs.push_back(parse_shipped_log(entry));
     }
   }
+  if (values.count("secret") > 0) {
+    for (const std::string& entry : values["secret"].as<std::vector<std::string>>()) {
+      config.secrets.insert(parse_secret(entry));
+    }
+  }
+  if (values.count("command") > 0) {
+    for (const std::string& entry : values["command"].as<std::vector<std::string>>()) {
+      config.commands.insert(parse_command(entry));
+    }
+  }
+  config.smtp.url = values["smtp-url"].as<std::string>();
+  config.smtp.from = values["smtp-from"].as<std::string>();
+  config.smtp.user = values["smtp-user"].as<std::string>();
+  if (values.count("smtp-password") > 0) {
+    config.smtp.password = values["smtp-password"].as<std::string>();
+  }
+  if (!config.smtp.url.empty() && config.smtp.url.rfind("smtp://", 0) != 0 &&
+      config.smtp.url.rfind("smtps://", 0) != 0) {
+    throw ConfigError("--smtp-url must start with smtp:// or smtps://");
+  }
+  if (!config.smtp.url.empty() &&
+      (config.smtp.from.empty() || config.smtp.from.find('@') == std::string::npos ||
+       config.smtp.from.find_first_of("<>\r\n ") != std::string::npos)) {
+    throw ConfigError("--smtp-from must be the sender's address, such as alerts@example.com");
+  }
+  if (!config.smtp.password.empty() && config.smtp.user.empty()) {
+    throw ConfigError("--smtp-password needs --smtp-user");
+  }
+  config.delivery_concurrency = values["delivery-concurrency"].as<int>();
+  if (config.delivery_concurrency < 1 || config.delivery_concurrency > 256) {
+    throw ConfigError("--delivery-concurrency must be between 1 and 256");
+  }
+  config.delivery_timeout = bounded_seconds(values, "delivery-timeout", 0.1, 300);
+  config.drain_timeout = bounded_seconds(values, "drain-timeout", 0, 300);
   if (values.count("check-connection") > 0) {
     for (const std::string& entry : values["check-connection"].as<std::vector<std::string>>()) {
       const auto [name, dsn] = parse_check_connection(entry);

@@ -34,6 +34,16 @@ struct ShippedLog {
   std::string path;
 };
 
+// The email channel's server: `smtp-url = smtp://mail.example.com:587` (STARTTLS when offered,
+// required with a password) or smtps://, with `smtp-from`, and `smtp-user` / `smtp-password`
+// when it asks for a login.
+struct SmtpSettings {
+  std::string url;
+  std::string from;
+  std::string user;
+  std::string password;
+};
+
 struct WorkerConfig {
   std::string dsn;
   std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
@@ -52,6 +62,14 @@ struct WorkerConfig {
   Seconds check_reload_interval{10.0};  // how often ops.checks is read again
   std::vector<ShippedLog> shipped_logs;
   std::string host_disk_path = "/";  // whose filesystem ops.host_samples.disk_percent measures
+  // Delivery (worker/jobs/deliver_notifications.cpp, worker/notifier.hpp).
+  std::map<std::string, std::string> secrets;  // `secret = NAME:VALUE`, for targets secret:NAME
+  bool secret_on_command_line = false;
+  std::map<std::string, std::vector<std::string>> commands;  // `command = NAME: /path arg ...`
+  SmtpSettings smtp;
+  int delivery_concurrency = 16;   // notifications in flight at once
+  Seconds delivery_timeout{10.0};  // one attempt, any channel
+  Seconds drain_timeout{10.0};     // how long a SIGTERM waits for deliveries in flight
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

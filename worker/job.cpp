@@ -38,6 +38,11 @@ std::vector<JobSpec> registered_jobs() {
   return jobs;
 }
 
+bool Job::wait_for_work(pqxx::connection& /*connection*/, StopSource& stop, Seconds timeout) {
+  stop.wait_for(timeout);
+  return false;
+}
+
 std::string failure_event(const std::string& job_name) {
   std::string event = job_name;
   std::replace(event.begin(), event.end(), '-', '_');

@@ -13,6 +13,7 @@
 
 #include "worker/config.hpp"
 #include "worker/heartbeat.hpp"
+#include "worker/stop_source.hpp"
 
 namespace expense_ops::worker {
 
@@ -33,6 +34,20 @@ class Job {
   // The job's connection is about to close (lost, or the worker stops): anything bound to it,
   // such as a LISTEN, goes first. The next run may come on a new connection.
   virtual void connection_closing() noexcept {}
+
+  // Waits up to `timeout` for the next run. True when work arrived (a NOTIFY, a finished
+  // delivery) and the job should run at once rather than at its interval. The default sleeps
+  // until the stop.
+  virtual bool wait_for_work(pqxx::connection& connection, StopSource& stop, Seconds timeout);
+
+  // The worker stops: finish what is in hand, reporting on `connection` if there is one
+  // (nullptr when the database is away). Called once, from the job's thread, before
+  // connection_closing().
+  virtual void stopping(pqxx::connection* connection) noexcept { (void)connection; }
+
+  // A job that runs on one worker at a time (JobSpec::one_leader) learns whether it is that
+  // worker: after each (re)connection, and when it takes over from a leader that went away.
+  virtual void leadership_changed(bool leading) noexcept { (void)leading; }
 };
 
 struct JobSpec {
@@ -41,6 +56,10 @@ struct JobSpec {
   double default_interval_seconds = 60;
   std::string help;  // the interval's line in --help
   std::function<std::unique_ptr<Job>(const JobContext&)> make;
+  // Whether, of several workers on one database, only one runs it: the holder of a session-level
+  // advisory lock named after the job (worker/job_runner.cpp). The heartbeat, the host samples
+  // and the log shipping are each worker's own; deliveries are shared through leases.
+  bool one_leader = false;
 };
 
 // Every job registered, in the order the worker starts them: the heartbeat first, then by name.

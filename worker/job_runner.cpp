@@ -74,6 +74,17 @@ std::string or_empty(const char* text) {
   return text != nullptr ? text : "";
 }
 
+// The lock that makes a worker the leader of a job: session-level, so it lasts as long as the
+// job's connection, and a leader that dies (its connection drops) lets it go at once. The two-key
+// form keeps it apart from the one-key locks the extension's functions take.
+bool try_to_lead(pqxx::connection& connection, const std::string& job) {
+  pqxx::nontransaction query(connection);
+  return query
+      .exec_params1("SELECT pg_try_advisory_lock(hashtext('expense_ops.leader'), hashtext($1))",
+                    job)[0]
+      .as<bool>();
+}
+
 ServerState query_server_state(pqxx::connection& connection) {
   pqxx::nontransaction query(connection);
   const pqxx::row row =
@@ -117,6 +128,9 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
 
   Schedule schedule;
   const Schedule::JobId scheduled = schedule.add(options.interval, SteadyClock::now());
+  // A one_leader job's standing: leading holds while the connection that took the lock lives.
+  bool leading = false;
+  bool told_leadership = false;
 
   while (!stop.stop_requested()) {
     if (!connection) {
@@ -164,11 +178,40 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
       attempt = 0;
       backoff.reset();
       refusals.clear();
+      if (leading) {
+        told_leadership = false;  // the lock went with the old session: whether it is still
+        leading = false;          // ours, the next try says, and the job hears either way
+      }
       // Nothing ran while the connection was down: run at once (a beat restores health, and
       // the other jobs catch up).
       schedule.make_all_due(SteadyClock::now());
     }
 
+    if (!schedule.due(SteadyClock::now()).empty() && spec.one_leader && !leading) {
+      // A follower asks at each of its intervals, so it takes over within one interval of the
+      // leader's connection dropping.
+      bool now_leading = false;
+      try {
+        now_leading = try_to_lead(*connection, spec.name);
+      } catch (const std::exception& error) {
+        log::warn("connection_lost",
+                  {{"job", spec.name}, {"error", connection_error_for_log(error.what())}});
+        job.connection_closing();
+        connection.reset();
+        continue;
+      }
+      if (now_leading || !told_leadership) {
+        log::info(now_leading ? "leading" : "standing_by", {{"job", spec.name}});
+        job.leadership_changed(now_leading);
+        leading = now_leading;
+        told_leadership = true;
+      }
+      if (!leading) {
+        schedule.completed(scheduled, SteadyClock::now());
+        stop.wait_for(until(schedule.next_wake()));
+        continue;
+      }
+    }
     if (!schedule.due(SteadyClock::now()).empty()) {
       const SteadyTime started = SteadyClock::now();
       const SessionAfterJob session = run_job(*connection, spec, job);
@@ -187,8 +230,11 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
         continue;
       }
     }
-    stop.wait_for(until(schedule.next_wake()));
+    if (job.wait_for_work(*connection, stop, until(schedule.next_wake()))) {
+      schedule.make_all_due(SteadyClock::now());
+    }
   }
+  job.stopping(connection.get());
   if (connection) {
     job.connection_closing();
   }

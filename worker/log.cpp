@@ -56,4 +56,22 @@ void write(Level level, std::string_view event, const core::json::Object& fields
   spdlog::default_logger_raw()->log(spdlog_level, "{}", format_fields(event, fields));
 }
 
+void write_with_document(Level level, std::string_view event, const core::json::Object& fields,
+                         std::string_view document_name, std::string_view document_json) {
+  const auto spdlog_level = to_spdlog(level);
+  if (!spdlog::default_logger_raw()->should_log(spdlog_level)) {
+    return;
+  }
+  std::string line = format_fields(event, fields);
+  line.push_back(',');
+  core::json::append_quoted(line, document_name);
+  line.push_back(':');
+  // Whitespace between JSON tokens may be a line break, which would split the line; inside a
+  // string it is escaped already.
+  for (const char c : document_json) {
+    line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  }
+  spdlog::default_logger_raw()->log(spdlog_level, "{}", line);
+}
+
 }  // namespace expense_ops::worker::log

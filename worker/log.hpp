@@ -19,6 +19,11 @@ std::string format_fields(std::string_view event, const core::json::Object& fiel
 
 void write(Level level, std::string_view event, const core::json::Object& fields = {});
 
+// A line whose last field, `document_name`, is a JSON document as text (one line, such as
+// jsonb's output): the log channel's notification, written as the database holds it.
+void write_with_document(Level level, std::string_view event, const core::json::Object& fields,
+                         std::string_view document_name, std::string_view document_json);
+
 inline void info(std::string_view event, const core::json::Object& fields = {}) {
   write(Level::kInfo, event, fields);
 }

@@ -1,4 +1,5 @@
 // expense-ops-worker: the sidecar that runs expense_ops' scheduled work next to PostgreSQL.
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
   using namespace expense_ops::worker;
   // Block the shutdown signals before anything else, so none is lost or kills us mid-write.
   ShutdownSignal shutdown;
+  // A receiver or a command that hangs up mid-write is an outcome of that delivery, not the end
+  // of the worker (libcurl and the command channel see EPIPE instead).
+  std::signal(SIGPIPE, SIG_IGN);
 
   ParsedCommandLine parsed;
   try {
@@ -75,6 +79,12 @@ int main(int argc, char** argv) {
               {{"hint",
                 "any local user can read a command line; give credential in the configuration "
                 "file or EXPENSE_OPS_CREDENTIAL"}});
+  }
+  if (config.secret_on_command_line) {
+    log::warn("secret_on_command_line",
+              {{"hint",
+                "any local user can read a command line; give secret and smtp-password in the "
+                "configuration file (mode 0600) or as systemd credentials"}});
   }
   try {
     run_worker_loop(config, identity, shutdown);

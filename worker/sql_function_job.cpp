@@ -34,10 +34,15 @@ core::json::Value field_value(const pqxx::field& field, bool& did_something) {
 JobSpec sql_function_job(std::string name, double default_interval_seconds, std::string help,
                          SqlFunctionCall call) {
   std::string function = call.function;
-  return JobSpec{std::move(name), std::move(function), default_interval_seconds, std::move(help),
+  // Each of these is the database's schedule, not the host's: one worker runs it.
+  return JobSpec{std::move(name),
+                 std::move(function),
+                 default_interval_seconds,
+                 std::move(help),
                  [call = std::move(call)](const JobContext&) {
                    return std::make_unique<SqlFunctionJob>(call);
-                 }};
+                 },
+                 /*one_leader=*/true};
 }
 
 void SqlFunctionJob::run(pqxx::connection& connection) {

@@ -664,9 +664,9 @@ COMMENT ON TABLE ops.notification_channels IS
   'Where notifications go, and how alerts are grouped and repeated (Alertmanager''s receivers and route timers). A target that is a secret (a URL with a token) is named as secret:NAME and lives in the worker''s configuration';
 COMMENT ON COLUMN ops.notification_channels.channel IS 'Its name: the receiver of the webhook payload';
 COMMENT ON COLUMN ops.notification_channels.kind IS
-  'webhook (Alertmanager''s webhook payload, version 4), alertmanager (the alert list POSTed to an Alertmanager''s /api/v2/alerts), log (the worker logs the payload) or command (the worker runs a command its configuration names, payload on stdin)';
+  'webhook (Alertmanager''s webhook payload, version 4), alertmanager (the alert list POSTed to an Alertmanager''s /api/v2/alerts), email (a plain-text mail through the worker''s SMTP server), log (the worker logs the payload) or command (the worker runs a command its configuration names, payload on stdin)';
 COMMENT ON COLUMN ops.notification_channels.target IS
-  'webhook and alertmanager: an http(s) URL or secret:NAME; command: the name of a command in the worker''s configuration; log: ignored';
+  'webhook and alertmanager: an http(s) URL or secret:NAME; email: 1 to 20 addresses separated by commas; command: the name of a command in the worker''s configuration; log: ignored';
 COMMENT ON COLUMN ops.notification_channels.min_severity IS 'Alerts below this severity do not go here';
 COMMENT ON COLUMN ops.notification_channels.matchers IS 'Label matchers an alert must satisfy to go here';
 COMMENT ON COLUMN ops.notification_channels.group_by IS 'Labels whose values form a group: one notification carries one group''s alerts';
@@ -686,9 +686,9 @@ BEGIN
     RAISE EXCEPTION 'ops.validate_channel() fires only BEFORE each row of ops.notification_channels, not on %',
       TG_RELID::regclass USING ERRCODE = expense.sqlstate('trigger_protocol');
   END IF;
-  IF NEW.kind IS NULL OR NEW.kind NOT IN ('webhook', 'alertmanager', 'log', 'command') THEN
+  IF NEW.kind IS NULL OR NEW.kind NOT IN ('webhook', 'alertmanager', 'email', 'log', 'command') THEN
     RAISE EXCEPTION 'kind: "%" is not a channel kind', NEW.kind USING ERRCODE = expense.sqlstate('unknown_channel_kind'),
-      HINT = 'Use webhook, alertmanager, log or command.';
+      HINT = 'Use webhook, alertmanager, email, log or command.';
   END IF;
   IF NEW.kind IN ('webhook', 'alertmanager') AND NEW.target !~ '^(https?://[^/\s]+(/\S*)?|secret:[a-z][a-z0-9_-]{0,62})$' THEN
     RAISE EXCEPTION 'target: a % channel needs an http(s) URL or secret:NAME', NEW.kind
@@ -697,6 +697,10 @@ BEGIN
   ELSIF NEW.kind = 'command' AND NEW.target !~ '^[a-z][a-z0-9_-]{0,62}$' THEN
     RAISE EXCEPTION 'target: a command channel names a command of the worker''s configuration'
       USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Give its name, such as page-oncall.';
+  ELSIF NEW.kind = 'email'
+        AND NEW.target !~ '^[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}(\s*,\s*[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}){0,19}$' THEN
+    RAISE EXCEPTION 'target: an email channel needs 1 to 20 addresses, separated by commas'
+      USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Such as oncall@example.com, ops@example.com.';
   END IF;
   PERFORM ops.severity_rank(NEW.min_severity);
   PERFORM ops.check_matchers(NEW.matchers);
@@ -1275,18 +1279,26 @@ GRANT EXECUTE ON FUNCTION ops.notification_delivered(bigint, text, timestamptz) 
 
 CREATE FUNCTION ops.notification_failed(notification_id bigint, error text, retryable boolean DEFAULT true,
                                         worker text DEFAULT NULL, at timestamptz DEFAULT now(),
-                                        jitter double precision DEFAULT random())
+                                        jitter double precision DEFAULT random(), retry_after interval DEFAULT NULL)
 RETURNS ops.notifications
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  held ops.notifications := ops.held_notification(notification_id, worker);
+  held ops.notifications;
   settings ops.alerting_settings := (SELECT s FROM ops.alerting_settings s);
-  gives_up boolean := NOT coalesce(retryable, false) OR held.attempts >= settings.max_attempts;
+  gives_up boolean;
 BEGIN
+  IF retry_after < interval '0' OR retry_after > interval '1 day' THEN
+    RAISE EXCEPTION 'retry_after: wait 0 to 1 day, not %', retry_after USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'The receiver''s Retry-After, clamped to a day.';
+  END IF;
+  held := ops.held_notification(notification_id, worker);
+  gives_up := NOT coalesce(retryable, false) OR held.attempts >= settings.max_attempts;
   UPDATE ops.notifications o
      SET status = CASE WHEN gives_up THEN 'dead' ELSE 'failed' END,
+         -- A receiver that says when to come back (429 with Retry-After) is not asked sooner.
          next_attempt_at = CASE WHEN gives_up THEN o.next_attempt_at
-                                ELSE at + ops.retry_delay(held.attempts, settings.retry_base, settings.retry_cap, jitter) END,
+                                ELSE at + greatest(ops.retry_delay(held.attempts, settings.retry_base, settings.retry_cap, jitter),
+                                                   coalesce(retry_after, interval '0')) END,
          leased_by = NULL, lease_expires_at = NULL,
          last_error = left(coalesce(nullif(btrim(error), ''), 'no reason given'), 1000)
    WHERE o.notification_id = held.notification_id
@@ -1294,10 +1306,10 @@ BEGIN
   RETURN held;
 END
 $$;
-COMMENT ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision) IS
-  'The worker failed to deliver the notification it holds: failed with the next attempt after an exponential backoff with jitter, or dead when not retryable or out of attempts. error is kept to 1000 characters: leave secrets out of it';
-REVOKE ALL ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision)
+COMMENT ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval) IS
+  'The worker failed to deliver the notification it holds: failed with the next attempt after an exponential backoff with jitter (and not before retry_after, the receiver''s Retry-After), or dead when not retryable or out of attempts. error is kept to 1000 characters: leave secrets out of it';
+REVOKE ALL ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval)
   TO expense_ops_worker, expense_ops_admin;
 
 -- ---------------------------------------------------------------------------------------------

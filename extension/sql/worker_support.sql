@@ -98,3 +98,30 @@ CREATE TRIGGER notify_checks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
   FOR EACH STATEMENT EXECUTE FUNCTION ops.notify_checks_changed();
 CREATE TRIGGER notify_checks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ops.monitoring_settings
   FOR EACH STATEMENT EXECUTE FUNCTION ops.notify_checks_changed();
+
+-- ---------------------------------------------------------------------------------------------
+-- A worker that stops gives back what it claimed and did not finish, so nobody waits for its
+-- leases to run out.
+
+CREATE FUNCTION ops.release_notifications(worker text, notification_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  released integer;
+BEGIN
+  IF worker IS NULL OR btrim(worker) = '' THEN
+    RAISE EXCEPTION 'worker: name the worker that holds them' USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'The name it claimed them under.';
+  END IF;
+  -- The attempt did not happen: it is not counted, and the notification is due at once.
+  UPDATE ops.notifications o
+     SET status = CASE WHEN o.attempts > 1 THEN 'failed' ELSE 'pending' END, attempts = o.attempts - 1,
+         leased_by = NULL, lease_expires_at = NULL
+   WHERE o.notification_id = ANY (notification_ids) AND o.status = 'sending' AND o.leased_by = worker;
+  GET DIAGNOSTICS released = ROW_COUNT;
+  RETURN released;
+END
+$$;
+COMMENT ON FUNCTION ops.release_notifications(text, bigint[]) IS
+  'Gives back notifications the worker claimed and did not deliver (it is stopping): uncounted, due at once for any worker. Those it no longer holds are left alone. Returns how many it gave back';
+REVOKE ALL ON FUNCTION ops.release_notifications(text, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.release_notifications(text, bigint[]) TO expense_ops_worker, expense_ops_admin;

@@ -163,7 +163,7 @@ def jobs_run_apart(work):
                                                      and worker.count("sample_statements") >= 2),
               tail(worker.output(), 5))
         sessions = value(DATABASE, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'it_worker'")
-        check(f"one session a job ({sessions})", sessions == 9, str(sessions))
+        check(f"one session a job ({sessions})", sessions == 10, str(sessions))
         blocker.rollback()
         check("the rollup finishes once the lock is let go",
               wait_until(10, lambda: worker.count("rollup_requests") >= 1), tail(worker.output(), 5))
@@ -180,7 +180,7 @@ def jobs_run_apart(work):
     connected = re.findall(r'"level":"(\w+)","event":"connected","job":"([a-z-]+)"', log)
     check("only the heartbeat's connection is news at info; the others say it at debug",
           sorted(connected) == [("debug", job) for job in
-                                ("checks", "evaluate-alerts", "host-samples", "maintain-partitions", "rollup-requests",
+                                ("checks", "deliver-notifications", "evaluate-alerts", "host-samples", "maintain-partitions", "rollup-requests",
                                  "sample-statements", "ship-logs", "sla-refresh")] + [("info", "heartbeat")], repr(connected))
     blocker.close()
 

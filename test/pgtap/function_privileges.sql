@@ -86,7 +86,8 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.evaluate_alerts(timestamp with time zone,text[])', 'ops.alert_status(timestamp with time zone)',
                     'ops.claim_notifications(text,integer,interval,timestamp with time zone)',
                     'ops.notification_delivered(bigint,text,timestamp with time zone)',
-                    'ops.notification_failed(bigint,text,boolean,text,timestamp with time zone,double precision)',
+                    'ops.notification_failed(bigint,text,boolean,text,timestamp with time zone,double precision,interval)',
+                    'ops.release_notifications(text,bigint[])',
                     -- Alertmanager's payloads, which the notifications it delivers carry
                     'ops.webhook_payload(text,text,jsonb,jsonb,text,integer)', 'ops.alertmanager_payload(jsonb)',
                     -- metrics and objectives: the statement sampler and what the alert rules read

@@ -2,6 +2,7 @@
 
 #include "worker/check.hpp"
 #include "worker/config.hpp"
+#include "worker_flags.hpp"
 
 using namespace expense_ops::worker;
 
@@ -18,20 +19,10 @@ CheckDefinition http_check() {
   return check;
 }
 
-WorkerConfig parse(std::vector<std::string> flags) {
-  flags.insert(flags.begin(), {"expense-ops-worker", "--dsn", "host=/tmp dbname=x"});
-  return parse_command_line(
-             flags, [](const std::string&) { return std::optional<std::string>(); }, "host")
-      .config;
-}
+using flags_for_tests::config_error;
 
-std::string config_error(std::vector<std::string> flags) {
-  try {
-    parse(std::move(flags));
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "<no error>";
+WorkerConfig parse(std::vector<std::string> flags) {
+  return flags_for_tests::parse_flags(std::move(flags));
 }
 
 }  // namespace

@@ -41,10 +41,23 @@ TEST(WorkerJobs, EveryJobFileIsRegisteredOnce) {
     EXPECT_FALSE(job.help.empty()) << job.name;
     EXPECT_GE(job.default_interval_seconds, 0.1) << job.name;
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"heartbeat", "checks", "evaluate-alerts", "host-samples",
-                                      "maintain-partitions", "rollup-requests", "sample-statements",
-                                      "ship-logs", "sla-refresh"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"heartbeat", "checks", "deliver-notifications",
+                                             "evaluate-alerts", "host-samples",
+                                             "maintain-partitions", "rollup-requests",
+                                             "sample-statements", "ship-logs", "sla-refresh"}));
+}
+
+// The database's schedules have one leader among several workers; what is each worker's own
+// (its beat, its host, its files) and what is shared through leases (the outbox) do not.
+TEST(WorkerJobs, TheDatabasesSchedulesHaveOneLeader) {
+  std::vector<std::string> led;
+  for (const auto& job : registered_jobs()) {
+    if (job.one_leader) {
+      led.push_back(job.name);
+    }
+  }
+  EXPECT_EQ(led, (std::vector<std::string>{"checks", "evaluate-alerts", "maintain-partitions",
+                                           "rollup-requests", "sample-statements", "sla-refresh"}));
 }
 
 TEST(WorkerJobs, EachJobHasAnIntervalKey) {

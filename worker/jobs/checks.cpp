@@ -70,6 +70,28 @@ class ChecksJob : public Job {
 
   void connection_closing() noexcept override { listening_.reset(); }
 
+  // Of several workers, one runs the checks. One that loses the lead (its connection dropped
+  // and another worker took over) stops, and drops what it gathered since: the new leader
+  // covers that time, and a result twice over would count a slot twice.
+  void leadership_changed(bool leading) noexcept override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (leading_ && !leading) {
+      if (!pending_.empty()) {
+        log::warn("check_results_discarded", {{"results", static_cast<long>(pending_.size())},
+                                              {"reason", "another worker runs the checks now"}});
+      }
+      pending_.clear();
+      queue_.clear();
+      last_started_.clear();
+      took_over_ = true;
+    } else if (!leading_ && leading && took_over_) {
+      backfilled_ = false;  // the time since the last result was somebody else's, or nobody's
+      took_over_ = false;
+    }
+    leading_ = leading;
+    wake_.notify_all();
+  }
+
   ChecksJob(const ChecksJob&) = delete;
   ChecksJob& operator=(const ChecksJob&) = delete;
 
@@ -209,6 +231,9 @@ class ChecksJob : public Job {
 
   // Requires mutex_.
   void keep(CheckResult result) {
+    if (!leading_) {
+      return;  // a run that ended after the lead went elsewhere
+    }
     if (pending_.size() >= kMaxPendingResults) {
       pending_.pop_front();
       ++dropped_;
@@ -256,6 +281,10 @@ class ChecksJob : public Job {
         keep(std::move(result));
       }
       finished_.clear();
+      if (!leading_) {
+        wake_.wait_for(lock, kDispatchTick);
+        continue;
+      }
       for (const std::string& id : scheduler_.due(now)) {
         scheduler_.started(id);
         last_started_[id] = wall_now;
@@ -349,7 +378,9 @@ class ChecksJob : public Job {
   std::atomic<bool> changed_{false};
   std::unique_ptr<ChecksChanged> listening_;  // bound to the current connection
   bool loaded_ = false;
-  bool backfilled_ = false;
+  bool backfilled_ = false;  // the job's thread only (run, leadership_changed)
+  bool leading_ = false;     // under mutex_
+  bool took_over_ = false;   // under mutex_: the lead was lost once, and the gap needs backfill
   SteadyTime last_reload_{};
   std::vector<std::thread> threads_;
 };
@@ -360,6 +391,7 @@ const JobRegistration kRegistration{{
     0.5,
     "seconds between the checks job's runs: results written, and the checks reloaded every 10 s",
     [](const JobContext& context) { return std::make_unique<ChecksJob>(context); },
+    /*one_leader=*/true,
 }};
 
 }  // namespace

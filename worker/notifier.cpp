@@ -1,0 +1,407 @@
+#include "worker/notifier.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "worker/email.hpp"
+#include "worker/log.hpp"
+
+namespace expense_ops::worker {
+
+namespace {
+
+using CurlHeaders = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+// What an error may quote of a receiver's answer.
+constexpr std::size_t kKeptAnswerBytes = 4096;
+constexpr std::string_view kSecretPrefix = "secret:";
+constexpr const char* kCommandPath = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+std::size_t keep_answer(char* data, std::size_t size, std::size_t count, void* target) {
+  auto& answer = *static_cast<std::string*>(target);
+  const std::size_t bytes = size * count;
+  answer.append(data,
+                std::min(bytes, kKeptAnswerBytes - std::min(kKeptAnswerBytes, answer.size())));
+  return bytes;
+}
+
+std::size_t keep_retry_after(char* data, std::size_t size, std::size_t count, void* target) {
+  const std::size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lowered(line.substr(0, kName.size()));
+    for (char& c : lowered) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (lowered == kName) {
+      *static_cast<std::string*>(target) = std::string(line.substr(kName.size()));
+    }
+  }
+  return bytes;
+}
+
+int abort_on_stop(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(stop);
+  return flag != nullptr && flag->load() ? 1 : 0;
+}
+
+struct Upload {
+  std::string_view data;
+};
+
+std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void* source) {
+  auto& upload = *static_cast<Upload*>(source);
+  const std::size_t bytes = std::min(size * count, upload.data.size());
+  std::memcpy(buffer, upload.data.data(), bytes);
+  upload.data.remove_prefix(bytes);
+  return bytes;
+}
+
+void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+long remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::max<long>(0, static_cast<long>(left.count()));
+}
+
+}  // namespace
+
+struct Notifier::Curl {
+  CURL* handle = curl_easy_init();
+  ~Curl() { curl_easy_cleanup(handle); }
+};
+
+void init_notifier() {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+DeliverySettings delivery_settings(const WorkerConfig& config) {
+  DeliverySettings settings;
+  settings.secrets = config.secrets;
+  if (const char* directory = std::getenv("CREDENTIALS_DIRECTORY")) {
+    settings.credentials_directory = directory;
+  }
+  settings.commands = config.commands;
+  settings.smtp = config.smtp;
+  // systemd's LoadCredential=smtp-password:/etc/expense-ops/smtp-password, read once.
+  if (settings.smtp.password.empty() && !settings.credentials_directory.empty()) {
+    std::ifstream file(settings.credentials_directory + "/smtp-password");
+    std::getline(file, settings.smtp.password);
+  }
+  settings.timeout = config.delivery_timeout;
+  return settings;
+}
+
+Notifier::Notifier(const DeliverySettings& settings, const std::atomic<bool>* stop)
+    : settings_(settings), stop_(stop), curl_(std::make_unique<Curl>()) {
+  if (curl_->handle == nullptr) {
+    throw std::runtime_error("libcurl could not make a handle");
+  }
+}
+
+Notifier::~Notifier() = default;
+
+DeliveryOutcome Notifier::deliver(const Notification& notification) {
+  if (notification.kind == "log") {
+    return write_log_line(notification);
+  }
+  if (notification.kind == "command") {
+    return run_command(notification);
+  }
+  if (notification.kind == "email") {
+    return send_email(notification);
+  }
+  if (notification.kind == "webhook" || notification.kind == "alertmanager") {
+    const std::optional<std::string> url = resolve_url(notification.target);
+    if (!url) {
+      // Another worker, or this one after a reload, may hold it: retried, not dropped.
+      return DeliveryOutcome::retry("the worker's configuration has no " + notification.target +
+                                    " (secret = NAME:URL, or a systemd credential)");
+    }
+    return post(notification,
+                notification.kind == "alertmanager" ? alertmanager_alerts_url(*url) : *url);
+  }
+  return DeliveryOutcome::give_up("this worker cannot deliver a " + notification.kind +
+                                  " channel's notification");
+}
+
+std::optional<std::string> Notifier::resolve_url(const std::string& target) const {
+  if (target.compare(0, kSecretPrefix.size(), kSecretPrefix) != 0) {
+    return target;
+  }
+  const std::string name = target.substr(kSecretPrefix.size());
+  if (const auto found = settings_.secrets.find(name); found != settings_.secrets.end()) {
+    return found->second;
+  }
+  if (!settings_.credentials_directory.empty() && name.find('/') == std::string::npos) {
+    std::ifstream file(settings_.credentials_directory + "/" + name);
+    std::string value;
+    if (file && std::getline(file, value) && !value.empty()) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+DeliveryOutcome Notifier::post(const Notification& notification, const std::string& url) {
+  CURL* handle = curl_->handle;
+  // Reset keeps the connection cache: the next POST to the same receiver reuses the connection.
+  curl_easy_reset(handle);
+  std::string answer;
+  std::string retry_after;
+  char error[CURL_ERROR_SIZE] = {};
+  const long timeout = static_cast<long>(settings_.timeout.count() * 1000);
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_USERAGENT, "expense-ops-worker");
+  curl_easy_setopt(handle, CURLOPT_POSTFIELDS, notification.payload.c_str());
+  curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, static_cast<long>(notification.payload.size()));
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, keep_answer);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, keep_retry_after);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &retry_after);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop_));
+  CurlHeaders headers(nullptr, curl_slist_free_all);
+  const std::string key = "Idempotency-Key: " + notification.idempotency_key;
+  for (const char* header : {"Content-Type: application/json", "Expect:", key.c_str()}) {
+    headers.reset(curl_slist_append(headers.release(), header));
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  const CURLcode code = curl_easy_perform(handle);
+  if (code != CURLE_OK) {
+    // libcurl's messages name the host at most, never the path or the query of a secret URL.
+    return outcome_of_transfer_error(code, error);
+  }
+  long status = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+  return outcome_of_http(status, retry_after, answer, WallClock::now());
+}
+
+DeliveryOutcome Notifier::send_email(const Notification& notification) {
+  const SmtpSettings& smtp = settings_.smtp;
+  if (smtp.url.empty() || smtp.from.empty()) {
+    return DeliveryOutcome::retry("the worker's configuration has no smtp-url and smtp-from");
+  }
+  EmailEnvelope envelope;
+  envelope.from = smtp.from;
+  envelope.message_id = "<" + notification.idempotency_key + "@expense-ops>";
+  std::string message;
+  try {
+    envelope.recipients = email_recipients(notification.target);
+    message = render_email(notification.payload, envelope, WallClock::now());
+  } catch (const std::exception& error) {
+    return DeliveryOutcome::give_up(std::string("the message cannot be made: ") + error.what());
+  }
+  CURL* handle = curl_->handle;
+  curl_easy_reset(handle);
+  char error[CURL_ERROR_SIZE] = {};
+  const long timeout = static_cast<long>(settings_.timeout.count() * 1000);
+  Upload upload{message};
+  CurlHeaders recipients(nullptr, curl_slist_free_all);
+  for (const std::string& recipient : envelope.recipients) {
+    recipients.reset(curl_slist_append(recipients.release(), ("<" + recipient + ">").c_str()));
+  }
+  const std::string from = "<" + smtp.from + ">";
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(handle, CURLOPT_URL, smtp.url.c_str());
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  // A password never crosses the network in clear: with one, STARTTLS is required.
+  curl_easy_setopt(handle, CURLOPT_USE_SSL,
+                   smtp.password.empty() ? static_cast<long>(CURLUSESSL_TRY)
+                                         : static_cast<long>(CURLUSESSL_ALL));
+  if (!smtp.user.empty()) {
+    curl_easy_setopt(handle, CURLOPT_USERNAME, smtp.user.c_str());
+    curl_easy_setopt(handle, CURLOPT_PASSWORD, smtp.password.c_str());
+  }
+  curl_easy_setopt(handle, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(handle, CURLOPT_MAIL_RCPT, recipients.get());
+  curl_easy_setopt(handle, CURLOPT_READFUNCTION, read_upload);
+  curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop_));
+  const CURLcode code = curl_easy_perform(handle);
+  long reply = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &reply);
+  return outcome_of_smtp(code, reply, error);
+}
+
+DeliveryOutcome Notifier::write_log_line(const Notification& notification) {
+  log::write_with_document(log::Level::kInfo, "notification",
+                           {{"channel", notification.channel},
+                            {"notification_id", static_cast<long long>(notification.id)},
+                            {"idempotency_key", notification.idempotency_key},
+                            {"attempt", notification.attempts}},
+                           "payload", notification.payload);
+  return DeliveryOutcome::delivered();
+}
+
+DeliveryOutcome Notifier::run_command(const Notification& notification) {
+  const auto found = settings_.commands.find(notification.target);
+  if (found == settings_.commands.end()) {
+    return DeliveryOutcome::retry("the worker's configuration has no command " +
+                                  notification.target);
+  }
+  const std::vector<std::string>& command = found->second;
+  int input[2];
+  int output[2];
+  if (pipe2(input, O_CLOEXEC) != 0) {
+    return DeliveryOutcome::retry("no pipe for the command");
+  }
+  if (pipe2(output, O_CLOEXEC) != 0) {
+    close(input[0]);
+    close(input[1]);
+    return DeliveryOutcome::retry("no pipe for the command");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Its own process group, which a timeout kills whole; the worker's blocked and ignored
+  // signals (SIGTERM waits for the main thread, SIGPIPE is ignored) are not the command's.
+  sigset_t none;
+  sigset_t defaults;
+  sigemptyset(&none);
+  sigfillset(&defaults);
+  sigdelset(&defaults, SIGKILL);
+  sigdelset(&defaults, SIGSTOP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<std::string> environment = {
+      kCommandPath,
+      "LANG=C.UTF-8",
+      "EXPENSE_OPS_CHANNEL=" + notification.channel,
+      "EXPENSE_OPS_NOTIFICATION_ID=" + std::to_string(notification.id),
+      "EXPENSE_OPS_IDEMPOTENCY_KEY=" + notification.idempotency_key,
+      "EXPENSE_OPS_ATTEMPT=" + std::to_string(notification.attempts)};
+  std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
+  for (const std::string& word : command) {
+    argv.push_back(const_cast<char*>(word.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
+  for (std::string& variable : environment) {
+    envp.push_back(variable.data());
+  }
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  close(input[0]);
+  close(output[1]);
+  if (spawned != 0) {
+    close(input[1]);
+    close(output[0]);
+    return DeliveryOutcome::retry("the command " + notification.target +
+                                  " cannot be started: " + std::strerror(spawned));
+  }
+  set_nonblocking(input[1]);
+  set_nonblocking(output[0]);
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_.timeout);
+  std::string_view unwritten = notification.payload;
+  int stdin_fd = input[1];
+  int output_fd = output[0];
+  std::string said;
+  bool timed_out = false;
+  if (unwritten.empty()) {
+    close(stdin_fd);
+    stdin_fd = -1;
+  }
+  while (stdin_fd >= 0 || output_fd >= 0) {
+    const long wait = remaining_ms(deadline);
+    if (wait == 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd fds[2] = {{stdin_fd, POLLOUT, 0}, {output_fd, POLLIN, 0}};
+    if (poll(fds, 2, static_cast<int>(std::min(wait, 100L))) < 0 && errno != EINTR) {
+      break;
+    }
+    if (stdin_fd >= 0 && (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+      const ssize_t written = write(stdin_fd, unwritten.data(), unwritten.size());
+      if (written > 0) {
+        unwritten.remove_prefix(static_cast<std::size_t>(written));
+      }
+      // Done, or the command closed its stdin without reading it all: that is its business.
+      if (unwritten.empty() || (written < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(stdin_fd);
+        stdin_fd = -1;
+      }
+    }
+    if (output_fd >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+      char buffer[4096];
+      const ssize_t got = read(output_fd, buffer, sizeof buffer);
+      if (got > 0) {
+        const std::size_t room = kKeptAnswerBytes - std::min(kKeptAnswerBytes, said.size());
+        said.append(buffer, std::min(room, static_cast<std::size_t>(got)));
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(output_fd);
+        output_fd = -1;
+      }
+    }
+  }
+  if (stdin_fd >= 0) {
+    close(stdin_fd);
+  }
+  if (output_fd >= 0) {
+    close(output_fd);
+  }
+  int status = 0;
+  while (!timed_out) {
+    const pid_t reaped = waitpid(pid, &status, WNOHANG);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) {
+      break;
+    }
+    if (remaining_ms(deadline) == 0) {
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (timed_out) {
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return outcome_of_command(status, timed_out, said);
+}
+
+}  // namespace expense_ops::worker
