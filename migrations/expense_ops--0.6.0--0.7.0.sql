@@ -204,3 +204,60 @@ COMMENT ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timesta
 REVOKE ALL ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.notification_failed(bigint, text, boolean, text, timestamptz, double precision, interval)
   TO expense_ops_worker, expense_ops_admin;
+
+-- ---------------------------------------------------------------------------------------------
+-- Check results that move alerts ask for an evaluation at once (extension/sql/monitoring.sql).
+
+CREATE OR REPLACE FUNCTION ops.record_check_results(results jsonb, at timestamptz DEFAULT now())
+RETURNS TABLE (index integer, check_id text, reason text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bounds record;
+BEGIN
+  IF results IS NULL OR jsonb_typeof(results) <> 'array' THEN
+    RAISE EXCEPTION 'results must be a JSON array of check results'
+      USING ERRCODE = expense.sqlstate('invalid_parameter'),
+            HINT = 'Send [{"check_id": "health", "started_at": "...", "outcome": "up", "duration_ms": 12.5, "status": 200}, ...].';
+  END IF;
+  bounds := ops.accepted_window('ops.check_results', at);
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.check_batch (
+    index integer, check_id text, started_at text, duration_ms text, outcome text, status text,
+    detail text, timings jsonb, worker text, problem text) ON COMMIT DROP;
+  TRUNCATE pg_temp.check_batch;
+  INSERT INTO pg_temp.check_batch
+  SELECT r.ordinality - 1, r.value->>'check_id', r.value->>'started_at', r.value->>'duration_ms',
+         r.value->>'outcome', r.value->>'status', left(r.value->>'detail', 1000),
+         CASE WHEN jsonb_typeof(r.value->'timings') = 'object' THEN r.value->'timings' ELSE '{}' END,
+         r.value->>'worker',
+         CASE WHEN jsonb_typeof(r.value) <> 'object' THEN 'not a JSON object'
+              ELSE ops.check_result_problem(r.value->>'check_id', r.value->>'started_at', r.value->>'duration_ms',
+                                            r.value->>'outcome', r.value->>'status', r.value->>'detail',
+                                            bounds.earliest, bounds.latest) END
+    FROM jsonb_array_elements(results) WITH ORDINALITY r;
+  UPDATE pg_temp.check_batch b SET problem = 'check_id: "' || left(b.check_id, 63) || '" is not a check (ops.checks)'
+   WHERE b.problem IS NULL AND NOT EXISTS (SELECT FROM ops.checks c WHERE c.check_id = b.check_id);
+  PERFORM ops.ensure_partitions('ops.check_results',
+                                 ARRAY(SELECT b.started_at::timestamptz FROM pg_temp.check_batch b WHERE b.problem IS NULL));
+  -- A run recorded twice (the worker retrying a batch) is kept once.
+  INSERT INTO ops.check_results (check_id, started_at, duration_ms, outcome, status, detail, timings, worker, recorded_at)
+  SELECT b.check_id, b.started_at::timestamptz, b.duration_ms::double precision, b.outcome, b.status::integer,
+         b.detail, b.timings, b.worker, record_check_results.at
+    FROM pg_temp.check_batch b WHERE b.problem IS NULL
+  ON CONFLICT DO NOTHING;
+  -- A check that is down, or up again after it was not, may move its alerts: the worker
+  -- evaluates the rules on check failures at once rather than at its next interval.
+  IF EXISTS (SELECT FROM pg_temp.check_batch b
+              WHERE b.problem IS NULL
+                AND (b.outcome = 'down'
+                     OR (b.outcome = 'up' AND EXISTS (
+                           SELECT FROM (SELECT r.outcome FROM ops.check_results r
+                                         WHERE r.check_id = b.check_id AND r.started_at < b.started_at::timestamptz
+                                         ORDER BY r.started_at DESC LIMIT 1) previous
+                            WHERE previous.outcome <> 'up')))) THEN
+    PERFORM pg_notify('expense_ops_evaluate', 'check_consecutive_failures');
+  END IF;
+  RETURN QUERY SELECT b.index, b.check_id, b.problem FROM pg_temp.check_batch b WHERE b.problem IS NOT NULL ORDER BY b.index;
+END
+$$;
+COMMENT ON FUNCTION ops.record_check_results(jsonb, timestamptz) IS
+  'The worker''s batch write of check results, received at `at`: a JSON array of {check_id, started_at, duration_ms, outcome (up, down, unknown), status, detail, timings, worker}, each started within the retention before `at` and no later than the clock skew after it. Each bad element is returned with its index (from 0) and reason and the rest are kept; a run already recorded is not recorded twice. A check down, or up again, sends NOTIFY expense_ops_evaluate (check_consecutive_failures)';

@@ -126,6 +126,29 @@ std::pair<std::string, std::vector<std::string>> parse_command(const std::string
   return {name, words};
 }
 
+// host:port, [v6]:port: what civetweb's listening_ports takes, checked here so that a typo is a
+// configuration error (exit 2) rather than a failure to listen.
+bool is_listen_address(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return false;
+  }
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }) ||
+      std::stoi(port) > 65535) {
+    return false;
+  }
+  if (host.front() == '[') {
+    return host.back() == ']' && host.size() > 2;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-';
+  });
+}
+
 std::string interval_option(const std::string& job) {
   return job + "-interval";
 }
@@ -180,6 +203,8 @@ po::options_description describe_options() {
      "notifications in flight at once (1 to 256)")
     ("delivery-timeout", po::value<double>()->default_value(10.0),
      "seconds one delivery attempt may take, any channel, a command included")
+    ("listen-address", po::value<std::string>()->default_value("127.0.0.1:9470"),
+     "host:port of /metrics and /healthz (loopback by default; port 0 picks one; empty: none)")
     ("drain-timeout", po::value<double>()->default_value(10.0),
      "seconds a SIGTERM waits for the deliveries in flight before it gives them back");
   // clang-format on
@@ -441,6 +466,11 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
     throw ConfigError("--delivery-concurrency must be between 1 and 256");
   }
   config.delivery_timeout = bounded_seconds(values, "delivery-timeout", 0.1, 300);
+  config.listen_address = values["listen-address"].as<std::string>();
+  if (!config.listen_address.empty() && !is_listen_address(config.listen_address)) {
+    throw ConfigError(
+        "--listen-address must be host:port, such as 127.0.0.1:9470 or [::1]:9470, or empty");
+  }
   config.drain_timeout = bounded_seconds(values, "drain-timeout", 0, 300);
   if (values.count("check-connection") > 0) {
     for (const std::string& entry : values["check-connection"].as<std::vector<std::string>>()) {

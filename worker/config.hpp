@@ -70,6 +70,7 @@ struct WorkerConfig {
   int delivery_concurrency = 16;   // notifications in flight at once
   Seconds delivery_timeout{10.0};  // one attempt, any channel
   Seconds drain_timeout{10.0};     // how long a SIGTERM waits for deliveries in flight
+  std::string listen_address = "127.0.0.1:9470";  // /metrics and /healthz; empty: none
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

@@ -48,6 +48,11 @@ class Job {
   // A job that runs on one worker at a time (JobSpec::one_leader) learns whether it is that
   // worker: after each (re)connection, and when it takes over from a leader that went away.
   virtual void leadership_changed(bool leading) noexcept { (void)leading; }
+
+  // SIGHUP: the configuration file was read again. Called from the main thread while the job
+  // runs: a job takes what it can use at once (secrets, credentials, commands) under its own
+  // lock. What needs a restart the worker logs.
+  virtual void reload(const WorkerConfig& config) noexcept { (void)config; }
 };
 
 struct JobSpec {

@@ -10,6 +10,7 @@
 #include "worker/backoff.hpp"
 #include "worker/connection_policy.hpp"
 #include "worker/log.hpp"
+#include "worker/metrics.hpp"
 #include "worker/schedule.hpp"
 #include "worker/sql_errors.hpp"
 
@@ -26,7 +27,9 @@ enum class SessionAfterJob { kUsable, kMustReconnect };
 // session carries on, so one failing job never stops the others. A lost connection, a server
 // that turned read-only, or an error that leaves the session's state unknown (such as
 // pqxx::in_doubt_error) means starting over; the reconnection checks the server again.
-SessionAfterJob run_job(pqxx::connection& connection, const JobSpec& spec, Job& job) {
+SessionAfterJob run_job(pqxx::connection& connection, const JobSpec& spec, Job& job,
+                        bool& succeeded) {
+  succeeded = false;
   const std::string failed = failure_event(spec.name);
   const auto job_failure = [&spec](std::string_view sqlstate, std::string_view message) {
     core::json::Object fields = job_failure_fields(spec.function, sqlstate, message);
@@ -35,6 +38,7 @@ SessionAfterJob run_job(pqxx::connection& connection, const JobSpec& spec, Job& 
   };
   try {
     job.run(connection);
+    succeeded = true;
     return SessionAfterJob::kUsable;
   } catch (const pqxx::sql_error& error) {
     const std::string sqlstate = sqlstate_of(error);
@@ -131,6 +135,17 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
   // A one_leader job's standing: leading holds while the connection that took the lock lives.
   bool leading = false;
   bool told_leadership = false;
+  bool connected_before = false;
+  const auto tell_progress = [&](SteadyTime at) {
+    if (options.liveness != nullptr) {
+      options.liveness->progressed(spec.name, at);
+    }
+  };
+  const auto tell_connected = [&](bool connected) {
+    if (options.liveness != nullptr) {
+      options.liveness->connected(spec.name, connected);
+    }
+  };
 
   while (!stop.stop_requested()) {
     if (!connection) {
@@ -182,6 +197,11 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
         told_leadership = false;  // the lock went with the old session: whether it is still
         leading = false;          // ours, the next try says, and the job hears either way
       }
+      tell_connected(true);
+      if (connected_before) {
+        metrics::reconnected(spec.name);
+      }
+      connected_before = true;
       // Nothing ran while the connection was down: run at once (a beat restores health, and
       // the other jobs catch up).
       schedule.make_all_due(SteadyClock::now());
@@ -203,10 +223,15 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
       if (now_leading || !told_leadership) {
         log::info(now_leading ? "leading" : "standing_by", {{"job", spec.name}});
         job.leadership_changed(now_leading);
+        metrics::leadership(spec.name, now_leading);
+        if (options.liveness != nullptr) {
+          options.liveness->leading(spec.name, now_leading);
+        }
         leading = now_leading;
         told_leadership = true;
       }
       if (!leading) {
+        tell_progress(SteadyClock::now());  // standing by is this job's work, done on time
         schedule.completed(scheduled, SteadyClock::now());
         stop.wait_for(until(schedule.next_wake()));
         continue;
@@ -214,8 +239,13 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
     }
     if (!schedule.due(SteadyClock::now()).empty()) {
       const SteadyTime started = SteadyClock::now();
-      const SessionAfterJob session = run_job(*connection, spec, job);
+      bool succeeded = false;
+      const SessionAfterJob session = run_job(*connection, spec, job, succeeded);
       const SteadyTime finished = SteadyClock::now();
+      metrics::job_ran(spec.name, succeeded);
+      if (session == SessionAfterJob::kUsable) {
+        tell_progress(finished);
+      }
       const std::size_t skipped = schedule.completed(scheduled, finished);
       if (skipped > 0) {
         log::warn("job_overran",
@@ -227,6 +257,7 @@ void run_job_until_stopped(const JobSpec& spec, Job& job, const JobRunnerOptions
       if (session == SessionAfterJob::kMustReconnect) {
         job.connection_closing();
         connection.reset();
+        tell_connected(false);
         continue;
       }
     }

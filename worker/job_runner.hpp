@@ -6,6 +6,7 @@
 
 #include "worker/config.hpp"
 #include "worker/job.hpp"
+#include "worker/liveness.hpp"
 #include "worker/stop_source.hpp"
 
 namespace expense_ops::worker {
@@ -16,6 +17,7 @@ struct JobRunnerOptions {
   // standby_refused) at info and warn. One runner does, the heartbeat's; the others would only
   // repeat it, and say it at debug.
   bool reports_connection = false;
+  Liveness* liveness = nullptr;  // told of each run and connection, for /healthz
 };
 
 // Returns when `stop` is requested. A database that goes away is waited for; so is a server that

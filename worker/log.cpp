@@ -36,6 +36,10 @@ void init(const std::string& level_name) {
   spdlog::set_default_logger(logger);
 }
 
+void set_level(const std::string& level_name) {
+  spdlog::default_logger_raw()->set_level(spdlog::level::from_str(level_name));
+}
+
 std::string format_fields(std::string_view event, const core::json::Object& fields) {
   std::string out = "\"event\":";
   core::json::append_quoted(out, event);

@@ -13,6 +13,9 @@ enum class Level { kTrace, kDebug, kInfo, kWarn, kError };
 // Sets up the process-wide logger. `level_name` is one of trace, debug, info, warn, error.
 void init(const std::string& level_name);
 
+// Changes the level of the process-wide logger (SIGHUP).
+void set_level(const std::string& level_name);
+
 // The fields of one log line after ts and level, as JSON text without braces:
 // "event":"connected","attempt":3. Exposed for tests.
 std::string format_fields(std::string_view event, const core::json::Object& fields);

@@ -87,7 +87,11 @@ int main(int argc, char** argv) {
                 "configuration file (mode 0600) or as systemd credentials"}});
   }
   try {
-    run_worker_loop(config, identity, shutdown);
+    const std::vector<std::string> args(argv, argv + argc);
+    const auto reread = [&args] {
+      return parse_command_line(args, process_environment(), host_name()).config;
+    };
+    run_worker_loop(config, identity, shutdown, reread);
   } catch (const ConfigError& error) {
     log::error("configuration_error", {{"error", redact_secrets(error.what())}});
     return kExitConfigError;

@@ -108,8 +108,7 @@ DeliverySettings delivery_settings(const WorkerConfig& config) {
   return settings;
 }
 
-Notifier::Notifier(const DeliverySettings& settings, const std::atomic<bool>* stop)
-    : settings_(settings), stop_(stop), curl_(std::make_unique<Curl>()) {
+Notifier::Notifier(const std::atomic<bool>* stop) : stop_(stop), curl_(std::make_unique<Curl>()) {
   if (curl_->handle == nullptr) {
     throw std::runtime_error("libcurl could not make a handle");
   }
@@ -117,7 +116,9 @@ Notifier::Notifier(const DeliverySettings& settings, const std::atomic<bool>* st
 
 Notifier::~Notifier() = default;
 
-DeliveryOutcome Notifier::deliver(const Notification& notification) {
+DeliveryOutcome Notifier::deliver(const Notification& notification,
+                                  const DeliverySettings& settings) {
+  settings_ = &settings;
   if (notification.kind == "log") {
     return write_log_line(notification);
   }
@@ -146,11 +147,11 @@ std::optional<std::string> Notifier::resolve_url(const std::string& target) cons
     return target;
   }
   const std::string name = target.substr(kSecretPrefix.size());
-  if (const auto found = settings_.secrets.find(name); found != settings_.secrets.end()) {
+  if (const auto found = settings_->secrets.find(name); found != settings_->secrets.end()) {
     return found->second;
   }
-  if (!settings_.credentials_directory.empty() && name.find('/') == std::string::npos) {
-    std::ifstream file(settings_.credentials_directory + "/" + name);
+  if (!settings_->credentials_directory.empty() && name.find('/') == std::string::npos) {
+    std::ifstream file(settings_->credentials_directory + "/" + name);
     std::string value;
     if (file && std::getline(file, value) && !value.empty()) {
       return value;
@@ -166,7 +167,7 @@ DeliveryOutcome Notifier::post(const Notification& notification, const std::stri
   std::string answer;
   std::string retry_after;
   char error[CURL_ERROR_SIZE] = {};
-  const long timeout = static_cast<long>(settings_.timeout.count() * 1000);
+  const long timeout = static_cast<long>(settings_->timeout.count() * 1000);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
@@ -201,7 +202,7 @@ DeliveryOutcome Notifier::post(const Notification& notification, const std::stri
 }
 
 DeliveryOutcome Notifier::send_email(const Notification& notification) {
-  const SmtpSettings& smtp = settings_.smtp;
+  const SmtpSettings& smtp = settings_->smtp;
   if (smtp.url.empty() || smtp.from.empty()) {
     return DeliveryOutcome::retry("the worker's configuration has no smtp-url and smtp-from");
   }
@@ -218,7 +219,7 @@ DeliveryOutcome Notifier::send_email(const Notification& notification) {
   CURL* handle = curl_->handle;
   curl_easy_reset(handle);
   char error[CURL_ERROR_SIZE] = {};
-  const long timeout = static_cast<long>(settings_.timeout.count() * 1000);
+  const long timeout = static_cast<long>(settings_->timeout.count() * 1000);
   Upload upload{message};
   CurlHeaders recipients(nullptr, curl_slist_free_all);
   for (const std::string& recipient : envelope.recipients) {
@@ -264,8 +265,8 @@ DeliveryOutcome Notifier::write_log_line(const Notification& notification) {
 }
 
 DeliveryOutcome Notifier::run_command(const Notification& notification) {
-  const auto found = settings_.commands.find(notification.target);
-  if (found == settings_.commands.end()) {
+  const auto found = settings_->commands.find(notification.target);
+  if (found == settings_->commands.end()) {
     return DeliveryOutcome::retry("the worker's configuration has no command " +
                                   notification.target);
   }
@@ -335,7 +336,7 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
   set_nonblocking(output[0]);
   const auto deadline =
       std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_.timeout);
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_->timeout);
   std::string_view unwritten = notification.payload;
   int stdin_fd = input[1];
   int output_fd = output[0];

@@ -46,12 +46,13 @@ DeliverySettings delivery_settings(const WorkerConfig& config);
 // libcurl handle keeps connections to a receiver alive between deliveries.
 class Notifier {
  public:
-  Notifier(const DeliverySettings& settings, const std::atomic<bool>* stop);
+  explicit Notifier(const std::atomic<bool>* stop);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  DeliveryOutcome deliver(const Notification& notification);
+  // With the settings in force (a SIGHUP may replace them between deliveries).
+  DeliveryOutcome deliver(const Notification& notification, const DeliverySettings& settings);
 
  private:
   struct Curl;
@@ -62,7 +63,7 @@ class Notifier {
   // The URL of a webhook or alertmanager target; nullopt when it names an unknown secret.
   std::optional<std::string> resolve_url(const std::string& target) const;
 
-  const DeliverySettings& settings_;
+  const DeliverySettings* settings_ = nullptr;  // during deliver()
   const std::atomic<bool>* stop_;
   std::unique_ptr<Curl> curl_;
 };

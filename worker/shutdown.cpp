@@ -14,6 +14,7 @@ sigset_t shutdown_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -34,6 +35,10 @@ bool ShutdownSignal::wait_for(Seconds timeout) {
     const long long nanos = remaining.count() > 0 ? remaining.count() : 0;
     timespec wait{static_cast<time_t>(nanos / 1000000000), static_cast<long>(nanos % 1000000000)};
     const int received = sigtimedwait(&set, nullptr, &wait);
+    if (received == SIGHUP) {
+      reload_ = true;
+      break;
+    }
     if (received > 0) {
       signal_ = received;
     } else if (errno == EAGAIN || nanos == 0) {

@@ -1,6 +1,6 @@
-// SIGTERM and SIGINT, received synchronously. The signals are blocked and collected with
-// sigtimedwait, so the worker's sleeps end the moment one arrives and no handler runs in the
-// middle of libpq.
+// SIGTERM and SIGINT, and SIGHUP (reload), received synchronously. The signals are blocked and
+// collected with sigtimedwait, so the worker's sleeps end the moment one arrives and no handler
+// runs in the middle of libpq.
 #pragma once
 
 #include "worker/config.hpp"
@@ -9,11 +9,19 @@ namespace expense_ops::worker {
 
 class ShutdownSignal {
  public:
-  // Blocks SIGTERM and SIGINT for this thread; call it before starting any other thread.
+  // Blocks SIGTERM, SIGINT and SIGHUP for this thread; call it before starting any other thread.
   ShutdownSignal();
 
-  // Sleeps for up to `timeout`. Returns true as soon as a shutdown was requested.
+  // Sleeps for up to `timeout`. Returns true as soon as a shutdown was requested; returns false
+  // early when a SIGHUP arrived, which take_reload() then reports.
   bool wait_for(Seconds timeout);
+
+  // True once for each SIGHUP (several before a look count once).
+  bool take_reload() {
+    const bool requested = reload_;
+    reload_ = false;
+    return requested;
+  }
 
   // True once SIGTERM or SIGINT arrived; checks for a pending one without sleeping.
   bool requested();
@@ -23,6 +31,7 @@ class ShutdownSignal {
 
  private:
   int signal_ = 0;
+  bool reload_ = false;
 };
 
 }  // namespace expense_ops::worker

@@ -7,9 +7,13 @@
 // interval. Once the function is there, the job resumes without a restart.
 #pragma once
 
+#include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "worker/job.hpp"
+#include "worker/schedule.hpp"
 
 namespace expense_ops::worker {
 
@@ -19,6 +23,10 @@ struct SqlFunctionCall {
   std::string query;      // what a run executes, in one transaction; one row
   std::string event;      // "rollup_requests": the log line of each run
   std::string since;      // the extension version that brought the function ("0.6.0")
+  // Optional: a channel whose NOTIFY runs the job at once, and the query such a run executes
+  // with the notifications' payloads as $1 (text[]), such as the metrics to evaluate.
+  std::string listen = {};
+  std::string notified_query = {};
 };
 
 // The registration of a job that is one such call: most of a file under worker/jobs/.
@@ -27,13 +35,24 @@ JobSpec sql_function_job(std::string name, double default_interval_seconds, std:
 
 class SqlFunctionJob : public Job {
  public:
-  explicit SqlFunctionJob(SqlFunctionCall call) : call_(std::move(call)) {}
+  SqlFunctionJob(SqlFunctionCall call, Seconds interval);
+  ~SqlFunctionJob() override;
   void run(pqxx::connection& connection) override;
+  bool wait_for_work(pqxx::connection& connection, StopSource& stop, Seconds timeout) override;
+  void connection_closing() noexcept override;
 
  private:
+  class Listener;
   bool function_exists(pqxx::connection& connection) const;
+  void call(pqxx::connection& connection, const std::string& query,
+            const std::vector<std::string>& payloads);
 
   SqlFunctionCall call_;
+  std::unique_ptr<Listener> listener_;  // bound to the current connection
+  std::set<std::string> payloads_;      // the NOTIFYs not yet acted on (job thread only)
+  Seconds interval_;
+  SteadyTime last_run_{};
+  SteadyTime last_full_run_{};
   bool function_present_ = true;  // assumed until a call finds it missing
   bool warned_missing_ = false;   // once per process, not once per reconnection
 };

@@ -8,6 +8,10 @@
 
 #include "worker/job.hpp"
 #include "worker/job_runner.hpp"
+#include "worker/liveness.hpp"
+#include "worker/log.hpp"
+#include "worker/redact.hpp"
+#include "worker/status_server.hpp"
 #include "worker/stop_source.hpp"
 
 namespace expense_ops::worker {
@@ -67,10 +71,45 @@ class JobThreads {
   std::exception_ptr failure_;
 };
 
+// The options a running worker cannot take up without a restart, when SIGHUP finds them changed.
+std::vector<std::string> changed_needing_restart(const WorkerConfig& running,
+                                                 const WorkerConfig& fresh) {
+  std::vector<std::string> changed;
+  const auto note = [&changed](bool differs, const char* option) {
+    if (differs) {
+      changed.emplace_back(option);
+    }
+  };
+  note(running.dsn != fresh.dsn, "dsn");
+  note(running.worker_id != fresh.worker_id, "worker-id");
+  note(running.listen_address != fresh.listen_address, "listen-address");
+  note(running.check_threads != fresh.check_threads, "check-threads");
+  note(running.delivery_concurrency != fresh.delivery_concurrency, "delivery-concurrency");
+  note(running.host_disk_path != fresh.host_disk_path, "host-disk-path");
+  note(running.reconnect_initial_delay != fresh.reconnect_initial_delay ||
+           running.reconnect_max_delay != fresh.reconnect_max_delay,
+       "reconnect-*-delay");
+  std::vector<std::string> logs;
+  std::vector<std::string> fresh_logs;
+  for (const ShippedLog& log : running.shipped_logs) {
+    logs.push_back(log.name + ":" + log.format + ":" + log.path);
+  }
+  for (const ShippedLog& log : fresh.shipped_logs) {
+    fresh_logs.push_back(log.name + ":" + log.format + ":" + log.path);
+  }
+  note(logs != fresh_logs, "ship-log");
+  for (const auto& [job, interval] : running.job_intervals) {
+    if (fresh.job_intervals.at(job) != interval) {
+      changed.push_back(job + "-interval");
+    }
+  }
+  return changed;
+}
+
 }  // namespace
 
 void run_worker_loop(const WorkerConfig& config, const WorkerIdentity& identity,
-                     ShutdownSignal& shutdown) {
+                     ShutdownSignal& shutdown, const std::function<WorkerConfig()>& reread) {
   const JobContext context{config, identity};
   struct Running {
     JobSpec spec;
@@ -82,18 +121,54 @@ void run_worker_loop(const WorkerConfig& config, const WorkerIdentity& identity,
     jobs.push_back(Running{std::move(spec), std::move(job)});
   }
 
+  Liveness liveness;
+  for (const Running& running : jobs) {
+    liveness.expect(running.spec.name, config.interval_of(running.spec.name), SteadyClock::now());
+  }
+  // Declared before the threads, so it outlives them: they report to `liveness`, which it reads.
+  std::unique_ptr<StatusServer> status;
+  if (!config.listen_address.empty()) {
+    status = std::make_unique<StatusServer>(config.listen_address, liveness);
+    log::info("listening", {{"address", config.listen_address},
+                            {"port", status->port()},
+                            {"paths", core::json::Array{"/metrics", "/healthz"}}});
+  }
+
   StopSource stop;
   JobThreads threads(stop);
   for (Running& running : jobs) {
     const JobRunnerOptions options{config.interval_of(running.spec.name),
-                                   running.spec.name == kHeartbeatJob};
+                                   running.spec.name == kHeartbeatJob, &liveness};
     threads.start([&running, options, &config, &stop] {
       run_job_until_stopped(running.spec, *running.job, options, config, stop);
     });
   }
   // The signals are blocked in every thread (ShutdownSignal came first), so they reach this
   // wait and no other. A job thread that fails for good (a DSN libpq refuses) stops the rest.
+  WorkerConfig in_force = config;
   while (!stop.stop_requested() && !shutdown.wait_for(kFailurePoll)) {
+    if (!shutdown.take_reload()) {
+      continue;
+    }
+    try {
+      const WorkerConfig fresh = reread();
+      log::set_level(fresh.log_level);
+      for (Running& running : jobs) {
+        running.job->reload(fresh);
+      }
+      core::json::Array restart;
+      for (const std::string& option : changed_needing_restart(in_force, fresh)) {
+        restart.emplace_back(option);
+      }
+      log::info("reloaded",
+                {{"log_level", fresh.log_level}, {"changed_needing_restart", std::move(restart)}});
+      in_force = fresh;
+    } catch (const std::exception& error) {
+      log::error("reload_failed", {{"error", redact_secrets(error.what())},
+                                   {"hint",
+                                    "the configuration in force stays; fix the file and "
+                                    "send SIGHUP again"}});
+    }
   }
   threads.stop_and_join();
   if (const std::exception_ptr failure = threads.failure()) {

@@ -448,11 +448,23 @@ BEGIN
          b.detail, b.timings, b.worker, record_check_results.at
     FROM pg_temp.check_batch b WHERE b.problem IS NULL
   ON CONFLICT DO NOTHING;
+  -- A check that is down, or up again after it was not, may move its alerts: the worker
+  -- evaluates the rules on check failures at once rather than at its next interval.
+  IF EXISTS (SELECT FROM pg_temp.check_batch b
+              WHERE b.problem IS NULL
+                AND (b.outcome = 'down'
+                     OR (b.outcome = 'up' AND EXISTS (
+                           SELECT FROM (SELECT r.outcome FROM ops.check_results r
+                                         WHERE r.check_id = b.check_id AND r.started_at < b.started_at::timestamptz
+                                         ORDER BY r.started_at DESC LIMIT 1) previous
+                            WHERE previous.outcome <> 'up')))) THEN
+    PERFORM pg_notify('expense_ops_evaluate', 'check_consecutive_failures');
+  END IF;
   RETURN QUERY SELECT b.index, b.check_id, b.problem FROM pg_temp.check_batch b WHERE b.problem IS NOT NULL ORDER BY b.index;
 END
 $$;
 COMMENT ON FUNCTION ops.record_check_results(jsonb, timestamptz) IS
-  'The worker''s batch write of check results, received at `at`: a JSON array of {check_id, started_at, duration_ms, outcome (up, down, unknown), status, detail, timings, worker}, each started within the retention before `at` and no later than the clock skew after it. Each bad element is returned with its index (from 0) and reason and the rest are kept; a run already recorded is not recorded twice';
+  'The worker''s batch write of check results, received at `at`: a JSON array of {check_id, started_at, duration_ms, outcome (up, down, unknown), status, detail, timings, worker}, each started within the retention before `at` and no later than the clock skew after it. Each bad element is returned with its index (from 0) and reason and the rest are kept; a run already recorded is not recorded twice. A check down, or up again, sends NOTIFY expense_ops_evaluate (check_consecutive_failures)';
 REVOKE ALL ON FUNCTION ops.record_check_results(jsonb, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.record_check_results(jsonb, timestamptz) TO expense_ops_worker, expense_ops_admin;
 

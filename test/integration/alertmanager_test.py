@@ -16,9 +16,7 @@ Runs alone (prove, or /usr/bin/python3 FILE) in a database of its own; see fixtu
 import http.server
 import json
 import os
-import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,6 @@ import fixtures
 from tap import check, diag, finish
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-SERVER_USER = "postgres"  # as scripts/cluster.sh runs the cluster under root
 RECEIVER = "expense-ops.webhook"  # the dot shows Alertmanager's escaping of the name
 MAX_ALERTS = 3
 
@@ -131,12 +128,7 @@ receivers:
         send_resolved: true
         max_alerts: {MAX_ALERTS}
 """)
-        as_user = {}
-        if os.getuid() == 0:
-            account = pwd.getpwnam(SERVER_USER)
-            for path in (directory, storage, config):
-                os.chown(path, account.pw_uid, account.pw_gid)
-            as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        as_user = fixtures.as_server_user(directory, storage, config)
         with open(self.log, "w") as output:
             self.process = subprocess.Popen(
                 [ALERTMANAGER, f"--config.file={config}", f"--storage.path={storage}",
@@ -149,13 +141,7 @@ receivers:
         return self.process.poll() is None and request("GET", f"{self.url}/-/ready")[0] == 200
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        fixtures.terminate(self.process)
 
     def output(self):
         return fixtures.read(self.log)

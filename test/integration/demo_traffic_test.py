@@ -93,13 +93,7 @@ class Nginx:
         return {int(uid) for uid in listed.split()}
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        fixtures.terminate(self.process)
 
     def output(self):
         return fixtures.read(os.path.join(self.directory, "error.log")) + \

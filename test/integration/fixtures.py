@@ -11,6 +11,7 @@ not run in parallel: worker_test.py and replica_test.py stop the cluster under e
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -230,6 +231,10 @@ class Worker:
     def __init__(self, log, *arguments, dsn=None, worker_id=None):
         self.log = log
         command = [WORKER] + (["--worker-id", worker_id] if worker_id else []) + list(arguments)
+        # /metrics and /healthz on a port of the system's choosing: workers of one test, and a
+        # make run nearby, would otherwise all want 9470.
+        if "--listen-address" not in arguments:
+            command += ["--listen-address", "127.0.0.1:0"]
         with open(log, "w") as output:
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=subprocess.STDOUT,
@@ -273,6 +278,32 @@ def run_worker(*arguments, env=None):
     result = subprocess.run([WORKER, *arguments], env=worker_environment(env), timeout=30,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return result.returncode, result.stdout
+
+
+SERVER_USER = "postgres"  # as scripts/cluster.sh runs the cluster under root
+
+
+def as_server_user(*paths):
+    """subprocess.Popen's arguments that run a daemon (Alertmanager, Prometheus) as the
+    unprivileged server user when the test runs as root, after giving it PATHS; none otherwise."""
+    if os.getuid() != 0:
+        return {}
+    import pwd
+    account = pwd.getpwnam(SERVER_USER)
+    for path in paths:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def terminate(process, seconds=10):
+    """SIGTERM to a daemon the test started, then SIGKILL if it has not gone within SECONDS."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager

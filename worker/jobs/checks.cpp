@@ -19,6 +19,7 @@
 #include "worker/check_probes.hpp"
 #include "worker/job.hpp"
 #include "worker/log.hpp"
+#include "worker/metrics.hpp"
 
 namespace expense_ops::worker {
 
@@ -69,6 +70,17 @@ class ChecksJob : public Job {
   }
 
   void connection_closing() noexcept override { listening_.reset(); }
+
+  // SIGHUP: new credentials and check connections apply from the next run of each check.
+  void reload(const WorkerConfig& config) noexcept override {
+    try {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      probes_.credentials = config.credentials;
+      probes_.connections = config.check_connections;
+    } catch (const std::exception& error) {
+      log::error("checks_reload_failed", {{"error", std::string(error.what())}});
+    }
+  }
 
   // Of several workers, one runs the checks. One that loses the lead (its connection dropped
   // and another worker took over) stops, and drops what it gathered since: the new leader
@@ -314,6 +326,8 @@ class ChecksJob : public Job {
       const ProbeContext probes = probes_;
       lock.unlock();
       CheckResult result = run_check(task.check, probes);
+      metrics::check_ran(task.check.id, task.check.kind, result.outcome,
+                         result.duration_ms.value_or(0) / 1000);
       lock.lock();
       finished_.push_back(std::move(result));
       wake_.notify_all();

@@ -11,7 +11,6 @@
 // Idempotency-Key. A SIGTERM drains: deliveries in flight get drain-timeout to finish, and what
 // was claimed and not delivered is given back (ops.release_notifications).
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -22,6 +21,8 @@
 
 #include "worker/job.hpp"
 #include "worker/log.hpp"
+#include "worker/metrics.hpp"
+#include "worker/notification_wait.hpp"
 #include "worker/notifier.hpp"
 #include "worker/sql_errors.hpp"
 
@@ -29,8 +30,6 @@ namespace expense_ops::worker {
 
 namespace {
 
-// How often a wait looks at the stop: a SIGTERM is heard this late at most.
-constexpr Seconds kStopPoll{0.1};
 // A lease covers three attempts' timeouts and a margin: long enough for the outcome to come
 // back through a slow database, short enough that a crashed worker's claims are soon delivered
 // by another (32 s with the default timeout of 10 s).
@@ -59,7 +58,7 @@ class DeliverNotificationsJob : public Job {
  public:
   explicit DeliverNotificationsJob(const JobContext& context)
       : worker_id_(context.identity.worker_id),
-        settings_(delivery_settings(context.config)),
+        settings_(std::make_shared<const DeliverySettings>(delivery_settings(context.config))),
         concurrency_(context.config.delivery_concurrency),
         lease_(context.config.delivery_timeout * kLeaseAttempts + kLeaseMargin),
         drain_timeout_(context.config.drain_timeout) {
@@ -80,6 +79,16 @@ class DeliverNotificationsJob : public Job {
 
   void connection_closing() noexcept override { listening_.reset(); }
 
+  void reload(const WorkerConfig& config) noexcept override {
+    try {
+      auto fresh = std::make_shared<const DeliverySettings>(delivery_settings(config));
+      const std::lock_guard<std::mutex> lock(mutex_);
+      settings_ = std::move(fresh);
+    } catch (const std::exception& error) {
+      log::error("delivery_reload_failed", {{"error", one_line_excerpt(error.what())}});
+    }
+  }
+
   void run(pqxx::connection& connection) override {
     if (!listening_) {
       listening_ = std::make_unique<NotificationsQueued>(connection, queued_);
@@ -93,49 +102,17 @@ class DeliverNotificationsJob : public Job {
     connection.get_notifs();
     report(connection);
     claim(connection);
+    measure_outbox(connection);
   }
 
   bool wait_for_work(pqxx::connection& connection, StopSource& stop, Seconds timeout) override {
-    const SteadyTime deadline =
-        SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(timeout);
-    while (!stop.stop_requested()) {
-      {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        if (!finished_.empty()) {
-          return true;
-        }
-      }
-      if (queued_) {
-        return true;
-      }
-      const SteadyTime now = SteadyClock::now();
-      if (now >= deadline) {
-        return false;
-      }
-      const auto slice =
-          std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(kStopPoll));
-      pollfd fds[2] = {{connection.sock(), POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (poll(fds, 2, static_cast<int>(slice.count()) + 1) < 0 && errno != EINTR) {
-        return true;  // let the run find out what is wrong
-      }
-      if ((fds[1].revents & POLLIN) != 0) {
-        char drained[64];
-        while (read(wake_[0], drained, sizeof drained) > 0) {
-        }
-      }
-      if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-        try {
-          connection.get_notifs();
-        } catch (const std::exception&) {
-          return true;  // the run reports the lost connection, and the runner reconnects
-        }
-        if (!connection.is_open()) {
-          return true;
-        }
-      }
-    }
-    return false;
+    return wait_for_notification(
+        connection, stop, timeout,
+        [this] {
+          const std::lock_guard<std::mutex> lock(mutex_);
+          return !finished_.empty() || queued_;
+        },
+        wake_[0]);
   }
 
   void stopping(pqxx::connection* connection) noexcept override {
@@ -196,7 +173,7 @@ class DeliverNotificationsJob : public Job {
 
   // A pool thread: one delivery at a time, outside the lock.
   void deliver_until_stopped() {
-    Notifier notifier(settings_, &abort_transfers_);
+    Notifier notifier(&abort_transfers_);
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
       work_.wait(lock, [this] { return stop_ || !queue_.empty(); });
@@ -207,10 +184,11 @@ class DeliverNotificationsJob : public Job {
       report.notification = std::move(queue_.front());
       queue_.pop_front();
       ++in_flight_;
+      const std::shared_ptr<const DeliverySettings> settings = settings_;
       lock.unlock();
       const SteadyTime started = SteadyClock::now();
       try {
-        report.outcome = notifier.deliver(report.notification);
+        report.outcome = notifier.deliver(report.notification, *settings);
       } catch (const std::exception& error) {
         report.outcome = DeliveryOutcome::retry(std::string("the worker failed: ") +
                                                 one_line_excerpt(error.what()));
@@ -245,6 +223,8 @@ class DeliverNotificationsJob : public Job {
       for (const Report& report : reports) {
         if (report.give_back) {
           given_back.push_back(report.notification.id);
+          metrics::notification(report.notification.channel, report.notification.kind,
+                                "given_back");
           continue;
         }
         write_outcome(transaction, report);
@@ -273,6 +253,7 @@ class DeliverNotificationsJob : public Job {
       if (outcome.kind == DeliveryOutcome::Kind::kDelivered) {
         savepoint.exec_params("SELECT 1 FROM ops.notification_delivered($1, $2)", notification.id,
                               worker_id_);
+        metrics::notification(notification.channel, notification.kind, "delivered");
         log::debug("notification_delivered", {{"notification_id", notification.id},
                                               {"channel", notification.channel},
                                               {"attempt", notification.attempts},
@@ -285,6 +266,7 @@ class DeliverNotificationsJob : public Job {
             notification.id, outcome.error, retryable, worker_id_,
             outcome.retry_after ? outcome.retry_after->count() : -1.0);
         const std::string status = row[0].as<std::string>();
+        metrics::notification(notification.channel, notification.kind, status);
         log::write(status == "dead" ? log::Level::kError : log::Level::kWarn,
                    status == "dead" ? "notification_dead" : "notification_failed",
                    {{"notification_id", notification.id},
@@ -343,6 +325,21 @@ class DeliverNotificationsJob : public Job {
     work_.notify_all();
   }
 
+  // The outbox's depth and its oldest undelivered notification, for /metrics: at most once a
+  // second, on the partial index of what is undelivered.
+  void measure_outbox(pqxx::connection& connection) {
+    const SteadyTime now = SteadyClock::now();
+    if (now - last_measured_ < std::chrono::seconds(1)) {
+      return;
+    }
+    last_measured_ = now;
+    pqxx::read_transaction transaction(connection);
+    const pqxx::row row = transaction.exec1(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 "
+        "  FROM ops.notifications WHERE status IN ('pending', 'sending', 'failed')");
+    metrics::outbox(row[0].as<double>(), row[1].as<double>());
+  }
+
   static std::string id_array(const std::vector<long long>& ids) {
     std::string text = "{";
     for (const long long id : ids) {
@@ -352,7 +349,7 @@ class DeliverNotificationsJob : public Job {
   }
 
   std::string worker_id_;
-  DeliverySettings settings_;
+  std::shared_ptr<const DeliverySettings> settings_;  // under mutex_: SIGHUP replaces it
   int concurrency_;
   Seconds lease_;
   Seconds drain_timeout_;
@@ -360,6 +357,7 @@ class DeliverNotificationsJob : public Job {
   std::atomic<bool> abort_transfers_{false};
   std::atomic<bool> queued_{false};
   std::unique_ptr<NotificationsQueued> listening_;
+  SteadyTime last_measured_{};
 
   std::mutex mutex_;  // what follows, shared by the job's thread and the pool
   std::condition_variable work_;

@@ -5,6 +5,7 @@
 
 #include "worker/job.hpp"
 #include "worker/log.hpp"
+#include "worker/metrics.hpp"
 #include "worker/log_lines.hpp"
 #include "worker/log_tail.hpp"
 #include "worker/sql_errors.hpp"
@@ -96,6 +97,9 @@ class ShipLogsJob : public Job {
         log::warn("log_line_refused", {{"source", source.config.name},
                                        {"reason", refused[static_cast<int>(i)][1].c_str()}});
       }
+      metrics::log_lines(source.config.name,
+                         static_cast<double>(chunk.lines.size() - refused.size() - unparsable),
+                         static_cast<double>(refused.size() + unparsable));
       log::debug("log_shipped", {{"source", source.config.name},
                                  {"lines", static_cast<long>(chunk.lines.size())},
                                  {"refused", static_cast<long>(refused.size() + unparsable)},
