@@ -104,6 +104,7 @@ cluster_env "$base" "$port"
 cluster_prepare_base "$nginx_base"
 nginx_dir=$(cd "$nginx_base" && pwd -P)
 http_port=$(free_port "${EXPENSE_OPS_HTTP_PORT:-54380}")
+metrics_port=$(free_port "${EXPENSE_OPS_METRICS_PORT:-9470}")
 # Its configuration stays ours: nginx reads it, and may not change it.
 install -m 0644 scripts/demo-nginx.conf "$nginx_dir/nginx.conf"
 echo "listen 127.0.0.1:$http_port;" >"$nginx_dir/listen.conf"
@@ -122,6 +123,10 @@ psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "$database" -v nginx_url="http://1
 # a URL of its own and stays on.
 psql -X -q -v ON_ERROR_STOP=1 -d "$database" \
   -c "UPDATE ops.checks SET enabled = false WHERE kind = 'http' AND target LIKE '/%'"
+# The demo's log channel tells of a change within 10 s rather than Alertmanager's 5 minutes, so
+# that stopping nginx shows a notification line as soon as HealthCheckDown fires.
+psql -X -q -v ON_ERROR_STOP=1 -d "$database" \
+  -c "UPDATE ops.notification_channels SET group_interval = '10 seconds' WHERE channel = 'log'"
 
 # The files the worker ships. The environment holds one EXPENSE_OPS_SHIP_LOG at most, so they
 # go in a configuration file (mode 0600, as docs/worker.md asks of one, though this one holds no
@@ -134,6 +139,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$database" \
 ship-log = postgres:jsonlog:$pglog/postgresql.json
 ship-log = nginx:json:$nginx_dir/access.json
 ship-log = synthetic:json:$traffic_log
+listen-address = 127.0.0.1:$metrics_port
 CONF
 )
 
@@ -175,6 +181,8 @@ PostgREST:   db-uri = "postgresql://authenticator@127.0.0.1:$port/$database"
 nginx:       http://127.0.0.1:$http_port/ (access log: .run/nginx/access.json, checked every 10 s;
              stop it to watch HealthCheckDown fire: kill -QUIT \$(cat .run/nginx/nginx.pid))
 traffic:     SYNTHETIC, scripts/demo-traffic.py into .run/traffic.json, shipped as "synthetic"
+worker:      http://127.0.0.1:$metrics_port/metrics and /healthz; the log channel's notifications are
+             the "event":"notification" lines of .run/worker.log
 
 SELECT jsonb_pretty(api.health());
 INFO
