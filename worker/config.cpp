@@ -362,6 +362,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
 
     if (values.count("config") > 0) {
       const std::string path = values["config"].as<std::string>();
+      parsed.config.config_path = path;
       po::store(parse_config_file(path, options), values);
       if (dsn_origin.empty()) {
         dsn_origin = "the configuration file \"" + path + "\"";

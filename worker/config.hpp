@@ -46,9 +46,10 @@ struct SmtpSettings {
 
 struct WorkerConfig {
   std::string dsn;
-  std::string dsn_origin;  // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
-  DsnSummary dsn_summary;  // parsed by libpq: a malformed DSN is a ConfigError
-  std::string worker_id;   // defaults to the host name
+  std::string dsn_origin;   // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
+  std::string config_path;  // --config, if any
+  DsnSummary dsn_summary;   // parsed by libpq: a malformed DSN is a ConfigError
+  std::string worker_id;    // defaults to the host name
   // Every registered job's interval (worker/job.hpp), by job name, from its <name>-interval key.
   std::map<std::string, Seconds> job_intervals;
   Seconds reconnect_initial_delay{1.0};
@@ -71,6 +72,13 @@ struct WorkerConfig {
   Seconds delivery_timeout{10.0};  // one attempt, any channel
   Seconds drain_timeout{10.0};     // how long a SIGTERM waits for deliveries in flight
   std::string listen_address = "127.0.0.1:9470";  // /metrics and /healthz; empty: none
+
+  // Whether anything secret was configured: a DSN password, a credential, a secret, the SMTP
+  // password.
+  bool holds_secret() const {
+    return dsn_summary.has_password || !credentials.empty() || !secrets.empty() ||
+           !smtp.password.empty();
+  }
 
   // The interval of a registered job; throws std::out_of_range for any other name.
   Seconds interval_of(const std::string& job) const { return job_intervals.at(job); }

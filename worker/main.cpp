@@ -1,4 +1,6 @@
 // expense-ops-worker: the sidecar that runs expense_ops' scheduled work next to PostgreSQL.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -79,6 +81,15 @@ int main(int argc, char** argv) {
               {{"hint",
                 "any local user can read a command line; give credential in the configuration "
                 "file or EXPENSE_OPS_CREDENTIAL"}});
+  }
+  struct stat file {};
+  if (!config.config_path.empty() && config.holds_secret() &&
+      stat(config.config_path.c_str(), &file) == 0 && (file.st_mode & S_IROTH) != 0) {
+    log::warn("configuration_file_readable",
+              {{"path", config.config_path},
+               {"hint",
+                "it holds a secret and every local user can read it: chmod 0600 (or 0640 with "
+                "the worker's group)"}});
   }
   if (config.secret_on_command_line) {
     log::warn("secret_on_command_line",

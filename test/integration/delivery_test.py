@@ -407,6 +407,38 @@ def two_workers(work, sink, config):
     check(f"and both workers delivered some ({a} and {b})", a > 0 and b > 0 and a + b >= 300)
 
 
+def reload_on_sighup(work, sink, config):
+    diag("SIGHUP reads the configuration again")
+    with open(config) as file:
+        original = file.read()
+    try:
+        with worker(work, config, "reload.log") as running:
+            missing = enqueue("unknown-secret")
+            check("a secret the configuration lacks fails the attempt",
+                  wait_until(10, lambda: row(missing[0])[0] == "failed"), repr(row(missing[0])))
+            with open(config, "a") as file:
+                file.write(f"secret = nobody_has_this:{sink.url}/reloaded/{SECRET_TOKEN}\n")
+            running.signal(signal.SIGHUP)
+            check("after SIGHUP the next attempt uses the secret the file now holds",
+                  wait_until(15, lambda: all_delivered(missing))
+                  and sink.keys(f"/reloaded/{SECRET_TOKEN}") == missing, tail(running.output(), 4))
+            check("and the reload is logged", '"event":"reloaded"' in running.output())
+            with open(config, "a") as file:
+                file.write("delivery-concurrency = many\n")
+            running.signal(signal.SIGHUP)
+            check("a file that does not parse is refused, naming the option",
+                  wait_until(5, lambda: '"event":"reload_failed"' in running.output())
+                  and "delivery-concurrency" in running.output(), tail(running.output(), 3))
+            later = enqueue("hook")
+            check("and the worker goes on with the configuration in force",
+                  running.running() and wait_until(10, lambda: all_delivered(later)))
+            running.stop()
+            check("no secret in what it logged", SECRET_TOKEN not in running.output())
+    finally:
+        with open(config, "w") as file:
+            file.write(original)
+
+
 def sink_down_two_minutes(work, sink, config):
     diag("the receiver is down for two minutes, then back")
     sql("UPDATE ops.alerting_settings SET retry_base = '5 seconds', retry_cap = '30 seconds', max_attempts = 10")
@@ -429,7 +461,7 @@ def sink_down_two_minutes(work, sink, config):
 
 
 PARTS = [channel_kinds, retries, kill_mid_dispatch, restart_under_worker, drain_on_sigterm, two_workers,
-         sink_down_two_minutes]
+         reload_on_sighup, sink_down_two_minutes]
 
 
 def main():
