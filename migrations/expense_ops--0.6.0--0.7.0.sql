@@ -261,3 +261,94 @@ END
 $$;
 COMMENT ON FUNCTION ops.record_check_results(jsonb, timestamptz) IS
   'The worker''s batch write of check results, received at `at`: a JSON array of {check_id, started_at, duration_ms, outcome (up, down, unknown), status, detail, timings, worker}, each started within the retention before `at` and no later than the clock skew after it. Each bad element is returned with its index (from 0) and reason and the rest are kept; a run already recorded is not recorded twice. A check down, or up again, sends NOTIFY expense_ops_evaluate (check_consecutive_failures)';
+
+-- ---------------------------------------------------------------------------------------------
+-- Claims that cost what they take, not what is waiting (extension/sql/alerting.sql).
+
+DROP INDEX ops.notifications_due;
+CREATE INDEX notifications_due ON ops.notifications (next_attempt_at, notification_id) WHERE status IN ('pending', 'sending', 'failed');
+
+CREATE OR REPLACE FUNCTION ops.claim_notifications(worker text, n integer DEFAULT 10, lease interval DEFAULT '1 minute',
+                                        at timestamptz DEFAULT now())
+RETURNS SETOF ops.notifications
+-- The walk below must be an ordered index scan that stops early. Statistics taken while the
+-- outbox was empty (its normal state) make the planner sort the whole backlog instead, for every
+-- claim; with no sort allowed, notifications_due gives the order. Custom plans, so that a plan
+-- cached while the outbox was empty does not outlive the first backlog either.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
+  SET enable_sort = off AS $$
+DECLARE
+  most integer := (SELECT s.max_attempts FROM ops.alerting_settings s);
+  candidate record;
+  held ops.notifications;
+  claimed integer := 0;
+BEGIN
+  IF worker IS NULL OR btrim(worker) = '' OR length(worker) > 200 THEN
+    RAISE EXCEPTION 'worker: name the worker that claims' USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'Its id, such as host:pid.';
+  ELSIF n IS NULL OR n < 1 OR n > 1000 THEN
+    RAISE EXCEPTION 'n: claim 1 to 1000 notifications, not %', n USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'Such as 10.';
+  ELSIF lease IS NULL OR lease <= interval '0' OR lease > interval '1 hour' THEN
+    RAISE EXCEPTION 'lease: a lease lasts more than 0 and at most 1 hour' USING ERRCODE = expense.sqlstate('invalid_parameter'),
+      HINT = 'Such as ''1 minute'', longer than a delivery takes.';
+  END IF;
+  -- The undelivered, oldest due first, walked along notifications_due and left as soon as n are
+  -- claimed: a claim costs what it takes, not what is waiting (a backlog of thousands after an
+  -- outage, with statistics that still say the outbox is empty). Each candidate is checked with
+  -- index lookups whose plans do not depend on the table's size.
+  FOR candidate IN
+    SELECT x.notification_id, x.channel, x.group_key FROM ops.notifications x
+     WHERE x.status IN ('pending', 'sending', 'failed') AND x.next_attempt_at <= at
+       AND (x.status <> 'sending' OR x.lease_expires_at <= at)  -- in flight elsewhere: not even locked
+     ORDER BY x.next_attempt_at, x.notification_id
+  LOOP
+    -- A group's notifications leave in order, one at a time: a retried "firing" never lands
+    -- after the "resolved" behind it.
+    CONTINUE WHEN (SELECT y.notification_id FROM ops.notifications y
+                    WHERE y.channel = candidate.channel AND y.group_key = candidate.group_key
+                      AND y.status IN ('pending', 'sending', 'failed')
+                    ORDER BY y.notification_id LIMIT 1) <> candidate.notification_id;
+    SELECT * INTO held FROM ops.notifications o WHERE o.notification_id = candidate.notification_id
+       FOR UPDATE SKIP LOCKED;
+    -- Another worker holds it, or it moved on since the walk began.
+    CONTINUE WHEN NOT FOUND OR held.status NOT IN ('pending', 'sending', 'failed') OR held.next_attempt_at > at
+                  OR (held.status = 'sending' AND held.lease_expires_at > at);
+    IF held.status = 'sending' AND held.attempts >= most THEN
+      -- The lease ran out on the last attempt: the worker died sending it; nothing retries it.
+      UPDATE ops.notifications o
+         SET status = 'dead', leased_by = NULL, lease_expires_at = NULL,
+             last_error = 'the lease expired on the last attempt'
+       WHERE o.notification_id = held.notification_id;
+      CONTINUE;
+    END IF;
+    UPDATE ops.notifications o
+       SET status = 'sending', attempts = o.attempts + 1, leased_by = worker, lease_expires_at = at + lease
+     WHERE o.notification_id = held.notification_id
+    RETURNING o.* INTO held;
+    RETURN NEXT held;
+    claimed := claimed + 1;
+    EXIT WHEN claimed >= n;
+  END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION ops.held_notification(notification_id bigint, worker text) RETURNS ops.notifications
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+  held ops.notifications;
+BEGIN
+  SELECT * INTO held FROM ops.notifications o WHERE o.notification_id = held_notification.notification_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'notification_id: no notification %', notification_id USING ERRCODE = expense.sqlstate('not_found');
+  ELSIF held.status <> 'sending' THEN
+    RAISE EXCEPTION 'notification %: it is %, not being sent', notification_id, held.status
+      USING ERRCODE = expense.sqlstate('notification_state'), HINT = 'Claim it with ops.claim_notifications() first.';
+  ELSIF worker IS NOT NULL AND held.leased_by <> worker THEN
+    RAISE EXCEPTION 'notification %: leased to another worker', notification_id
+      USING ERRCODE = expense.sqlstate('notification_state'),
+      HINT = 'The lease expired and another worker took it over; drop the result.';
+  END IF;
+  RETURN held;
+END
+$$;

@@ -764,7 +764,7 @@ CREATE TABLE ops.notifications (
   delivered_at     timestamptz,
   CONSTRAINT lease_while_sending CHECK ((status = 'sending') = (leased_by IS NOT NULL AND lease_expires_at IS NOT NULL))
 );
-CREATE INDEX notifications_due ON ops.notifications (next_attempt_at) WHERE status IN ('pending', 'sending', 'failed');
+CREATE INDEX notifications_due ON ops.notifications (next_attempt_at, notification_id) WHERE status IN ('pending', 'sending', 'failed');
 CREATE INDEX notifications_created ON ops.notifications (created_at);
 CREATE INDEX notifications_undelivered ON ops.notifications (channel, group_key, notification_id)
   WHERE status IN ('pending', 'sending', 'failed');
@@ -1193,9 +1193,17 @@ CREATE TRIGGER page AFTER INSERT ON ops.sla_transitions REFERENCING NEW TABLE AS
 CREATE FUNCTION ops.claim_notifications(worker text, n integer DEFAULT 10, lease interval DEFAULT '1 minute',
                                         at timestamptz DEFAULT now())
 RETURNS SETOF ops.notifications
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The walk below must be an ordered index scan that stops early. Statistics taken while the
+-- outbox was empty (its normal state) make the planner sort the whole backlog instead, for every
+-- claim; with no sort allowed, notifications_due gives the order. Custom plans, so that a plan
+-- cached while the outbox was empty does not outlive the first backlog either.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
+  SET enable_sort = off AS $$
 DECLARE
   most integer := (SELECT s.max_attempts FROM ops.alerting_settings s);
+  candidate record;
+  held ops.notifications;
+  claimed integer := 0;
 BEGIN
   IF worker IS NULL OR btrim(worker) = '' OR length(worker) > 200 THEN
     RAISE EXCEPTION 'worker: name the worker that claims' USING ERRCODE = expense.sqlstate('invalid_parameter'),
@@ -1207,28 +1215,43 @@ BEGIN
     RAISE EXCEPTION 'lease: a lease lasts more than 0 and at most 1 hour' USING ERRCODE = expense.sqlstate('invalid_parameter'),
       HINT = 'Such as ''1 minute'', longer than a delivery takes.';
   END IF;
-  -- A lease that ran out on the last attempt: the worker died sending it; nothing retries it.
-  UPDATE ops.notifications o
-     SET status = 'dead', leased_by = NULL, lease_expires_at = NULL,
-         last_error = 'the lease expired on the last attempt'
-   WHERE o.notification_id IN (SELECT x.notification_id FROM ops.notifications x
-                                WHERE x.status = 'sending' AND x.lease_expires_at <= at AND x.attempts >= most
-                                  FOR UPDATE SKIP LOCKED);
-  RETURN QUERY
-  UPDATE ops.notifications o
-     SET status = 'sending', attempts = o.attempts + 1, leased_by = worker, lease_expires_at = at + lease
-   WHERE o.notification_id IN (SELECT x.notification_id FROM ops.notifications x
-                                WHERE ((x.status IN ('pending', 'failed') AND x.next_attempt_at <= at)
-                                       OR (x.status = 'sending' AND x.lease_expires_at <= at))
-                                  -- A group's notifications leave in order, one at a time: a
-                                  -- retried "firing" never lands after the "resolved" behind it.
-                                  AND NOT EXISTS (SELECT FROM ops.notifications y
-                                                   WHERE y.channel = x.channel AND y.group_key = x.group_key
-                                                     AND y.notification_id < x.notification_id
-                                                     AND y.status IN ('pending', 'sending', 'failed'))
-                                ORDER BY x.next_attempt_at, x.notification_id
-                                LIMIT n FOR UPDATE SKIP LOCKED)
-  RETURNING o.*;
+  -- The undelivered, oldest due first, walked along notifications_due and left as soon as n are
+  -- claimed: a claim costs what it takes, not what is waiting (a backlog of thousands after an
+  -- outage, with statistics that still say the outbox is empty). Each candidate is checked with
+  -- index lookups whose plans do not depend on the table's size.
+  FOR candidate IN
+    SELECT x.notification_id, x.channel, x.group_key FROM ops.notifications x
+     WHERE x.status IN ('pending', 'sending', 'failed') AND x.next_attempt_at <= at
+       AND (x.status <> 'sending' OR x.lease_expires_at <= at)  -- in flight elsewhere: not even locked
+     ORDER BY x.next_attempt_at, x.notification_id
+  LOOP
+    -- A group's notifications leave in order, one at a time: a retried "firing" never lands
+    -- after the "resolved" behind it.
+    CONTINUE WHEN (SELECT y.notification_id FROM ops.notifications y
+                    WHERE y.channel = candidate.channel AND y.group_key = candidate.group_key
+                      AND y.status IN ('pending', 'sending', 'failed')
+                    ORDER BY y.notification_id LIMIT 1) <> candidate.notification_id;
+    SELECT * INTO held FROM ops.notifications o WHERE o.notification_id = candidate.notification_id
+       FOR UPDATE SKIP LOCKED;
+    -- Another worker holds it, or it moved on since the walk began.
+    CONTINUE WHEN NOT FOUND OR held.status NOT IN ('pending', 'sending', 'failed') OR held.next_attempt_at > at
+                  OR (held.status = 'sending' AND held.lease_expires_at > at);
+    IF held.status = 'sending' AND held.attempts >= most THEN
+      -- The lease ran out on the last attempt: the worker died sending it; nothing retries it.
+      UPDATE ops.notifications o
+         SET status = 'dead', leased_by = NULL, lease_expires_at = NULL,
+             last_error = 'the lease expired on the last attempt'
+       WHERE o.notification_id = held.notification_id;
+      CONTINUE;
+    END IF;
+    UPDATE ops.notifications o
+       SET status = 'sending', attempts = o.attempts + 1, leased_by = worker, lease_expires_at = at + lease
+     WHERE o.notification_id = held.notification_id
+    RETURNING o.* INTO held;
+    RETURN NEXT held;
+    claimed := claimed + 1;
+    EXIT WHEN claimed >= n;
+  END LOOP;
 END
 $$;
 COMMENT ON FUNCTION ops.claim_notifications(text, integer, interval, timestamptz) IS
@@ -1238,7 +1261,7 @@ GRANT EXECUTE ON FUNCTION ops.claim_notifications(text, integer, interval, times
 
 -- The notification the worker reports on, locked, or 22X73 when it does not hold it.
 CREATE FUNCTION ops.held_notification(notification_id bigint, worker text) RETURNS ops.notifications
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   held ops.notifications;
 BEGIN
