@@ -150,7 +150,7 @@ BEGIN
     RAISE EXCEPTION 'target: a command channel names a command of the worker''s configuration'
       USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Give its name, such as page-oncall.';
   ELSIF NEW.kind = 'email'
-        AND NEW.target !~ '^[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}(\s*,\s*[^@\s,<>"]{1,64}@[A-Za-z0-9.-]{1,253}){0,19}$' THEN
+        AND NEW.target !~ '^[^@[:space:][:cntrl:],<>"]{1,64}@[A-Za-z0-9.-]{1,253}([ \t]*,[ \t]*[^@[:space:][:cntrl:],<>"]{1,64}@[A-Za-z0-9.-]{1,253}){0,19}$' THEN
     RAISE EXCEPTION 'target: an email channel needs 1 to 20 addresses, separated by commas'
       USING ERRCODE = expense.sqlstate('unknown_channel_kind'), HINT = 'Such as oncall@example.com, ops@example.com.';
   END IF;

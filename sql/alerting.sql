@@ -46,6 +46,8 @@ INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('cmd', 'co
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', 'oncall');
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', E'a@example.com\r\nBcc: b@example.com');
 INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', 'a@example.com;b@example.com');
+INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', E'a@example.com,\nb@example.com');
+INSERT INTO ops.notification_channels (channel, kind, target) VALUES ('mail', 'email', E'a\x01@example.com');
 INSERT INTO ops.notification_channels (channel, kind, target, enabled)
 VALUES ('mail', 'email', 'oncall@example.com, ops@example.com', false) RETURNING channel, kind, target;
 DELETE FROM ops.notification_channels WHERE channel = 'mail';

@@ -107,8 +107,15 @@ DeliveryOutcome outcome_of_smtp(int curl_code, long reply_code, std::string_view
   if (curl_code == CURLE_OK) {
     return DeliveryOutcome::delivered();
   }
-  if (reply_code >= 500 && reply_code <= 599) {
+  // Only what says the message or its recipients are wrong is for good (RFC 5321: 501 syntax,
+  // 550 to 554 mailbox and transaction). A refused login, a server that wants TLS (530): the
+  // operator fixes those, and the notifications must still be there.
+  const bool about_the_message = reply_code == 501 || (reply_code >= 550 && reply_code <= 554);
+  if (about_the_message && curl_code != CURLE_LOGIN_DENIED) {
     return DeliveryOutcome::give_up(with_excerpt("SMTP " + std::to_string(reply_code), message));
+  }
+  if (reply_code >= 500 && reply_code <= 599) {
+    return DeliveryOutcome::retry(with_excerpt("SMTP " + std::to_string(reply_code), message));
   }
   if (reply_code >= 400 && reply_code <= 499) {
     return DeliveryOutcome::retry(with_excerpt("SMTP " + std::to_string(reply_code), message));
@@ -153,26 +160,43 @@ std::string alertmanager_alerts_url(std::string_view target) {
 
 std::string one_line_excerpt(std::string_view text, std::size_t limit) {
   text = trimmed(text);
+  const bool cut = text.size() > limit;
+  text = text.substr(0, limit);
+  // What a receiver or a command says may be any bytes (a Latin-1 error page, binary stderr), and
+  // the database takes only UTF-8: a byte that does not start a whole, valid sequence becomes '?'.
   std::string line;
-  for (const char c : text.substr(0, limit)) {
-    const auto byte = static_cast<unsigned char>(c);
-    line.push_back(byte < 0x20 || byte == 0x7f ? ' ' : c);
-  }
-  // A multi-byte character cut in two would make the error invalid UTF-8, which text refuses.
-  std::size_t end = line.size();
-  std::size_t continuation = 0;
-  while (end > 0 && (static_cast<unsigned char>(line[end - 1]) & 0xC0) == 0x80) {
-    --end;
-    ++continuation;
-  }
-  if (end > 0) {
-    const auto lead = static_cast<unsigned char>(line[end - 1]);
-    const std::size_t needed = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
-    if (continuation < needed) {
-      line.resize(end - 1);
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte < 0x80) {
+      line.push_back(byte < 0x20 || byte == 0x7f ? ' ' : static_cast<char>(byte));
+      ++at;
+      continue;
+    }
+    const std::size_t length = byte >= 0xC2 && byte <= 0xDF   ? 2
+                               : byte >= 0xE0 && byte <= 0xEF ? 3
+                               : byte >= 0xF0 && byte <= 0xF4 ? 4
+                                                              : 0;
+    bool whole = length > 0 && at + length <= text.size();
+    for (std::size_t i = 1; whole && i < length; ++i) {
+      whole = (static_cast<unsigned char>(text[at + i]) & 0xC0) == 0x80;
+    }
+    if (whole && length >= 3) {  // no overlong forms, no surrogates, nothing past U+10FFFF
+      const auto second = static_cast<unsigned char>(text[at + 1]);
+      whole = !(byte == 0xE0 && second < 0xA0) && !(byte == 0xED && second >= 0xA0) &&
+              !(byte == 0xF0 && second < 0x90) && !(byte == 0xF4 && second >= 0x90);
+    }
+    if (whole) {
+      line.append(text.substr(at, length));
+      at += length;
+    } else if (cut && length > 0 && at + length > text.size()) {
+      break;  // a character cut by the limit goes whole
+    } else {
+      line.push_back('?');
+      ++at;
     }
   }
-  if (text.size() > limit) {
+  if (cut) {
     line += "...";
   }
   return line;

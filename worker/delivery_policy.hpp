@@ -3,7 +3,8 @@
 //   - HTTP: 2xx delivered; 429 and 5xx retried (429 not before its Retry-After); any other
 //     answer (a 4xx, a redirect, which is never followed) fails for good;
 //   - the transfer: timeouts and connection errors retried; a URL curl cannot use fails for good;
-//   - SMTP, whose codes run the other way: 4xx transient, 5xx permanent;
+//   - SMTP, whose codes run the other way: 4xx transient; 5xx permanent only when about the
+//     message or its recipients (501, 550 to 554), not the worker's login or TLS (530, 535);
 //   - a command: exit 0 delivered; an exit status of sysexits.h (64 to 78) fails for good;
 //     any other status, a signal and a timeout are retried.
 // The backoff itself, exponential with jitter, is the database's (ops.notification_failed).
@@ -57,8 +58,8 @@ DeliveryOutcome outcome_of_command(int wait_status, bool timed_out, std::string_
 // Where an alertmanager channel POSTs: the target's /api/v2/alerts, unless it names it already.
 std::string alertmanager_alerts_url(std::string_view target);
 
-// One line of at most `limit` bytes, control characters replaced: what an error may quote of
-// a receiver's answer or a command's output.
+// One line of at most `limit` bytes of valid UTF-8, control characters and invalid bytes
+// replaced: what an error may quote of a receiver's answer or a command's output.
 std::string one_line_excerpt(std::string_view text, std::size_t limit = 200);
 
 }  // namespace expense_ops::worker

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   // A receiver or a command that hangs up mid-write is an outcome of that delivery, not the end
   // of the worker (libcurl and the command channel see EPIPE instead).
   std::signal(SIGPIPE, SIG_IGN);
+  // A parent that ignored SIGCHLD would pass that on through exec, and the command channel's
+  // children would then be reaped by the kernel before their exit status could be read.
+  std::signal(SIGCHLD, SIG_DFL);
 
   ParsedCommandLine parsed;
   try {

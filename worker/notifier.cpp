@@ -74,6 +74,35 @@ void set_nonblocking(int fd) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+// `text` with the secret URL, and its path and query (what error pages echo), replaced by the
+// secret's name.
+std::string without_secret(std::string text, const std::string& url, const std::string& name) {
+  std::vector<std::string> secrets = {url};
+  const auto scheme = url.find("://");
+  const auto path = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
+  if (path != std::string::npos && url.size() - path > 1) {
+    secrets.push_back(url.substr(path));
+    const auto query = url.find('?', path);
+    if (query != std::string::npos && url.size() - query > 1) {
+      secrets.push_back(url.substr(query + 1));
+    }
+  }
+  for (const std::string& secret : secrets) {
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+      text.replace(at, secret.size(), name);
+      at += name.size();
+    }
+  }
+  return text;
+}
+
+// Whether the child has exited, without reaping it (its process group stays reserved).
+bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
 long remaining_ms(std::chrono::steady_clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -135,8 +164,14 @@ DeliveryOutcome Notifier::deliver(const Notification& notification,
       return DeliveryOutcome::retry("the worker's configuration has no " + notification.target +
                                     " (secret = NAME:URL, or a systemd credential)");
     }
-    return post(notification,
-                notification.kind == "alertmanager" ? alertmanager_alerts_url(*url) : *url);
+    DeliveryOutcome outcome = post(
+        notification, notification.kind == "alertmanager" ? alertmanager_alerts_url(*url) : *url);
+    if (*url != notification.target) {
+      // A receiver's error page may echo the path it was asked for, token and all: the error
+      // written to the outbox and the log names the secret, never its value.
+      outcome.error = without_secret(outcome.error, *url, notification.target);
+    }
+    return outcome;
   }
   return DeliveryOutcome::give_up("this worker cannot deliver a " + notification.kind +
                                   " channel's notification");
@@ -286,6 +321,9 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
   posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO);
+  // Nothing else of the worker's: libcurl's sockets of other deliveries and checks are not
+  // close-on-exec, and a child the command leaves behind would hold them open.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   // Its own process group, which a timeout kills whole; the worker's blocked and ignored
@@ -346,10 +384,16 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
     close(stdin_fd);
     stdin_fd = -1;
   }
+  bool exited = false;
   while (stdin_fd >= 0 || output_fd >= 0) {
     const long wait = remaining_ms(deadline);
-    if (wait == 0) {
-      timed_out = true;
+    if (wait == 0 || (stop_ != nullptr && stop_->load())) {
+      timed_out = true;  // out of time, or the worker stops and gives the notification back
+      break;
+    }
+    // A command that exited is done, even if something it left behind holds its output open.
+    if (has_exited(pid)) {
+      exited = true;
       break;
     }
     pollfd fds[2] = {{stdin_fd, POLLOUT, 0}, {output_fd, POLLIN, 0}};
@@ -385,22 +429,25 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
   if (output_fd >= 0) {
     close(output_fd);
   }
-  int status = 0;
-  while (!timed_out) {
-    const pid_t reaped = waitpid(pid, &status, WNOHANG);
-    if (reaped == pid || (reaped < 0 && errno != EINTR)) {
-      break;
-    }
-    if (remaining_ms(deadline) == 0) {
+  while (!timed_out && !exited) {
+    if (has_exited(pid)) {
+      exited = true;
+    } else if (remaining_ms(deadline) == 0 || (stop_ != nullptr && stop_->load())) {
       timed_out = true;
-      break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (timed_out) {
-    kill(-pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+  // The whole group goes: what a timed-out command was doing, and what a finished one left. The
+  // command is not reaped before, so its group's id cannot yet belong to anyone else.
+  kill(-pid, SIGKILL);
+  int status = 0;
+  pid_t reaped = -1;
+  do {
+    reaped = waitpid(pid, &status, 0);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped != pid) {
+    return DeliveryOutcome::retry("the worker lost track of the command");
   }
   return outcome_of_command(status, timed_out, said);
 }

@@ -19,6 +19,7 @@ constexpr const char* kUndefinedFunction = "42883";
 // its runs.
 constexpr Seconds kNotifiedSpacing{1};
 constexpr std::size_t kMostPayloads = 16;
+constexpr const char* kWholeRun = "*";  // not a metric's name: [a-z_]+ only
 
 // A column of the result as a log field: a whole number as a number, anything else as text.
 core::json::Value field_value(const pqxx::field& field, bool& did_something) {
@@ -62,9 +63,9 @@ class SqlFunctionJob::Listener : public pqxx::notification_receiver {
     const bool is_name = !payload.empty() && payload.size() <= 63 &&
                          std::all_of(payload.begin(), payload.end(),
                                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
-    if (is_name && payloads_.size() < kMostPayloads) {
-      payloads_.insert(payload);
-    }
+    // Anything else, or more names than a targeted run takes, asks for a whole run: no flood of
+    // made-up names can crowd out one that matters (a ticket that must page).
+    payloads_.insert(is_name && payloads_.size() < kMostPayloads ? payload : kWholeRun);
   }
 
  private:
@@ -99,7 +100,8 @@ void SqlFunctionJob::run(pqxx::connection& connection) {
   // A run a NOTIFY asked for does only what it named, unless a whole run is due anyway: NOTIFYs
   // that keep coming (a check that stays down) reset the runner's schedule, and must not
   // postpone the whole run for ever.
-  if (!payloads_.empty() && !call_.notified_query.empty() && now - last_full_run_ < interval_) {
+  if (!payloads_.empty() && payloads_.count(kWholeRun) == 0 && !call_.notified_query.empty() &&
+      now - last_full_run_ < interval_) {
     const std::vector<std::string> payloads(payloads_.begin(), payloads_.end());
     payloads_.clear();
     call(connection, call_.notified_query, payloads);

@@ -42,7 +42,8 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
 class Sink:
     """A webhook receiver that records every request and answers as told: "ok", "500", "400",
-    "429:SECONDS" or "hang" (no answer until the test ends or the mode changes)."""
+    "echo404" (the path in the body), "429:SECONDS" or "hang" (no answer until the test ends or
+    the mode changes)."""
 
     def __init__(self):
         self.requests = []
@@ -69,6 +70,10 @@ class Sink:
                     time.sleep(delay)
                 if mode == "ok":
                     self._answer(200, b"{}")
+                elif mode == "latin1":  # an error page that is not UTF-8
+                    self._answer(500, "café au lait".encode("latin-1"))
+                elif mode == "echo404":  # as Express and Spring Boot answer: the path, token and all
+                    self._answer(404, f"Cannot POST {self.path}".encode())
                 elif mode.startswith("429:"):
                     self._answer(429, b"slow down", {"Retry-After": mode[4:]})
                 else:
@@ -230,6 +235,12 @@ def channel_kinds(work, sink, mailbox, config):
         secret = enqueue("secret-hook")
         check("a secret:NAME target goes to the URL the configuration holds",
               wait_until(10, lambda: all_delivered(secret)) and sink.keys(f"/hooks/{SECRET_TOKEN}") == secret)
+        sink.set("echo404")
+        echoed = enqueue("secret-hook")
+        check("a receiver that echoes the secret URL's path in its error: the error names the secret instead",
+              wait_until(10, lambda: row(echoed[0])[0] == "dead")
+              and row(echoed[0])[2] == "HTTP 404: Cannot POST secret:hook_url", repr(row(echoed[0])))
+        sink.set("ok")
         unknown = enqueue("unknown-secret")
         check("a secret the configuration lacks fails, retryable, and says which",
               wait_until(10, lambda: row(unknown[0])[0] == "failed")
@@ -407,6 +418,28 @@ def two_workers(work, sink, config):
     check(f"and both workers delivered some ({a} and {b})", a > 0 and b > 0 and a + b >= 300)
 
 
+def reports_the_database_refuses(work, sink, config):
+    diag("a report the database refuses costs only itself; the job goes on")
+    with worker(work, config, "refused.log") as running:
+        sink.set("latin1")
+        latin = enqueue("hook")
+        check("an answer that is not UTF-8 is kept as the error, its bad bytes replaced",
+              wait_until(10, lambda: row(latin[0])[:3] == ("failed", 1, "HTTP 500: caf? au lait")),
+              repr(row(latin[0])))
+        sink.set("hang")
+        sql("INSERT INTO ops.notification_channels (channel, kind, target, enabled) VALUES ('doomed', 'webhook', %s, false)",
+            (sink.url + "/doomed",))
+        doomed = enqueue("doomed")
+        check("a delivery in flight", wait_until(10, lambda: doomed[0] in sink.keys()))
+        sql("DELETE FROM ops.notification_channels WHERE channel = 'doomed'")  # its notifications go too
+        sink.set("ok")  # the hung request is dropped: the attempt fails, and its report finds no row
+        check("the report of a notification whose channel was deleted is dropped, and said so",
+              wait_until(10, lambda: '"event":"notification_taken_over"' in running.output()), tail(running.output(), 4))
+        after = enqueue("hook", 3, "after-refusal")
+        check("and the job goes on delivering", wait_until(10, lambda: all_delivered(after + latin)),
+              f"{statuses(after + latin)} {tail(running.output(), 4)}")
+
+
 def reload_on_sighup(work, sink, config):
     diag("SIGHUP reads the configuration again")
     with open(config) as file:
@@ -461,7 +494,7 @@ def sink_down_two_minutes(work, sink, config):
 
 
 PARTS = [channel_kinds, retries, kill_mid_dispatch, restart_under_worker, drain_on_sigterm, two_workers,
-         reload_on_sighup, sink_down_two_minutes]
+         reports_the_database_refuses, reload_on_sighup, sink_down_two_minutes]
 
 
 def main():

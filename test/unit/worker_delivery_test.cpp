@@ -122,7 +122,10 @@ TEST(DeliveryPolicy, SmtpCodesRunTheOtherWay) {
   EXPECT_EQ(outcome_of_smtp(CURLE_SEND_ERROR, 451, "try later").kind, Kind::kRetry);
   EXPECT_EQ(outcome_of_smtp(CURLE_LOGIN_DENIED, 421, "").kind, Kind::kRetry);
   EXPECT_EQ(outcome_of_smtp(CURLE_SEND_ERROR, 550, "no such user").kind, Kind::kGiveUp);
-  EXPECT_EQ(outcome_of_smtp(CURLE_LOGIN_DENIED, 535, "").kind, Kind::kGiveUp);
+  // The worker's own login or TLS is the operator's to fix: retried, not dead.
+  EXPECT_EQ(outcome_of_smtp(CURLE_LOGIN_DENIED, 535, "").kind, Kind::kRetry);
+  EXPECT_EQ(outcome_of_smtp(CURLE_USE_SSL_FAILED, 530, "must issue STARTTLS").kind, Kind::kRetry);
+  EXPECT_EQ(outcome_of_smtp(CURLE_SEND_ERROR, 553, "mailbox name not allowed").kind, Kind::kGiveUp);
   EXPECT_EQ(outcome_of_smtp(CURLE_SEND_ERROR, 550, "no such user").error, "SMTP 550: no such user");
   EXPECT_EQ(outcome_of_smtp(CURLE_COULDNT_CONNECT, 0, "").kind, Kind::kRetry);
 }
@@ -154,6 +157,14 @@ TEST(DeliveryPolicy, ExcerptsStayOneValidLine) {
   EXPECT_EQ(one_line_excerpt("abc\xC3\xA9", 4), "abc...");
   EXPECT_EQ(one_line_excerpt("ab\xC3\xA9", 4), "ab\xC3\xA9");
   EXPECT_EQ(one_line_excerpt("a\xE2\x82\xAC", 3), "a...");  // "€", three bytes
+  // Not UTF-8 (Latin-1 "café", a lone continuation byte, an overlong '/', a surrogate): '?'.
+  EXPECT_EQ(one_line_excerpt("caf\xE9 ok"), "caf? ok");
+  EXPECT_EQ(one_line_excerpt("a\x80"
+                             "b"),
+            "a?b");
+  EXPECT_EQ(one_line_excerpt("\xC0\xAF"), "??");
+  EXPECT_EQ(one_line_excerpt("\xED\xA0\x80x"), "???x");
+  EXPECT_EQ(one_line_excerpt("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");  // an emoji stays
 }
 
 TEST(Email, Recipients) {

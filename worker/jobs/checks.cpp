@@ -93,6 +93,12 @@ class ChecksJob : public Job {
                                               {"reason", "another worker runs the checks now"}});
       }
       pending_.clear();
+      // Queued runs were started for the scheduler: each is finished here, or it would count as
+      // running for ever and never be due again, should this worker lead again.
+      const SteadyTime now = SteadyClock::now();
+      for (const Task& task : queue_) {
+        scheduler_.finished(task.check.id, now);
+      }
       queue_.clear();
       last_started_.clear();
       took_over_ = true;

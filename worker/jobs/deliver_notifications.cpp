@@ -36,6 +36,7 @@ namespace {
 constexpr Seconds kLeaseMargin{2};
 constexpr double kLeaseAttempts = 3;
 constexpr const char* kLeaseLost = "22X73";
+constexpr const char* kNotFound = "PT404";
 
 class NotificationsQueued : public pqxx::notification_receiver {
  public:
@@ -60,7 +61,6 @@ class DeliverNotificationsJob : public Job {
       : worker_id_(context.identity.worker_id),
         settings_(std::make_shared<const DeliverySettings>(delivery_settings(context.config))),
         concurrency_(context.config.delivery_concurrency),
-        lease_(context.config.delivery_timeout * kLeaseAttempts + kLeaseMargin),
         drain_timeout_(context.config.drain_timeout) {
     init_notifier();
     if (pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -125,6 +125,15 @@ class DeliverNotificationsJob : public Job {
       if (!done_.wait_for(lock, drained, [this] { return in_flight_ == 0; })) {
         log::warn("delivery_drain_timed_out",
                   {{"in_flight", in_flight_}, {"drain_timeout_seconds", drain_timeout_.count()}});
+      }
+    }
+    // What finished is written first: a SIGKILL while the rest is cut short and joined must
+    // not cost deliveries that were made.
+    if (connection != nullptr) {
+      try {
+        report(*connection);
+      } catch (const std::exception&) {
+        // written below, or lost with the connection (their leases run out)
       }
     }
     abort_transfers_ = true;  // whatever is still going is cut short and given back
@@ -278,23 +287,34 @@ class DeliverNotificationsJob : public Job {
       }
       savepoint.commit();
     } catch (const pqxx::sql_error& error) {
-      if (sqlstate_of(error) != kLeaseLost) {
-        throw;
+      // The savepoint rolled back: the report costs only itself, never the batch, so one the
+      // database refuses cannot stop every later report and claim. Its lease runs out and the
+      // notification is delivered again, with the same Idempotency-Key.
+      const std::string sqlstate = sqlstate_of(error);
+      if (sqlstate == kLeaseLost || sqlstate == kNotFound) {
+        log::warn("notification_taken_over",
+                  {{"notification_id", notification.id},
+                   {"channel", notification.channel},
+                   {"hint",
+                    "its lease ran out, or its channel was deleted, before the outcome was "
+                    "written; another worker delivers it, with the same Idempotency-Key"}});
+      } else {
+        log::error("notification_report_failed", {{"notification_id", notification.id},
+                                                  {"channel", notification.channel},
+                                                  {"sqlstate", sqlstate},
+                                                  {"error", sql_error_for_log(error.what())}});
       }
-      log::warn("notification_taken_over",
-                {{"notification_id", notification.id},
-                 {"channel", notification.channel},
-                 {"hint",
-                  "its lease ran out before the outcome was written; another worker delivers it, "
-                  "with the same Idempotency-Key"}});
     }
   }
 
   void claim(pqxx::connection& connection) {
     int free_places = 0;
+    Seconds lease{0};
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       free_places = concurrency_ - in_flight_ - static_cast<int>(queue_.size());
+      // From the timeout in force: a SIGHUP that lengthens it lengthens the next leases.
+      lease = settings_->timeout * kLeaseAttempts + kLeaseMargin;
     }
     if (free_places <= 0) {
       return;
@@ -303,7 +323,7 @@ class DeliverNotificationsJob : public Job {
     const pqxx::result claimed = transaction.exec_params(
         "SELECT notification_id, channel, kind, target, idempotency_key, payload::text, attempts "
         "  FROM ops.claim_notifications($1, $2, make_interval(secs => $3::float8))",
-        worker_id_, free_places, lease_.count());
+        worker_id_, free_places, lease.count());
     transaction.commit();
     if (claimed.empty()) {
       return;
@@ -351,7 +371,6 @@ class DeliverNotificationsJob : public Job {
   std::string worker_id_;
   std::shared_ptr<const DeliverySettings> settings_;  // under mutex_: SIGHUP replaces it
   int concurrency_;
-  Seconds lease_;
   Seconds drain_timeout_;
   int wake_[2] = {-1, -1};  // a pool thread that finishes writes a byte: the wait wakes
   std::atomic<bool> abort_transfers_{false};
