@@ -1,5 +1,7 @@
 #include "worker/check.hpp"
 
+#include "worker/text.hpp"
+
 #include "core/time.hpp"
 
 namespace expense_ops::worker {
@@ -12,19 +14,8 @@ bool CheckDefinition::operator==(const CheckDefinition& other) const {
 }
 
 std::string short_detail(const std::string& text) {
-  constexpr std::size_t kMax = 300;
-  std::string out;
-  for (const char c : text) {
-    if (out.size() >= kMax) {
-      out += "...";
-      break;
-    }
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-  }
-  while (!out.empty() && out.back() == ' ') {
-    out.pop_back();
-  }
-  return out;
+  constexpr std::size_t kMaxDetail = 300;
+  return one_line_excerpt(text, kMaxDetail);
 }
 
 std::string results_json(const std::vector<CheckResult>& results, const std::string& worker_id) {

@@ -1,5 +1,7 @@
 #include "worker/check_probes.hpp"
 
+#include "worker/curl_callbacks.hpp"
+
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -28,20 +30,6 @@ double milliseconds_since(std::chrono::steady_clock::time_point start) {
 
 long timeout_ms(const CheckDefinition& check) {
   return std::max(1L, std::lround(check.timeout.count() * 1000));
-}
-
-std::size_t keep_body(char* data, std::size_t size, std::size_t count, void* target) {
-  auto& body = *static_cast<std::string*>(target);
-  const std::size_t bytes = size * count;
-  if (body.size() < kMaxBody) {
-    body.append(data, std::min(bytes, kMaxBody - body.size()));
-  }
-  return bytes;
-}
-
-int abort_on_stop(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* flag = static_cast<const std::atomic<bool>*>(stop);
-  return flag != nullptr && flag->load() ? 1 : 0;
 }
 
 struct HttpAnswer {
@@ -77,13 +65,13 @@ HttpAnswer transfer(const std::string& url, const std::string& method,
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_set);
   curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop));
   curl_easy_setopt(handle, CURLOPT_USERAGENT, "expense-ops-worker");
   if (connect_only) {
     curl_easy_setopt(handle, CURLOPT_CONNECT_ONLY, 1L);
   } else {
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, keep_up_to<kMaxBody>);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &answer.body);
     if (method == "HEAD") {
       curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);

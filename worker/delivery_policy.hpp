@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "worker/check_schedule.hpp"
+#include "worker/text.hpp"
 
 namespace expense_ops::worker {
 
@@ -57,9 +58,5 @@ DeliveryOutcome outcome_of_command(int wait_status, bool timed_out, std::string_
 
 // Where an alertmanager channel POSTs: the target's /api/v2/alerts, unless it names it already.
 std::string alertmanager_alerts_url(std::string_view target);
-
-// One line of at most `limit` bytes of valid UTF-8, control characters and invalid bytes
-// replaced: what an error may quote of a receiver's answer or a command's output.
-std::string one_line_excerpt(std::string_view text, std::size_t limit = 200);
 
 }  // namespace expense_ops::worker

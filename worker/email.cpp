@@ -59,14 +59,22 @@ std::string string_or_empty(const Json& object, const char* key) {
   return found != object.end() && found->is_string() ? found->get<std::string>() : "";
 }
 
-// "alertname=HighCpu, host=db-1": sorted by name, as a Go map's SortedPairs.
-std::string label_pairs(const Json& labels) {
+// The labels as text, sorted by name (nlohmann's objects are), less those named in `leave_out`.
+std::map<std::string, std::string> sorted_labels(const Json& labels,
+                                                 const Json* leave_out = nullptr) {
   std::map<std::string, std::string> sorted;
   for (const auto& [name, value] : labels.items()) {
-    sorted[name] = value.is_string() ? value.get<std::string>() : value.dump();
+    if (leave_out == nullptr || !leave_out->contains(name)) {
+      sorted[name] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
   }
+  return sorted;
+}
+
+// "alertname=HighCpu, host=db-1": as a Go map's SortedPairs.
+std::string label_pairs(const Json& labels) {
   std::string out;
-  for (const auto& [name, value] : sorted) {
+  for (const auto& [name, value] : sorted_labels(labels)) {
     out += out.empty() ? "" : ", ";
     out += name;
     out += '=';
@@ -75,16 +83,12 @@ std::string label_pairs(const Json& labels) {
   return out;
 }
 
+// "HighCpu db-1": the values alone, as Alertmanager's subject joins them.
 std::string sorted_values(const Json& labels, const Json* leave_out = nullptr) {
-  std::map<std::string, std::string> sorted;
-  for (const auto& [name, value] : labels.items()) {
-    if (leave_out == nullptr || !leave_out->contains(name)) {
-      sorted[name] = value.is_string() ? value.get<std::string>() : value.dump();
-    }
-  }
   std::string out;
-  for (const auto& [name, value] : sorted) {
-    out += (out.empty() ? "" : " ") + value;
+  for (const auto& [name, value] : sorted_labels(labels, leave_out)) {
+    out += out.empty() ? "" : " ";
+    out += value;
   }
   return out;
 }

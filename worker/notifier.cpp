@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "worker/curl_callbacks.hpp"
 #include "worker/email.hpp"
 #include "worker/log.hpp"
 
@@ -28,14 +29,6 @@ using CurlHeaders = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 constexpr std::size_t kKeptAnswerBytes = 4096;
 constexpr std::string_view kSecretPrefix = "secret:";
 constexpr const char* kCommandPath = "PATH=/usr/local/bin:/usr/bin:/bin";
-
-std::size_t keep_answer(char* data, std::size_t size, std::size_t count, void* target) {
-  auto& answer = *static_cast<std::string*>(target);
-  const std::size_t bytes = size * count;
-  answer.append(data,
-                std::min(bytes, kKeptAnswerBytes - std::min(kKeptAnswerBytes, answer.size())));
-  return bytes;
-}
 
 std::size_t keep_retry_after(char* data, std::size_t size, std::size_t count, void* target) {
   const std::size_t bytes = size * count;
@@ -51,11 +44,6 @@ std::size_t keep_retry_after(char* data, std::size_t size, std::size_t count, vo
     }
   }
   return bytes;
-}
-
-int abort_on_stop(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* flag = static_cast<const std::atomic<bool>*>(stop);
-  return flag != nullptr && flag->load() ? 1 : 0;
 }
 
 struct Upload {
@@ -213,12 +201,12 @@ DeliveryOutcome Notifier::post(const Notification& notification, const std::stri
   curl_easy_setopt(handle, CURLOPT_USERAGENT, "expense-ops-worker");
   curl_easy_setopt(handle, CURLOPT_POSTFIELDS, notification.payload.c_str());
   curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, static_cast<long>(notification.payload.size()));
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, keep_answer);
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, keep_up_to<kKeptAnswerBytes>);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, keep_retry_after);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &retry_after);
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_set);
   curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop_));
   CurlHeaders headers(nullptr, curl_slist_free_all);
   const std::string key = "Idempotency-Key: " + notification.idempotency_key;
@@ -281,7 +269,7 @@ DeliveryOutcome Notifier::send_email(const Notification& notification) {
   curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
   curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_set);
   curl_easy_setopt(handle, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop_));
   const CURLcode code = curl_easy_perform(handle);
   long reply = 0;
@@ -415,8 +403,7 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
       char buffer[4096];
       const ssize_t got = read(output_fd, buffer, sizeof buffer);
       if (got > 0) {
-        const std::size_t room = kKeptAnswerBytes - std::min(kKeptAnswerBytes, said.size());
-        said.append(buffer, std::min(room, static_cast<std::size_t>(got)));
+        keep_up_to<kKeptAnswerBytes>(buffer, 1, static_cast<std::size_t>(got), &said);
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         close(output_fd);
         output_fd = -1;

@@ -1,5 +1,7 @@
 #include "worker/sql_errors.hpp"
 
+#include "worker/text.hpp"
+
 #include "worker/redact.hpp"
 
 namespace expense_ops::worker {
@@ -10,14 +12,6 @@ constexpr std::string_view kReadOnlySqlTransaction = "25006";
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 }  // namespace
@@ -35,11 +29,11 @@ std::string one_line(std::string text) {
 }
 
 std::string primary_message(std::string_view libpq_error) {
-  std::string_view first_line = trim(libpq_error.substr(0, libpq_error.find('\n')));
+  std::string_view first_line = trimmed(libpq_error.substr(0, libpq_error.find('\n')));
   // The server's severities as libpq prints them; the log line has its own level and SQLSTATE.
   for (const std::string_view severity : {"ERROR:", "FATAL:", "PANIC:"}) {
     if (starts_with(first_line, severity)) {
-      first_line = trim(first_line.substr(severity.size()));
+      first_line = trimmed(first_line.substr(severity.size()));
       break;
     }
   }

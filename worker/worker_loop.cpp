@@ -89,15 +89,15 @@ std::vector<std::string> changed_needing_restart(const WorkerConfig& running,
   note(running.reconnect_initial_delay != fresh.reconnect_initial_delay ||
            running.reconnect_max_delay != fresh.reconnect_max_delay,
        "reconnect-*-delay");
-  std::vector<std::string> logs;
-  std::vector<std::string> fresh_logs;
-  for (const ShippedLog& log : running.shipped_logs) {
-    logs.push_back(log.name + ":" + log.format + ":" + log.path);
-  }
-  for (const ShippedLog& log : fresh.shipped_logs) {
-    fresh_logs.push_back(log.name + ":" + log.format + ":" + log.path);
-  }
-  note(logs != fresh_logs, "ship-log");
+  const auto entries = [](const std::vector<ShippedLog>& logs) {
+    std::vector<std::string> written;
+    written.reserve(logs.size());
+    for (const ShippedLog& log : logs) {
+      written.push_back(log.name + ":" + log.format + ":" + log.path);
+    }
+    return written;
+  };
+  note(entries(running.shipped_logs) != entries(fresh.shipped_logs), "ship-log");
   for (const auto& [job, interval] : running.job_intervals) {
     if (fresh.job_intervals.at(job) != interval) {
       changed.push_back(job + "-interval");

@@ -32,14 +32,6 @@ DATABASE = "expense_ops_delivery"
 SECRET_TOKEN = "tok-7f3a9c1e5b"  # in the webhook URL: a secret that must reach no log
 
 
-class QuietServer(http.server.ThreadingHTTPServer):
-    """A worker that gives up on an answer closes the connection: no traceback for that."""
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
 class Sink:
     """A webhook receiver that records every request and answers as told: "ok", "500", "400",
     "echo404" (the path in the body), "429:SECONDS" or "hang" (no answer until the test ends or
@@ -90,7 +82,7 @@ class Sink:
             def log_message(self, *arguments):
                 pass
 
-        self.server = QuietServer(("127.0.0.1", fixtures.free_port(18600)), Handler)
+        self.server = fixtures.QuietServer(("127.0.0.1", fixtures.free_port(18600)), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -484,7 +476,7 @@ def sink_down_two_minutes(work, sink, config):
               wait_until(15, lambda: statuses(keys).get("failed") == 5), repr(statuses(keys)))
         time.sleep(120)
         check("nothing is given up in two minutes", statuses(keys).get("dead") is None, repr(statuses(keys)))
-        sink.server = QuietServer(("127.0.0.1", port), sink.server.RequestHandlerClass)
+        sink.server = fixtures.QuietServer(("127.0.0.1", port), sink.server.RequestHandlerClass)
         threading.Thread(target=sink.server.serve_forever, daemon=True).start()
         check("once it is back, every one is delivered", wait_until(45, lambda: all_delivered(keys)),
               f"{statuses(keys)} {tail(running.output(), 3)}")

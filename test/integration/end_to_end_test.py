@@ -32,15 +32,8 @@ DATABASE = "expense_ops_e2e"
 CHECK_EVERY = 1  # second
 
 
-class QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
 def serve(handler_class, start_port):
-    server = QuietServer(("127.0.0.1", fixtures.free_port(start_port)), handler_class)
+    server = fixtures.QuietServer(("127.0.0.1", fixtures.free_port(start_port)), handler_class)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -9,6 +9,7 @@ not run in parallel: worker_test.py and replica_test.py stop the cluster under e
 """
 
 import contextlib
+import http.server
 import os
 import shutil
 import signal
@@ -293,6 +294,15 @@ def as_server_user(*paths):
     for path in paths:
         os.chown(path, account.pw_uid, account.pw_gid)
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A local HTTP server of a test (a webhook sink, a service to check). A client that gives up
+    on an answer closes the connection, which is no error worth a traceback."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 def terminate(process, seconds=10):

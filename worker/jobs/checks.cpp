@@ -20,6 +20,7 @@
 #include "worker/job.hpp"
 #include "worker/log.hpp"
 #include "worker/metrics.hpp"
+#include "worker/notification_wait.hpp"
 
 namespace expense_ops::worker {
 
@@ -33,17 +34,6 @@ constexpr std::size_t kMaxMissedSlots = 2880;
 constexpr std::size_t kMaxPendingResults = 100'000;
 constexpr Seconds kJumpTolerance{5};
 constexpr Seconds kDispatchTick{0.2};
-
-// LISTEN expense_ops_checks on the job's connection; a notification asks for a reload.
-class ChecksChanged : public pqxx::notification_receiver {
- public:
-  ChecksChanged(pqxx::connection& connection, std::atomic<bool>& changed)
-      : pqxx::notification_receiver(connection, "expense_ops_checks"), changed_(changed) {}
-  void operator()(const std::string&, int) override { changed_ = true; }
-
- private:
-  std::atomic<bool>& changed_;
-};
 
 class ChecksJob : public Job {
  public:
@@ -117,7 +107,7 @@ class ChecksJob : public Job {
     if (!listening_) {
       // ops.checks and ops.monitoring_settings NOTIFY expense_ops_checks when they change
       // (extension 0.7.0); the reload interval stays as the fallback.
-      listening_ = std::make_unique<ChecksChanged>(connection, changed_);
+      listening_ = std::make_unique<NotificationFlag>(connection, "expense_ops_checks", changed_);
     }
     connection.get_notifs();
     const SteadyTime now = SteadyClock::now();
@@ -396,7 +386,7 @@ class ChecksJob : public Job {
   std::size_t dropped_ = 0;
 
   std::atomic<bool> changed_{false};
-  std::unique_ptr<ChecksChanged> listening_;  // bound to the current connection
+  std::unique_ptr<NotificationFlag> listening_;  // bound to the current connection
   bool loaded_ = false;
   bool backfilled_ = false;  // the job's thread only (run, leadership_changed)
   bool leading_ = false;     // under mutex_

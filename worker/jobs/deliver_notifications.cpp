@@ -37,16 +37,8 @@ constexpr Seconds kLeaseMargin{2};
 constexpr double kLeaseAttempts = 3;
 constexpr const char* kLeaseLost = "22X73";
 constexpr const char* kNotFound = "PT404";
-
-class NotificationsQueued : public pqxx::notification_receiver {
- public:
-  NotificationsQueued(pqxx::connection& connection, std::atomic<bool>& queued)
-      : pqxx::notification_receiver(connection, "expense_ops_notifications"), queued_(queued) {}
-  void operator()(const std::string&, int) override { queued_ = true; }
-
- private:
-  std::atomic<bool>& queued_;
-};
+constexpr const char* kReportsLostHint =
+    "their leases run out and they are delivered again, with the same Idempotency-Key";
 
 struct Report {
   Notification notification;
@@ -91,7 +83,8 @@ class DeliverNotificationsJob : public Job {
 
   void run(pqxx::connection& connection) override {
     if (!listening_) {
-      listening_ = std::make_unique<NotificationsQueued>(connection, queued_);
+      listening_ =
+          std::make_unique<NotificationFlag>(connection, "expense_ops_notifications", queued_);
     }
     if (threads_.empty()) {
       for (int i = 0; i < concurrency_; ++i) {
@@ -146,22 +139,16 @@ class DeliverNotificationsJob : public Job {
     }
     if (connection == nullptr) {
       if (!finished_.empty()) {
-        log::warn(
-            "delivery_reports_lost",
-            {{"notifications", static_cast<long>(finished_.size())},
-             {"hint",
-              "their leases run out and they are delivered again, with the same Idempotency-Key"}});
+        log::warn("delivery_reports_lost", {{"notifications", static_cast<long>(finished_.size())},
+                                            {"hint", kReportsLostHint}});
       }
       return;
     }
     try {
       report(*connection);
     } catch (const std::exception& error) {
-      log::warn(
-          "delivery_reports_lost",
-          {{"error", one_line_excerpt(error.what())},
-           {"hint",
-            "their leases run out and they are delivered again, with the same Idempotency-Key"}});
+      log::warn("delivery_reports_lost",
+                {{"error", one_line_excerpt(error.what())}, {"hint", kReportsLostHint}});
     }
   }
 
@@ -375,7 +362,7 @@ class DeliverNotificationsJob : public Job {
   int wake_[2] = {-1, -1};  // a pool thread that finishes writes a byte: the wait wakes
   std::atomic<bool> abort_transfers_{false};
   std::atomic<bool> queued_{false};
-  std::unique_ptr<NotificationsQueued> listening_;
+  std::unique_ptr<NotificationFlag> listening_;
   SteadyTime last_measured_{};
 
   std::mutex mutex_;  // what follows, shared by the job's thread and the pool
