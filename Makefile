@@ -22,13 +22,13 @@ SQL_SOURCES  = extension/sql/roles.sql extension/sql/errors.sql extension/sql/he
                extension/sql/expenses.sql extension/sql/audit.sql extension/sql/workflow.sql \
                extension/sql/tickets.sql extension/sql/sla.sql extension/sql/metrics.sql \
                extension/sql/monitoring.sql extension/sql/objectives.sql extension/sql/alert_payload.sql \
-               extension/sql/alerting.sql extension/sql/worker_support.sql
+               extension/sql/alerting.sql extension/sql/worker_support.sql extension/sql/backups.sql
 FULL_SCRIPT  = extension/expense_ops--$(EXTVERSION).sql
 # DATA_built: the DATA that make builds first; PGXS installs it with DATA into share/extension.
 DATA_built   = $(FULL_SCRIPT)
 
 REGRESS      = boundary trigger_call_sites roles health identity expenses tickets metrics monitoring \
-               objectives alert_payload alerting
+               objectives alert_payload alerting backups
 
 # The one place the version lives is the control file.
 EXTVERSION  := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/expense_ops.control)
@@ -140,7 +140,8 @@ bench:
 
 # Every C++ source and header of the project, for clang-format and clang-tidy.
 CXX_FILES  = $(sort $(wildcard extension/core/*.cpp extension/core/*.hpp extension/pg/*.cpp extension/pg/*.hpp \
-                               worker/*.cpp worker/*.hpp worker/jobs/*.cpp test/unit/*.cpp test/probes/*.cpp bench/*.cpp))
+                               worker/*.cpp worker/*.hpp worker/backup/*.cpp worker/backup/*.hpp worker/jobs/*.cpp \
+                               test/unit/*.cpp test/probes/*.cpp bench/*.cpp))
 
 format:
 	clang-format -i $(CXX_FILES)
@@ -154,7 +155,7 @@ format-check:
 TIDY_GLUE_FLAGS = -std=c++17 -x c++ -I$(CURDIR)/extension -isystem $(includedir_server) -DEXPENSE_OPS_VERSION='"$(EXTVERSION)"'
 tidy:
 	@test -f build/compile_commands.json || { echo "run make cmake-build first"; exit 1; }
-	run-clang-tidy -quiet -j 2 -p build '$(CURDIR)/(extension/core|worker|worker/jobs)/[^/]*\.cpp$$' >tidy.log 2>&1 || { cat tidy.log; exit 1; }
+	run-clang-tidy -quiet -j 2 -p build '$(CURDIR)/(extension/core|worker|worker/backup|worker/jobs)/[^/]*\.cpp$$' >tidy.log 2>&1 || { cat tidy.log; exit 1; }
 	printf '%s\n' $(GLUE_SRCS) test/probes/*.cpp | xargs -P 2 -I{} \
 		clang-tidy -quiet {} -- $(TIDY_GLUE_FLAGS) >>tidy.log 2>&1 || { cat tidy.log; exit 1; }
 	@! grep -E "(warning|error): " tidy.log || { echo "clang-tidy found the above"; exit 1; }

@@ -16,6 +16,7 @@ packages=(
   prometheus-cpp-dev  # the worker's /metrics
   python3-aiosmtpd  # the SMTP sink of the email channel's tests
   nginx-light  # make run's live HTTP target, whose access log the worker ships
+  pgbackrest  # the production backup backend (issue 12); pg_basebackup comes with postgresql-15
 )
 
 missing=()

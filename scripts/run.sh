@@ -22,6 +22,7 @@ worker_conf=$run_dir/worker.conf
 nginx_base=$run_dir/nginx
 traffic_log=$run_dir/traffic.json
 worker_wrapper=
+backup_wrapper=
 tail_pid=
 traffic_pid=
 nginx_dir=
@@ -61,6 +62,10 @@ stop_everything() {
     pkill -TERM -P "$worker_wrapper" 2>/dev/null
     wait "$worker_wrapper" 2>/dev/null
   fi
+  if [ -n "$backup_wrapper" ]; then
+    pkill -TERM -P "$backup_wrapper" 2>/dev/null
+    wait "$backup_wrapper" 2>/dev/null
+  fi
   if [ -n "$tail_pid" ]; then
     kill "$tail_pid" 2>/dev/null
   fi
@@ -69,7 +74,7 @@ stop_everything() {
   fi
   cluster_stop "$base"
   echo
-  echo "== stopped the traffic, the worker, nginx and the cluster; their files stay in .run/ until the next make run"
+  echo "== stopped the traffic, the workers, nginx and the cluster; their files stay in .run/ until the next make run"
 }
 
 # A cluster and an nginx left over from an earlier run (even one killed hard) are stopped and
@@ -163,6 +168,36 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 
+# The backup job set (docs/backups.md), as its systemd unit runs it: as the cluster's OS owner,
+# with a replication connection. No backup exists, so it takes one at once, verifies it, and
+# runs a restore test into a scratch directory.
+backup_base=$run_dir/backup
+rm -rf "$(readlink -f "$backup_base")" "$backup_base"
+cluster_prepare_base "$backup_base"
+backup_base=$(cd "$backup_base" && pwd -P)
+backup_log=$run_dir/backup.log
+backup_port=$(free_port $((metrics_port + 1)))
+install -m 0755 build/expense-ops-worker "$backup_base/expense-ops-worker"
+as_server_user tee "$backup_base/backup.conf" >/dev/null <<CONF
+# Written by scripts/run.sh for this make run (docs/backups.md).
+dsn = host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login
+replication-dsn = host=127.0.0.1 port=$port user=postgres
+backup-directory = $backup_base/backups
+scratch-directory = $backup_base/scratch
+postgres-bin = $PG_BIN
+listen-address = 127.0.0.1:$backup_port
+worker-id = run-backup-$(hostname)
+CONF
+as_server_user chmod 0600 "$backup_base/backup.conf"
+: >"$backup_log"
+(
+  status=0
+  as_server_user "$backup_base/expense-ops-worker" --jobs backup --config "$backup_base/backup.conf" ||
+    status=$?
+  echo "{\"event\":\"worker_exited\",\"status\":$status}"
+) >>"$backup_log" 2>&1 &
+backup_wrapper=$!
+
 # SYNTHETIC requests, five a second, with a minute of 5xx every ten minutes (the first at once):
 # written as access-log lines rather than sent to nginx, because nginx's own answers all take
 # 0.000 s and the latency metrics would have nothing to show (docs/worker.md, "The make run demo").
@@ -183,6 +218,8 @@ nginx:       http://127.0.0.1:$http_port/ (access log: .run/nginx/access.json, c
 traffic:     SYNTHETIC, scripts/demo-traffic.py into .run/traffic.json, shipped as "synthetic"
 worker:      http://127.0.0.1:$metrics_port/metrics and /healthz; the log channel's notifications are
              the "event":"notification" lines of .run/worker.log
+backups:     expense-ops-worker --jobs backup as postgres (log: .run/backup.log, /metrics on $backup_port):
+             basebackup into .run/backup/backups, restore tests in .run/backup/scratch
 
 SELECT jsonb_pretty(api.health());
 INFO
@@ -200,6 +237,18 @@ show() {  # show TITLE SQL: the query as a DBA would type it, then its answer
   echo "$2;"
   psql -X -d "$database" -c "$2"
 }
+echo
+echo "== backups (docs/backups.md): the first one, its verification and a restore test"
+for _ in $(seq 1 120); do
+  [ "$(psql -X -A -t -d "$database" -c "SELECT count(*) FROM ops.restore_tests WHERE status <> 'running'")" -ge 1 ] && break
+  sleep 0.5
+done
+show "backups, as staff read them (GET /backups)" \
+  "SELECT backup_id, backend, status, pg_size_pretty(bytes) AS size, round(backup_seconds::numeric, 1) AS backup_s, round(verify_seconds::numeric, 1) AS verify_s, started_at FROM api.backups"
+show "restore tests with the measured RTO (GET /restore_tests)" \
+  "SELECT restore_test_id, backup_id, status, round(rto_seconds::numeric, 1) AS rto_s, (SELECT string_agg(c->>'check' || CASE WHEN (c->>'passed')::boolean THEN ' ok' ELSE ' FAILED' END, ', ') FROM jsonb_array_elements(checks) c) AS checks FROM api.restore_tests"
+show "RPO and RTO in the staff detail of api.health_db()" \
+  "SELECT jsonb_pretty(api.health_db()->'backups')"
 echo
 echo "== monitoring (synthetic demo data: scripts/demo-monitoring.sql; docs/monitoring.md)"
 show "per-route P95 from the latency sketches, last 30 minutes" \

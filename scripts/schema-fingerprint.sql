@@ -167,11 +167,13 @@ SELECT line FROM (
     FROM types t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL
   -- The rows the extension seeds: how many in every table, and what they hold, except in
-  -- iam.signing_keys, whose first key is random.
+  -- iam.signing_keys, whose first key is random, and ops.backup_settings, whose one row holds
+  -- the time of the install or update.
   SELECT format('rows %s count=%s content=%s', c.oid::regclass,
                 (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass),
                                                      false, true, '')))[1]::text,
                 CASE WHEN c.oid = to_regclass('iam.signing_keys') THEN '<random>'
+                     WHEN c.oid = to_regclass('ops.backup_settings') THEN '<the time of install>'
                      ELSE coalesce((xpath('/row/h/text()',
                                           query_to_xml(format('SELECT md5(string_agg(t::text, E''\n'' ORDER BY t::text)) AS h FROM %s t',
                                                               c.oid::regclass), false, true, '')))[1]::text,

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "worker/backup/backup_policy.hpp"
 #include "worker/job.hpp"
 #include "worker/redact.hpp"
 
@@ -206,7 +207,46 @@ po::options_description describe_options() {
     ("listen-address", po::value<std::string>()->default_value("127.0.0.1:9470"),
      "host:port of /metrics and /healthz (loopback by default; port 0 picks one; empty: none)")
     ("drain-timeout", po::value<double>()->default_value(10.0),
-     "seconds a SIGTERM waits for the deliveries in flight before it gives them back");
+     "seconds a SIGTERM waits for the deliveries in flight before it gives them back")
+    ("jobs", po::value<std::string>()->default_value("default"),
+     "the job set: default (checks, alerts, delivery, ...), or backup (backups, verification, "
+     "restore tests, retention), which runs as the cluster's OS owner on the database host, in a "
+     "unit of its own, with listen-address 127.0.0.1:9471 by default")
+    ("replication-dsn", po::value<std::string>(),
+     "backup: the libpq connection string pg_basebackup uses, of a role with REPLICATION (env "
+     "EXPENSE_OPS_REPLICATION_DSN); tools get it in their environment, never on their command line")
+    ("backup-backend", po::value<std::string>()->default_value("basebackup"),
+     "backup: basebackup (pg_basebackup and pg_verifybackup, no setup) or pgbackrest")
+    ("backup-directory", po::value<std::string>()->default_value("/var/lib/postgresql/expense_ops/backups"),
+     "backup: where the basebackup backend keeps its backups, one directory each")
+    ("scratch-directory", po::value<std::string>()->default_value("/var/lib/postgresql/expense_ops/scratch"),
+     "backup: where restore tests restore and start a server, then remove it")
+    ("postgres-bin", po::value<std::string>()->default_value("/usr/lib/postgresql/15/bin"),
+     "backup: the directory of pg_basebackup, pg_verifybackup, pg_ctl and pg_amcheck")
+    ("pgbackrest-stanza", po::value<std::string>()->default_value("main"),
+     "backup: the pgBackRest stanza of this cluster")
+    ("pgbackrest-config", po::value<std::string>()->default_value(""),
+     "backup: pgBackRest's configuration file (empty: its own default, /etc/pgbackrest.conf); the "
+     "repository, local or remote (S3, SFTP), is set there")
+    ("pgbackrest-bin", po::value<std::string>()->default_value("/usr/bin/pgbackrest"),
+     "backup: the pgbackrest program")
+    ("backup-time", po::value<std::string>()->default_value("02:00"),
+     "backup: the local time of day (HH:MM) of the daily backup")
+    ("backup-retention-days", po::value<double>()->default_value(30),
+     "backup: backups older than this many days are expired, keeping the newest verified one")
+    ("backup-retry-delay", po::value<double>()->default_value(3600),
+     "backup: seconds after a failed backup before the schedule tries again")
+    ("backup-timeout", po::value<double>()->default_value(21600),
+     "backup: seconds a backup or a verification may take before it is killed and failed")
+    ("restore-test-days", po::value<double>()->default_value(7),
+     "backup: days between scheduled restore tests (the support plan's minimum is 30)")
+    ("pitr-drill-days", po::value<double>()->default_value(30),
+     "backup: days between point-in-time drills (pgbackrest backend)")
+    ("restore-test-timeout", po::value<double>()->default_value(14400),
+     "backup: seconds a restore test may take, restore and checks, before it is failed")
+    ("restore-test-user", po::value<std::string>()->default_value(""),
+     "backup: the database superuser of a restored cluster (default: the worker's OS user, who "
+     "ran initdb on Debian)");
   // clang-format on
   // One interval for each job, whichever file registered it.
   for (const JobSpec& job : registered_jobs()) {
@@ -237,6 +277,80 @@ Seconds bounded_seconds(const po::variables_map& values, const char* option, dou
     throw ConfigError(message.str());
   }
   return Seconds(seconds);
+}
+
+std::string absolute_path_option(const po::variables_map& values, const char* option) {
+  std::string path = values[option].as<std::string>();
+  if (path.empty() || path.front() != '/') {
+    throw ConfigError(std::string("--") + option + " must be an absolute path");
+  }
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path;
+}
+
+// The options of the backup job set (worker/jobs/backups.cpp).
+void read_backup_options(const po::variables_map& values, WorkerConfig& config) {
+  config.job_set = values["jobs"].as<std::string>();
+  if (config.job_set != "default" && config.job_set != "backup") {
+    throw ConfigError("--jobs must be default or backup");
+  }
+  if (config.job_set == "backup" && values["listen-address"].defaulted()) {
+    config.listen_address = "127.0.0.1:9471";  // beside a default worker on the same host
+  }
+  BackupConfig& backup = config.backup;
+  if (values.count("replication-dsn") > 0) {
+    backup.replication_dsn = values["replication-dsn"].as<std::string>();
+    try {
+      backup.replication_dsn_has_password = summarize_dsn(backup.replication_dsn).has_password;
+    } catch (const InvalidDsn& error) {
+      throw ConfigError("--replication-dsn: libpq cannot parse the connection string: " +
+                        std::string(error.what()));
+    }
+  }
+  backup.backend = values["backup-backend"].as<std::string>();
+  if (backup.backend != "basebackup" && backup.backend != "pgbackrest") {
+    throw ConfigError("--backup-backend must be basebackup or pgbackrest");
+  }
+  backup.directory = absolute_path_option(values, "backup-directory");
+  backup.scratch_directory = absolute_path_option(values, "scratch-directory");
+  backup.postgres_bin = absolute_path_option(values, "postgres-bin");
+  backup.pgbackrest_bin = absolute_path_option(values, "pgbackrest-bin");
+  backup.pgbackrest_stanza = values["pgbackrest-stanza"].as<std::string>();
+  if (backup.pgbackrest_stanza.empty() ||
+      backup.pgbackrest_stanza.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+          std::string::npos) {
+    throw ConfigError("--pgbackrest-stanza must be letters, digits, '_', '-' or '.'");
+  }
+  backup.pgbackrest_config = values["pgbackrest-config"].as<std::string>();
+  if (!backup.pgbackrest_config.empty()) {
+    backup.pgbackrest_config = absolute_path_option(values, "pgbackrest-config");
+  }
+  backup.daily_at = values["backup-time"].as<std::string>();
+  backup::parse_time_of_day(backup.daily_at);  // throws ConfigError
+  const auto days = [&values](const char* option) {
+    const double count = values[option].as<double>();
+    if (!(count > 0 && count <= 3660)) {
+      throw ConfigError(std::string("--") + option + " must be more than 0 and at most 3660 days");
+    }
+    return Seconds(count * 86400);
+  };
+  backup.retention = days("backup-retention-days");
+  backup.restore_test_every = days("restore-test-days");
+  backup.pitr_drill_every = days("pitr-drill-days");
+  backup.retry_delay = bounded_seconds(values, "backup-retry-delay", 1, 86400);
+  backup.timeout = bounded_seconds(values, "backup-timeout", 1, 7 * 86400);
+  backup.restore_test_timeout = bounded_seconds(values, "restore-test-timeout", 1, 7 * 86400);
+  backup.restore_test_user = values["restore-test-user"].as<std::string>();
+  if (config.job_set == "backup" && backup.backend == "basebackup" &&
+      backup.replication_dsn.empty()) {
+    throw ConfigError(
+        "--replication-dsn: the basebackup backend needs a connection of a role with "
+        "REPLICATION; set --replication-dsn, EXPENSE_OPS_REPLICATION_DSN or replication-dsn in "
+        "the configuration file");
+  }
 }
 
 std::string cannot_read(const std::string& path) {
@@ -473,6 +587,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args,
         "--listen-address must be host:port, such as 127.0.0.1:9470 or [::1]:9470, or empty");
   }
   config.drain_timeout = bounded_seconds(values, "drain-timeout", 0, 300);
+  read_backup_options(values, config);
   if (values.count("check-connection") > 0) {
     for (const std::string& entry : values["check-connection"].as<std::vector<std::string>>()) {
       const auto [name, dsn] = parse_check_connection(entry);

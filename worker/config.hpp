@@ -44,6 +44,27 @@ struct SmtpSettings {
   std::string password;
 };
 
+// The backup job set (`--jobs backup`, worker/jobs/backups.cpp, worker/backup/).
+struct BackupConfig {
+  std::string replication_dsn;  // pg_basebackup's; a secret like the DSN
+  bool replication_dsn_has_password = false;
+  std::string backend = "basebackup";
+  std::string directory = "/var/lib/postgresql/expense_ops/backups";
+  std::string scratch_directory = "/var/lib/postgresql/expense_ops/scratch";
+  std::string postgres_bin = "/usr/lib/postgresql/15/bin";
+  std::string pgbackrest_bin = "/usr/bin/pgbackrest";
+  std::string pgbackrest_stanza = "main";
+  std::string pgbackrest_config;  // empty: pgBackRest's default
+  std::string daily_at = "02:00";
+  Seconds retention{30.0 * 86400};
+  Seconds restore_test_every{7.0 * 86400};
+  Seconds pitr_drill_every{30.0 * 86400};
+  Seconds retry_delay{3600};
+  Seconds timeout{6.0 * 3600};
+  Seconds restore_test_timeout{4.0 * 3600};
+  std::string restore_test_user;  // empty: the worker's OS user
+};
+
 struct WorkerConfig {
   std::string dsn;
   std::string dsn_origin;   // kDsnFromCommandLine, "EXPENSE_OPS_DSN" or the configuration file
@@ -72,12 +93,14 @@ struct WorkerConfig {
   Seconds delivery_timeout{10.0};  // one attempt, any channel
   Seconds drain_timeout{10.0};     // how long a SIGTERM waits for deliveries in flight
   std::string listen_address = "127.0.0.1:9470";  // /metrics and /healthz; empty: none
+  std::string job_set = "default";                // which registered jobs run (JobSpec::job_set)
+  BackupConfig backup;
 
   // Whether anything secret was configured: a DSN password, a credential, a secret, the SMTP
   // password.
   bool holds_secret() const {
     return dsn_summary.has_password || !credentials.empty() || !secrets.empty() ||
-           !smtp.password.empty();
+           !smtp.password.empty() || backup.replication_dsn_has_password;
   }
 
   // The interval of a registered job; throws std::out_of_range for any other name.

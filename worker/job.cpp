@@ -38,6 +38,14 @@ std::vector<JobSpec> registered_jobs() {
   return jobs;
 }
 
+std::vector<JobSpec> jobs_of_set(const std::string& job_set) {
+  std::vector<JobSpec> jobs = registered_jobs();
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                            [&job_set](const JobSpec& job) { return job.job_set != job_set; }),
+             jobs.end());
+  return jobs;
+}
+
 bool Job::wait_for_work(pqxx::connection& /*connection*/, StopSource& stop, Seconds timeout) {
   stop.wait_for(timeout);
   return false;

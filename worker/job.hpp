@@ -5,6 +5,7 @@
 // Adding a job is adding a file (and, if the default interval will not do, setting its key).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <pqxx/connection>
@@ -21,6 +22,8 @@ namespace expense_ops::worker {
 struct JobContext {
   const WorkerConfig& config;
   const WorkerIdentity& identity;
+  // Set when the worker stops: what a long run (a backup) polls to cut itself short.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class Job {
@@ -65,10 +68,19 @@ struct JobSpec {
   // advisory lock named after the job (worker/job_runner.cpp). The heartbeat, the host samples
   // and the log shipping are each worker's own; deliveries are shared through leases.
   bool one_leader = false;
+  // The job set that runs it (WorkerConfig::job_set, --jobs): "default", or "backup" for the
+  // jobs that need the database host and its OS owner.
+  std::string job_set = "default";
+  // How long one run may take before /healthz calls the job late, when that is longer than its
+  // liveness grace (a backup); none: the grace.
+  std::function<Seconds(const WorkerConfig&)> longest_run = nullptr;
 };
 
 // Every job registered, in the order the worker starts them: the heartbeat first, then by name.
 std::vector<JobSpec> registered_jobs();
+
+// The registered jobs of one job set, in the same order.
+std::vector<JobSpec> jobs_of_set(const std::string& job_set);
 
 // Defined at namespace scope in a job's file: `const JobRegistration kRegistration{{...}};`.
 class JobRegistration {

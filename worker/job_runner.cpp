@@ -64,8 +64,11 @@ SessionAfterJob run_job(pqxx::connection& connection, const JobSpec& spec, Job& 
     log::warn("connection_lost", job_failure("", error.what()));
     return SessionAfterJob::kMustReconnect;
   } catch (const std::exception& error) {
+    // The job's own failure (a tool's output it could not read): its transactions were rolled
+    // back as the error unwound them, so an open session is as good as before, and the run waits
+    // for its interval. Reconnecting would make it due at once, and a lasting failure would spin.
     log::error(failed, job_failure("", error.what()));
-    return SessionAfterJob::kMustReconnect;
+    return connection.is_open() ? SessionAfterJob::kUsable : SessionAfterJob::kMustReconnect;
   }
 }
 

@@ -6,16 +6,18 @@ namespace expense_ops::worker {
 
 namespace {
 
-constexpr const char* kHeartbeat = "heartbeat";
 constexpr double kLateAfterIntervals = 3;
 
 }  // namespace
 
-void Liveness::expect(const std::string& job, Seconds interval, SteadyTime started) {
+void Liveness::expect(const std::string& job, Seconds interval, SteadyTime started,
+                      Seconds longest_run, bool reports_database) {
   const std::lock_guard<std::mutex> lock(mutex_);
   JobState& state = jobs_[job];
   state.interval = interval;
   state.last_progress = started;
+  state.grace = std::max(kLivenessGrace, longest_run);
+  state.reports_database = reports_database;
 }
 
 void Liveness::connected(const std::string& job, bool connected) {
@@ -41,10 +43,10 @@ Liveness::Verdict Liveness::verdict(SteadyTime now) const {
   core::json::Object jobs;
   for (const auto& [name, state] : jobs_) {
     const Seconds since = std::chrono::duration_cast<Seconds>(now - state.last_progress);
-    const Seconds allowed = std::max(state.interval * kLateAfterIntervals, kLivenessGrace);
+    const Seconds allowed = std::max(state.interval * kLateAfterIntervals, state.grace);
     const bool on_time = since <= allowed;
     all_on_time = all_on_time && on_time;
-    if (name == kHeartbeat) {
+    if (state.reports_database) {
       database = state.connected;
     }
     core::json::Object job = {{"connected", state.connected},

@@ -21,7 +21,11 @@ inline constexpr Seconds kLivenessGrace{30};
 class Liveness {
  public:
   // Before the job threads start: each job, its interval, and the start as its last progress.
-  void expect(const std::string& job, Seconds interval, SteadyTime started);
+  // `longest_run`, when longer than kLivenessGrace, is how long a run may take (a backup). The
+  // job that `reports_database` (the heartbeat, else the first of the job set) stands for the
+  // database connection.
+  void expect(const std::string& job, Seconds interval, SteadyTime started,
+              Seconds longest_run = kLivenessGrace, bool reports_database = false);
 
   void connected(const std::string& job, bool connected);
   void progressed(const std::string& job, SteadyTime at);
@@ -31,12 +35,14 @@ class Liveness {
     bool live = false;
     core::json::Object detail;  // the /healthz document
   };
-  // Live when the heartbeat's connection is up and no job is late.
+  // Live when the reporting job's connection is up and no job is late.
   Verdict verdict(SteadyTime now) const;
 
  private:
   struct JobState {
     Seconds interval{0};
+    Seconds grace = kLivenessGrace;
+    bool reports_database = false;
     SteadyTime last_progress{};
     bool connected = false;
     std::optional<bool> leading;  // for the jobs of one leader

@@ -1,23 +1,15 @@
 #include "worker/notifier.hpp"
 
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
-#include <chrono>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 
 #include "worker/curl_callbacks.hpp"
 #include "worker/email.hpp"
 #include "worker/log.hpp"
+#include "worker/subprocess.hpp"
 
 namespace expense_ops::worker {
 
@@ -58,10 +50,6 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
   return bytes;
 }
 
-void set_nonblocking(int fd) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
 // `text` with the secret URL, and its path and query (what error pages echo), replaced by the
 // secret's name.
 std::string without_secret(std::string text, const std::string& url, const std::string& name) {
@@ -82,19 +70,6 @@ std::string without_secret(std::string text, const std::string& url, const std::
     }
   }
   return text;
-}
-
-// Whether the child has exited, without reaping it (its process group stays reserved).
-bool has_exited(pid_t pid) {
-  siginfo_t info{};
-  return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid == pid;
-}
-
-long remaining_ms(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return std::max<long>(0, static_cast<long>(left.count()));
 }
 
 }  // namespace
@@ -293,150 +268,28 @@ DeliveryOutcome Notifier::run_command(const Notification& notification) {
     return DeliveryOutcome::retry("the worker's configuration has no command " +
                                   notification.target);
   }
-  const std::vector<std::string>& command = found->second;
-  int input[2];
-  int output[2];
-  if (pipe2(input, O_CLOEXEC) != 0) {
-    return DeliveryOutcome::retry("no pipe for the command");
-  }
-  if (pipe2(output, O_CLOEXEC) != 0) {
-    close(input[0]);
-    close(input[1]);
-    return DeliveryOutcome::retry("no pipe for the command");
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO);
-  // Nothing else of the worker's: libcurl's sockets of other deliveries and checks are not
-  // close-on-exec, and a child the command leaves behind would hold them open.
-  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // Its own process group, which a timeout kills whole; the worker's blocked and ignored
-  // signals (SIGTERM waits for the main thread, SIGPIPE is ignored) are not the command's.
-  sigset_t none;
-  sigset_t defaults;
-  sigemptyset(&none);
-  sigfillset(&defaults);
-  sigdelset(&defaults, SIGKILL);
-  sigdelset(&defaults, SIGSTOP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> environment = {
-      kCommandPath,
-      "LANG=C.UTF-8",
-      "EXPENSE_OPS_CHANNEL=" + notification.channel,
-      "EXPENSE_OPS_NOTIFICATION_ID=" + std::to_string(notification.id),
-      "EXPENSE_OPS_IDEMPOTENCY_KEY=" + notification.idempotency_key,
-      "EXPENSE_OPS_ATTEMPT=" + std::to_string(notification.attempts)};
-  std::vector<char*> argv;
-  argv.reserve(command.size() + 1);
-  for (const std::string& word : command) {
-    argv.push_back(const_cast<char*>(word.c_str()));
-  }
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  envp.reserve(environment.size() + 1);
-  for (std::string& variable : environment) {
-    envp.push_back(variable.data());
-  }
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(input[0]);
-  close(output[1]);
-  if (spawned != 0) {
-    close(input[1]);
-    close(output[0]);
+  SubprocessSpec command;
+  command.argv = found->second;
+  command.environment = {kCommandPath,
+                         "LANG=C.UTF-8",
+                         "EXPENSE_OPS_CHANNEL=" + notification.channel,
+                         "EXPENSE_OPS_NOTIFICATION_ID=" + std::to_string(notification.id),
+                         "EXPENSE_OPS_IDEMPOTENCY_KEY=" + notification.idempotency_key,
+                         "EXPENSE_OPS_ATTEMPT=" + std::to_string(notification.attempts)};
+  command.input = notification.payload;
+  command.timeout = settings_->timeout;
+  command.stop = stop_;
+  command.kept_output_bytes = kKeptAnswerBytes;
+  const SubprocessResult run = run_subprocess(command);
+  if (!run.started) {
     return DeliveryOutcome::retry("the command " + notification.target +
-                                  " cannot be started: " + std::strerror(spawned));
+                                  " cannot be started: " + run.error);
   }
-  set_nonblocking(input[1]);
-  set_nonblocking(output[0]);
-  const auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(settings_->timeout);
-  std::string_view unwritten = notification.payload;
-  int stdin_fd = input[1];
-  int output_fd = output[0];
-  std::string said;
-  bool timed_out = false;
-  if (unwritten.empty()) {
-    close(stdin_fd);
-    stdin_fd = -1;
-  }
-  bool exited = false;
-  while (stdin_fd >= 0 || output_fd >= 0) {
-    const long wait = remaining_ms(deadline);
-    if (wait == 0 || (stop_ != nullptr && stop_->load())) {
-      timed_out = true;  // out of time, or the worker stops and gives the notification back
-      break;
-    }
-    // A command that exited is done, even if something it left behind holds its output open.
-    if (has_exited(pid)) {
-      exited = true;
-      break;
-    }
-    pollfd fds[2] = {{stdin_fd, POLLOUT, 0}, {output_fd, POLLIN, 0}};
-    if (poll(fds, 2, static_cast<int>(std::min(wait, 100L))) < 0 && errno != EINTR) {
-      break;
-    }
-    if (stdin_fd >= 0 && (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
-      const ssize_t written = write(stdin_fd, unwritten.data(), unwritten.size());
-      if (written > 0) {
-        unwritten.remove_prefix(static_cast<std::size_t>(written));
-      }
-      // Done, or the command closed its stdin without reading it all: that is its business.
-      if (unwritten.empty() || (written < 0 && errno != EAGAIN && errno != EINTR)) {
-        close(stdin_fd);
-        stdin_fd = -1;
-      }
-    }
-    if (output_fd >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-      char buffer[4096];
-      const ssize_t got = read(output_fd, buffer, sizeof buffer);
-      if (got > 0) {
-        keep_up_to<kKeptAnswerBytes>(buffer, 1, static_cast<std::size_t>(got), &said);
-      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-        close(output_fd);
-        output_fd = -1;
-      }
-    }
-  }
-  if (stdin_fd >= 0) {
-    close(stdin_fd);
-  }
-  if (output_fd >= 0) {
-    close(output_fd);
-  }
-  while (!timed_out && !exited) {
-    if (has_exited(pid)) {
-      exited = true;
-    } else if (remaining_ms(deadline) == 0 || (stop_ != nullptr && stop_->load())) {
-      timed_out = true;
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  // The whole group goes: what a timed-out command was doing, and what a finished one left. The
-  // command is not reaped before, so its group's id cannot yet belong to anyone else.
-  kill(-pid, SIGKILL);
-  int status = 0;
-  pid_t reaped = -1;
-  do {
-    reaped = waitpid(pid, &status, 0);
-  } while (reaped < 0 && errno == EINTR);
-  if (reaped != pid) {
+  if (!run.error.empty()) {
     return DeliveryOutcome::retry("the worker lost track of the command");
   }
-  return outcome_of_command(status, timed_out, said);
+  // A stop gives the notification back, as a timeout does.
+  return outcome_of_command(run.wait_status, run.timed_out || run.stopped, run.output);
 }
 
 }  // namespace expense_ops::worker

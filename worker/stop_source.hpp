@@ -24,6 +24,9 @@ class StopSource {
 
   bool stop_requested() const { return stopped_; }
 
+  // The flag itself, for code that polls it mid-run (a child process to cut short).
+  const std::atomic<bool>* flag() const { return &stopped_; }
+
   // Sleeps for up to `timeout`; true as soon as the stop was requested.
   bool wait_for(Seconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);

@@ -21,9 +21,6 @@ namespace {
 // How often the main thread looks for a job thread's fatal error while it waits for a signal.
 constexpr Seconds kFailurePoll{0.25};
 
-// The job whose runner reports the database's availability, and which goes first.
-constexpr const char* kHeartbeatJob = "heartbeat";
-
 // The job threads, stopped and joined however the loop is left: a joinable std::thread that is
 // destroyed ends the process.
 class JobThreads {
@@ -110,20 +107,30 @@ std::vector<std::string> changed_needing_restart(const WorkerConfig& running,
 
 void run_worker_loop(const WorkerConfig& config, const WorkerIdentity& identity,
                      ShutdownSignal& shutdown, const std::function<WorkerConfig()>& reread) {
-  const JobContext context{config, identity};
+  StopSource stop;
+  const JobContext context{config, identity, stop.flag()};
   struct Running {
     JobSpec spec;
     std::unique_ptr<Job> job;
   };
   std::vector<Running> jobs;
-  for (JobSpec& spec : registered_jobs()) {
+  for (JobSpec& spec : jobs_of_set(config.job_set)) {
     std::unique_ptr<Job> job = spec.make(context);
     jobs.push_back(Running{std::move(spec), std::move(job)});
   }
 
+  if (jobs.empty()) {
+    throw ConfigError("--jobs " + config.job_set + ": no job of that set is registered");
+  }
+  // The heartbeat reports the database's availability; a job set without one has its first job
+  // do it.
+  const std::string reporter = jobs.front().spec.name;
   Liveness liveness;
   for (const Running& running : jobs) {
-    liveness.expect(running.spec.name, config.interval_of(running.spec.name), SteadyClock::now());
+    const Seconds longest_run =
+        running.spec.longest_run ? running.spec.longest_run(config) : kLivenessGrace;
+    liveness.expect(running.spec.name, config.interval_of(running.spec.name), SteadyClock::now(),
+                    longest_run, running.spec.name == reporter);
   }
   // Declared before the threads, so it outlives them: they report to `liveness`, which it reads.
   std::unique_ptr<StatusServer> status;
@@ -134,11 +141,10 @@ void run_worker_loop(const WorkerConfig& config, const WorkerIdentity& identity,
                             {"paths", core::json::Array{"/metrics", "/healthz"}}});
   }
 
-  StopSource stop;
   JobThreads threads(stop);
   for (Running& running : jobs) {
     const JobRunnerOptions options{config.interval_of(running.spec.name),
-                                   running.spec.name == kHeartbeatJob, &liveness};
+                                   running.spec.name == reporter, &liveness};
     threads.start([&running, options, &config, &stop] {
       run_job_until_stopped(running.spec, *running.job, options, config, stop);
     });

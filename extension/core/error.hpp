@@ -98,6 +98,9 @@ inline constexpr char kSilenceInverted[] = "22X72";
 inline constexpr char kNotificationState[] = "22X73";
 inline constexpr char kLogOffset[] = "22X74";
 
+// Backups and restore tests (extension/sql/backups.sql).
+inline constexpr char kBackupState[] = "22X75";
+
 // PostgREST answers "PTxyz" with HTTP status xyz.
 inline constexpr char kUnauthorized[] = "PT401";
 inline constexpr char kNotFound[] = "PT404";
@@ -226,6 +229,9 @@ inline constexpr ErrorCode kErrorCatalog[] = {
     {"log_offset", sqlstate::kLogOffset, 400,
      "the worker ships log lines from an offset other than the one recorded for the file: "
      "shipped twice, or a gap"},
+    {"backup_state", sqlstate::kBackupState, 400,
+     "the backup worker reports a step that does not fit a backup's or restore test's state: "
+     "finishing one that is not running, verifying one that failed"},
     {"not_null_violation", sqlstate::kNotNullViolation, 400,
      "a required column of an expense is missing"},
     {"foreign_key_violation", sqlstate::kForeignKeyViolation, 409,

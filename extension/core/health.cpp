@@ -340,7 +340,7 @@ json::Value database_health(const DatabaseFacts& facts, Detail detail,
     replication.emplace_back("expected_replicas", facts.expected_replicas);
   }
 
-  return json::Object{
+  json::Object report{
       {"status", to_string(overall(findings))},
       {"server_version", facts.server_version},
       {"server_version_num", facts.server_version_num},
@@ -359,6 +359,19 @@ json::Value database_health(const DatabaseFacts& facts, Detail detail,
                                 {"deadlocks", facts.deadlocks}}},
       {"findings", findings_json(findings, Detail::kFull)},
   };
+  if (facts.backups) {
+    const BackupFacts& backups = *facts.backups;
+    report.emplace_back("backups",
+                        json::Object{{"rpo_seconds", backups.rpo_seconds},
+                                     {"restorable_at", backups.restorable_at},
+                                     {"restorable_from", backups.restorable_from},
+                                     {"last_backup_status", backups.last_backup_status},
+                                     {"wal_archiving", backups.wal_archiving},
+                                     {"last_restore_test_at", backups.last_restore_test_at},
+                                     {"last_restore_test_status", backups.last_restore_test_status},
+                                     {"rto_seconds", backups.last_rto_seconds}});
+  }
+  return report;
 }
 
 }  // namespace expense_ops::core::health

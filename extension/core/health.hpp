@@ -83,6 +83,19 @@ struct ReplicaFacts {
   std::optional<std::int64_t> replay_lag_bytes;
 };
 
+// The recovery objectives (ops.backup_status(), extension 0.8.0): what the detail reports of
+// backups. Timestamps come as ISO 8601 text, as the database wrote them.
+struct BackupFacts {
+  std::optional<double> rpo_seconds;
+  std::optional<std::string> restorable_at;
+  std::optional<std::string> restorable_from;  // backup or archived_wal
+  std::optional<std::string> last_backup_status;
+  std::optional<std::string> last_restore_test_at;
+  std::optional<std::string> last_restore_test_status;
+  std::optional<double> last_rto_seconds;    // of the newest passing restore test
+  std::optional<std::string> wal_archiving;  // off, ok or failing
+};
+
 struct DatabaseFacts {
   std::string server_version;
   std::int64_t server_version_num = 0;
@@ -108,6 +121,7 @@ struct DatabaseFacts {
   std::int64_t blocks_hit = 0;
   std::int64_t blocks_read = 0;
   std::int64_t deadlocks = 0;
+  std::optional<BackupFacts> backups;  // nullopt before extension 0.8.0
 };
 
 struct DatabaseThresholds {

@@ -262,6 +262,20 @@ SELECT application_name::text,
  ORDER BY application_name, pid
 )sql";
 
+// Whether the installed extension has the table: a library newer than the installed extension
+// does without what later versions added.
+bool installed_has_ops_table(const char* table) {
+  return guarded(
+      [table] { return OidIsValid(get_relname_relid(table, get_namespace_oid("ops", false))); });
+}
+
+constexpr const char* kBackupStatusSql = R"sql(
+SELECT s.rpo_seconds, to_json(s.restorable_at) #>> '{}', s.restorable_from, s.last_backup_status,
+       to_json(s.last_restore_test_at) #>> '{}', s.last_restore_test_status, s.last_rto_seconds,
+       s.wal_archiving
+  FROM ops.backup_status() s
+)sql";
+
 health::DatabaseFacts read_database_facts() {
   static SPIPlanPtr facts_plan = nullptr;
   static SPIPlanPtr replicas_plan = nullptr;
@@ -298,10 +312,7 @@ health::DatabaseFacts read_database_facts() {
 
   if (!facts.in_recovery) {
     // The setting came with 0.4.0: a library newer than the installed extension does without.
-    const bool has_settings = guarded([] {
-      return OidIsValid(get_relname_relid("health_settings", get_namespace_oid("ops", false)));
-    });
-    if (has_settings) {
+    if (installed_has_ops_table("health_settings")) {
       static SPIPlanPtr settings_plan = nullptr;
       const SpiRows settings = execute_read_only(
           kept_plan(settings_plan, "SELECT expected_replicas::int8 FROM ops.health_settings"));
@@ -317,15 +328,28 @@ health::DatabaseFacts read_database_facts() {
           replica.string(4).value_or(""), replica.floating(5), replica.integer(6)});
     }
   }
+  // The objectives came with 0.8.0: a library newer than the installed extension does without.
+  if (installed_has_ops_table("backup_settings")) {
+    static SPIPlanPtr backups_plan = nullptr;
+    const SpiRows backups = execute_read_only(kept_plan(backups_plan, kBackupStatusSql));
+    if (backups.size() == 1) {
+      const SpiRow row = backups[0];
+      facts.backups =
+          health::BackupFacts{row.floating(1), row.string(2), row.string(3),   row.string(4),
+                              row.string(5),   row.string(6), row.floating(7), row.string(8)};
+    }
+  }
   spi.finish();
   return facts;
 }
 
-// Whether the caller of api.health_db() gets the detail: members of expense_ops_admin do, and
-// superusers. SECURITY DEFINER hides the caller from GetUserId(); the caller is the role set for
-// the transaction (PostgREST's SET LOCAL ROLE), else the session's user (psql).
+// Whether the caller of api.health_db() gets the detail: the operator's staff do, as
+// ops.is_support_staff() says (a user marked is_staff, through the API, or a member of
+// expense_ops_admin), and superusers. SECURITY DEFINER hides the caller from GetUserId(); the
+// caller is the role set for the transaction (PostgREST's SET LOCAL ROLE), else the session's
+// user (psql).
 bool caller_sees_health_detail() {
-  return guarded([] {
+  const bool admin_member = guarded([] {
     const char* role = GetConfigOption("role", false, false);
     Oid caller = GetSessionUserId();
     if (role != nullptr && strcmp(role, "none") != 0) {
@@ -334,6 +358,20 @@ bool caller_sees_health_detail() {
     const Oid admin = get_role_oid("expense_ops_admin", true);
     return OidIsValid(caller) && OidIsValid(admin) && has_privs_of_role(caller, admin);
   });
+  if (admin_member) {
+    return true;
+  }
+  // Staff through the API (the JWT's user, marked is_staff) see it from 0.8.0 on, which put the
+  // recovery objectives into it.
+  if (!installed_has_ops_table("backup_settings")) {
+    return false;
+  }
+  static SPIPlanPtr staff_plan = nullptr;
+  SpiConnection spi;
+  const SpiRows rows = execute_read_only(kept_plan(staff_plan, "SELECT ops.is_support_staff()"));
+  const bool staff = rows.size() == 1 && rows[0].boolean(1).value_or(false);
+  spi.finish();
+  return staff;
 }
 
 }  // namespace

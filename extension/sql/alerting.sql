@@ -253,6 +253,10 @@ BEGIN
                    FROM ops.replication_metrics() r WHERE r.lag_seconds IS NOT NULL;
   WHEN 'watchdog' THEN
     RETURN QUERY SELECT '{}'::jsonb, 1::double precision;
+  WHEN 'backup_rpo_seconds', 'backup_failed', 'backup_verification_failed', 'restore_test_age_seconds',
+       'restore_test_failed', 'restore_test_rto_seconds', 'wal_archive_failing' THEN
+    -- extension/sql/backups.sql
+    RETURN QUERY SELECT s.labels, s.value FROM ops.backup_metric_samples(metric, at) s;
   ELSE
     RAISE EXCEPTION 'metric: ops.metrics lists no "%"', metric USING ERRCODE = expense.sqlstate('unknown_metric'),
       HINT = 'SELECT metric FROM ops.metrics lists them.';

@@ -31,6 +31,8 @@ SELECT set_eq($$SELECT signature FROM extension_functions
                 'iam.caller_has_role(uuid,text[])', 'ops.is_support_staff()',
                 -- what api.alerts reads: nothing unless the caller is staff
                 'ops.staff_alert_status()',
+                -- what api.backups and api.restore_tests show of an error
+                'ops.without_paths(text)',
                 -- computed columns of the api views
                 'expense.to_amount(bigint,text)',
                 'ops.read_clock(text,timestamp with time zone,interval,timestamp with time zone,tstzmultirange,double precision,timestamp with time zone)',
@@ -98,8 +100,19 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.sketch_count_below(ops.latency_sketch,double precision)',
                     'ops.slo_status(timestamp with time zone)',
                     'ops.slo_burn_rate(text,interval,timestamp with time zone)',
-                    'ops.sla_tickets_at_risk(timestamp with time zone)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, alert evaluation, the outbox and the payload builders');
+                    'ops.sla_tickets_at_risk(timestamp with time zone)',
+                    -- the backup job set: markers, requests, each step of a backup and a restore test
+                    'ops.key_table_counts()', 'ops.write_backup_marker(text,text,jsonb)',
+                    'ops.backup_configuration_files()', 'ops.take_backup_request(text,text[])',
+                    'ops.backup_started(text,text,text,text,bigint,bigint,text)',
+                    'ops.backup_finished(bigint,text,bigint,pg_lsn,pg_lsn,timestamp with time zone,double precision)',
+                    'ops.backup_verified(bigint,double precision)', 'ops.backup_failed(bigint,text,text)',
+                    'ops.backup_expired(bigint)', 'ops.backups_interrupted(text)',
+                    'ops.restore_test_started(text,text,bigint,text,bigint,timestamp with time zone)',
+                    'ops.restore_test_finished(bigint,boolean,jsonb,double precision,double precision,text)',
+                    'ops.restore_tests_interrupted(text)', 'ops.restore_expectations(bigint)',
+                    'ops.backup_switch_wal()', 'ops.wal_archived(text)', 'ops.backup_status(timestamp with time zone)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, alert evaluation, the outbox, the payload builders and the backup job set''s reports');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -169,6 +169,28 @@ TEST(DatabaseHealth, OkWhenEverythingIsWithinThresholds) {
   EXPECT_EQ(field(*report.find("replication"), "role"), "\"primary\"");
 }
 
+TEST(DatabaseHealth, TheDetailHoldsTheRecoveryObjectivesAndTheCoarseReportNothingOfThem) {
+  auto facts = healthy_database();
+  EXPECT_EQ(health::database_health(facts, health::Detail::kFull).find("backups"), nullptr)
+      << "an extension before 0.8.0 reports no backups";
+  health::BackupFacts backups;
+  backups.rpo_seconds = 3600.5;
+  backups.restorable_at = "2026-12-02T02:00:00+00:00";
+  backups.restorable_from = "backup";
+  backups.last_restore_test_status = "passed";
+  backups.last_rto_seconds = 42.0;
+  backups.wal_archiving = "off";
+  facts.backups = backups;
+  const json::Value full = health::database_health(facts, health::Detail::kFull);
+  ASSERT_NE(full.find("backups"), nullptr);
+  EXPECT_EQ(field(*full.find("backups"), "rpo_seconds"), "3600.5");
+  EXPECT_EQ(field(*full.find("backups"), "rto_seconds"), "42");
+  EXPECT_EQ(field(*full.find("backups"), "restorable_from"), "\"backup\"");
+  EXPECT_EQ(field(*full.find("backups"), "last_restore_test_at"), "null");
+  EXPECT_EQ(field(full, "status"), "\"ok\"") << "the objectives are alerts, not health findings";
+  EXPECT_EQ(health::database_health(facts, health::Detail::kCoarse).find("backups"), nullptr);
+}
+
 TEST(DatabaseHealth, ConnectionThresholdsCountOnlyOrdinarySlots) {
   auto facts = healthy_database();
   facts.connections_used = 79;  // of 100 ordinary slots

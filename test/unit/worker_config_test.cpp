@@ -299,3 +299,59 @@ TEST(Backoff, ACapBelowTheInitialDelayIsTheInitialDelay) {
   EXPECT_DOUBLE_EQ(backoff.next().count(), 3);
   EXPECT_DOUBLE_EQ(backoff.next().count(), 3);
 }
+
+// The backup job set (issue 12): its options, their defaults, and what it refuses.
+TEST(WorkerConfig, TheBackupJobSetHasItsOwnPortAndNeedsAReplicationConnection) {
+  const auto defaults = parse({"--dsn", "host=/tmp dbname=x"}).config;
+  EXPECT_EQ(defaults.job_set, "default");
+  EXPECT_EQ(defaults.listen_address, "127.0.0.1:9470");
+  EXPECT_EQ(defaults.backup.backend, "basebackup");
+  EXPECT_DOUBLE_EQ(defaults.backup.retention.count(), 30.0 * 86400);
+  EXPECT_DOUBLE_EQ(defaults.backup.restore_test_every.count(), 7.0 * 86400);
+
+  const auto backup = parse({"--dsn", "host=/tmp dbname=x", "--jobs", "backup", "--replication-dsn",
+                             "host=/tmp user=postgres password=s3cret", "--backup-directory",
+                             "/srv/backups/", "--backup-time", "3:30"})
+                          .config;
+  EXPECT_EQ(backup.job_set, "backup");
+  EXPECT_EQ(backup.listen_address, "127.0.0.1:9471") << "beside a default worker on one host";
+  EXPECT_EQ(backup.backup.directory, "/srv/backups");
+  EXPECT_EQ(backup.backup.daily_at, "3:30");
+  EXPECT_TRUE(backup.holds_secret()) << "the replication DSN's password";
+  EXPECT_EQ(parse({"--dsn", "host=/tmp dbname=x", "--jobs", "backup", "--replication-dsn",
+                   "host=/tmp", "--listen-address", "127.0.0.1:9999"})
+                .config.listen_address,
+            "127.0.0.1:9999");
+  FakeEnvironment environment;
+  environment.variables["EXPENSE_OPS_REPLICATION_DSN"] = "host=/tmp user=postgres";
+  EXPECT_EQ(parse({"--dsn", "host=/tmp dbname=x", "--jobs", "backup"}, environment)
+                .config.backup.replication_dsn,
+            "host=/tmp user=postgres");
+
+  EXPECT_NE(config_error({"--dsn", "host=/tmp", "--jobs", "backup"}).find("--replication-dsn"),
+            std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "host=/tmp", "--jobs", "nightly"}).find("--jobs"),
+            std::string::npos);
+  EXPECT_NE(
+      config_error({"--dsn", "host=/tmp", "--backup-backend", "barman"}).find("--backup-backend"),
+      std::string::npos);
+  EXPECT_NE(
+      config_error({"--dsn", "host=/tmp", "--backup-directory", "backups"}).find("absolute path"),
+      std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "host=/tmp", "--backup-time", "25:00"}).find("backup-time"),
+            std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "host=/tmp", "--backup-retention-days", "0"})
+                .find("--backup-retention-days"),
+            std::string::npos);
+  EXPECT_NE(config_error({"--dsn", "host=/tmp", "--pgbackrest-stanza", "main;rm"})
+                .find("--pgbackrest-stanza"),
+            std::string::npos);
+  const std::string malformed =
+      config_error({"--dsn", "host=/tmp", "--replication-dsn", "host=/tmp password=s3cret nope"});
+  EXPECT_NE(malformed.find("--replication-dsn"), std::string::npos);
+  EXPECT_EQ(malformed.find("s3cret"), std::string::npos) << malformed;
+  // pgbackrest needs no replication connection: its own configuration says how to connect.
+  EXPECT_EQ(parse({"--dsn", "host=/tmp", "--jobs", "backup", "--backup-backend", "pgbackrest"})
+                .config.backup.backend,
+            "pgbackrest");
+}

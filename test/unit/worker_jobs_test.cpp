@@ -41,10 +41,10 @@ TEST(WorkerJobs, EveryJobFileIsRegisteredOnce) {
     EXPECT_FALSE(job.help.empty()) << job.name;
     EXPECT_GE(job.default_interval_seconds, 0.1) << job.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"heartbeat", "checks", "deliver-notifications",
-                                             "evaluate-alerts", "host-samples",
-                                             "maintain-partitions", "rollup-requests",
-                                             "sample-statements", "ship-logs", "sla-refresh"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "heartbeat", "backups", "checks", "deliver-notifications", "evaluate-alerts",
+                       "host-samples", "maintain-partitions", "rollup-requests",
+                       "sample-statements", "ship-logs", "sla-refresh"}));
 }
 
 // The database's schedules have one leader among several workers; what is each worker's own
@@ -56,8 +56,23 @@ TEST(WorkerJobs, TheDatabasesSchedulesHaveOneLeader) {
       led.push_back(job.name);
     }
   }
-  EXPECT_EQ(led, (std::vector<std::string>{"checks", "evaluate-alerts", "maintain-partitions",
-                                           "rollup-requests", "sample-statements", "sla-refresh"}));
+  EXPECT_EQ(led,
+            (std::vector<std::string>{"backups", "checks", "evaluate-alerts", "maintain-partitions",
+                                      "rollup-requests", "sample-statements", "sla-refresh"}));
+}
+
+// The backup job set runs the backups alone: the default set runs everything else.
+TEST(WorkerJobs, TheBackupJobSetHoldsTheBackupsAndNothingElse) {
+  std::vector<std::string> backup_set;
+  for (const auto& job : expense_ops::worker::jobs_of_set("backup")) {
+    backup_set.push_back(job.name);
+    ASSERT_TRUE(job.longest_run) << "a backup may take hours without being late";
+  }
+  EXPECT_EQ(backup_set, (std::vector<std::string>{"backups"}));
+  for (const auto& job : expense_ops::worker::jobs_of_set("default")) {
+    EXPECT_NE(job.name, "backups");
+  }
+  EXPECT_TRUE(expense_ops::worker::jobs_of_set("nightly").empty());
 }
 
 TEST(WorkerJobs, EachJobHasAnIntervalKey) {
