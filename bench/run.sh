@@ -27,6 +27,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d expense_ops_bench -c "CREATE EXTENSION expense_
 export BENCH_DATABASE=expense_ops_bench BENCH_WORK=$base
 for benchmark in bench/health_vs_select1.sh bench/expenses_insert.sh bench/expenses_single_row.sh bench/expenses_postgrest_insert.sh bench/logins.sh bench/login_paths.sh \
     bench/sla_clock.sh bench/sla_refresh.sh bench/latency_sketch.sh bench/request_log.sh bench/alerting.sh \
-    bench/worker_delivery_latency.sh bench/worker_delivery_rate.sh bench/worker_checks.sh bench/worker_log_shipping.sh; do
+    bench/worker_delivery_latency.sh bench/worker_delivery_rate.sh bench/worker_checks.sh bench/worker_log_shipping.sh \
+    bench/backup.sh; do
   "$benchmark"
 done

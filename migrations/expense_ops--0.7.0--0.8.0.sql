@@ -50,6 +50,7 @@ CREATE TABLE ops.backup_markers (
   purpose       text NOT NULL CHECK (purpose IN ('backup', 'drill_before', 'drill_after')),
   worker_id     text NOT NULL CHECK (worker_id <> ''),
   written_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+  extension_version text NOT NULL,
   row_counts    jsonb NOT NULL,
   configuration jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(configuration) = 'object')
 );
@@ -61,6 +62,7 @@ COMMENT ON COLUMN ops.backup_markers.token IS 'A random token (gen_random_uuid) 
 COMMENT ON COLUMN ops.backup_markers.purpose IS 'backup (written before one), drill_before or drill_after (either side of a drill''s target time)';
 COMMENT ON COLUMN ops.backup_markers.worker_id IS 'The backup worker that wrote it';
 COMMENT ON COLUMN ops.backup_markers.written_at IS 'When it was written (clock_timestamp())';
+COMMENT ON COLUMN ops.backup_markers.extension_version IS 'The installed version of expense_ops then: a restore of the backup must have the same';
 COMMENT ON COLUMN ops.backup_markers.row_counts IS 'ops.key_table_counts() at that moment';
 COMMENT ON COLUMN ops.backup_markers.configuration IS
   'The configuration that travels with the backup: each server configuration file outside the data directory and the worker''s own file, by path, with secrets removed by the worker';
@@ -76,8 +78,9 @@ BEGIN
     RAISE EXCEPTION 'configuration must be a JSON object of file contents by path'
       USING ERRCODE = expense.sqlstate('invalid_parameter');
   END IF;
-  INSERT INTO ops.backup_markers AS m (purpose, worker_id, row_counts, configuration)
-  VALUES (write_backup_marker.purpose, write_backup_marker.worker_id, ops.key_table_counts(),
+  INSERT INTO ops.backup_markers AS m (purpose, worker_id, extension_version, row_counts, configuration)
+  VALUES (write_backup_marker.purpose, write_backup_marker.worker_id,
+          (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'expense_ops'), ops.key_table_counts(),
           write_backup_marker.configuration)
   RETURNING * INTO written;
   RETURN written;
@@ -494,8 +497,7 @@ CREATE FUNCTION ops.restore_expectations(backup_id bigint)
 RETURNS TABLE (token text, marker_written_at timestamptz, extension_version text, row_counts_low jsonb,
                row_counts_high jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT m.token, m.written_at,
-         (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'expense_ops'),
+  SELECT m.token, m.written_at, m.extension_version,
          (SELECT jsonb_object_agg(k, least((m.row_counts->>k)::bigint, coalesce((b.row_counts_after->>k)::bigint, (m.row_counts->>k)::bigint)))
             FROM jsonb_object_keys(m.row_counts) k),
          (SELECT jsonb_object_agg(k, greatest((m.row_counts->>k)::bigint, coalesce((b.row_counts_after->>k)::bigint, (m.row_counts->>k)::bigint)))
@@ -504,7 +506,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
    WHERE b.backup_id = restore_expectations.backup_id
 $$;
 COMMENT ON FUNCTION ops.restore_expectations(bigint) IS
-  'What a restore of the backup must hold: its marker''s token, the extension''s version, and per key table the lowest and highest row count it may have (the counts at the marker and when the backup ended; churn of deletes and inserts during the backup can leave that range)';
+  'What a restore of the backup must hold: its marker''s token, the extension''s version when the marker was written, and per key table the lowest and highest row count it may have (the counts at the marker and when the backup ended; churn of deletes and inserts during the backup can leave that range)';
 
 REVOKE ALL ON FUNCTION ops.restore_test_started(text, text, bigint, text, bigint, timestamptz),
   ops.restore_test_finished(bigint, boolean, jsonb, double precision, double precision, text),

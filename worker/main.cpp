@@ -8,6 +8,7 @@
 #include "core/version.hpp"
 #include "worker/config.hpp"
 #include "worker/heartbeat.hpp"
+#include "worker/job.hpp"
 #include "worker/worker_loop.hpp"
 #include "worker/log.hpp"
 #include "worker/redact.hpp"
@@ -63,14 +64,15 @@ int main(int argc, char** argv) {
 
   const WorkerIdentity identity = current_identity(config);
   expense_ops::core::json::Object intervals;
-  for (const auto& [job, interval] : config.job_intervals) {
-    intervals.emplace_back(job, interval.count());
+  for (const JobSpec& job : jobs_of_set(config.job_set)) {
+    intervals.emplace_back(job.name, config.interval_of(job.name).count());
   }
   log::info("started", {{"worker_id", identity.worker_id},
                         {"host", identity.host},
                         {"pid", identity.pid},
                         {"version", identity.version},
                         {"dsn_from", config.dsn_origin},
+                        {"jobs", config.job_set},
                         {"interval_seconds", intervals}});
   if (config.dsn_origin == kDsnFromCommandLine && config.dsn_summary.has_password) {
     log::warn("dsn_password_on_command_line",

@@ -379,6 +379,24 @@ def faults(cluster, work, backups, scratch):
               and not [n for n in os.listdir(backups) if n.endswith(".partial")], (interrupted, os.listdir(backups)))
     cluster.sql("DROP TABLE public.ballast")
 
+    # Retention: with backups kept for 10 s, the old ones go through the backend, the newest
+    # verified one stays, and nothing of another directory is touched.
+    time.sleep(10)
+    kept_before = cluster.sql("SELECT backup_id, label FROM ops.backups WHERE status IN ('completed', 'verified')"
+                              " ORDER BY backup_id")
+    with BackupWorker(work, "retention", cluster, *options, "backup-retention-days = 0.000116"):
+        newest_kept = wait_for_backup(cluster, request(cluster, "backup", "the newest"))
+        wait_until(30, lambda: count_rows(cluster, "ops.backups", "status = 'expired'") >= len(kept_before))
+        rows = {backup_id: (status, label) for backup_id, status, label in
+                cluster.sql("SELECT backup_id, status, label FROM ops.backups")}
+        expired = [backup_id for backup_id, _ in kept_before if rows[backup_id][0] == "expired"]
+        check("retention expires the backups past it through the backend: their directories are gone",
+              kept_before and len(expired) == len(kept_before)
+              and not any(os.path.exists(os.path.join(backups, label)) for _, label in kept_before),
+              (kept_before, rows))
+        check("and keeps the newest verified backup", rows[newest_kept["backup_id"]][0] == "verified"
+              and os.path.isdir(os.path.join(backups, newest_kept["label"])), rows)
+
     # An unwritable backup directory: the backup fails with the reason.
     locked = os.path.join(work, "locked")
     os.makedirs(locked, exist_ok=True)

@@ -257,7 +257,8 @@ SELECT extract(epoch FROM now())::float8,
     backup::TakenBackup taken;
     try {
       taken = backend_->take(kind, backend_->label_for(backup_id), configuration);
-    } catch (const backup::BackupFailure& failure) {
+    } catch (const std::exception& failure) {
+      // A tool's failure, or anything else: the row must not stay running.
       record_failure(connection, backup_id, "backup", failure.what());
       return;
     }
@@ -277,7 +278,7 @@ SELECT extract(epoch FROM now())::float8,
     const auto verifying = SteadyClock::now();
     try {
       backend_->verify(taken.label);
-    } catch (const backup::BackupFailure& failure) {
+    } catch (const std::exception& failure) {
       record_failure(connection, backup_id, "verification", failure.what());
       return;
     }
@@ -352,9 +353,9 @@ SELECT extract(epoch FROM now())::float8,
     {
       pqxx::work transaction(connection);
       const pqxx::result newest = transaction.exec_params(
-          "SELECT backup_id, label FROM ops.backups WHERE backend = $1 AND status = 'verified' "
-          "ORDER BY restorable_at DESC LIMIT 1",
-          backend_->name());
+          "SELECT backup_id, label FROM ops.backups WHERE backend = $1 AND location = $2 "
+          "AND status = 'verified' ORDER BY restorable_at DESC LIMIT 1",
+          backend_->name(), backend_->location());
       transaction.commit();
       if (!newest.empty()) {
         backup_id = newest[0][0].as<std::int64_t>();
@@ -412,7 +413,7 @@ SELECT extract(epoch FROM now())::float8,
     std::string rotten;
     try {
       backend_->verify(label);
-    } catch (const backup::BackupFailure& failure) {
+    } catch (const std::exception& failure) {
       rotten = failure.what();
       record_failure(connection, *backup_id, "verification", rotten);
     }
@@ -470,7 +471,9 @@ SELECT extract(epoch FROM now())::float8,
       pqxx::work transaction(connection);
       now =
           from_epoch(transaction.exec1("SELECT extract(epoch FROM now())::float8")[0].as<double>());
-      // A differential backup depends on the newest full one taken before it.
+      // Only what this backend keeps, where it keeps it: a backup taken into another directory
+      // or repository is that configuration's to expire. A differential backup depends on the
+      // newest full one taken before it.
       for (const auto& row : transaction.exec_params(R"sql(
 SELECT b.backup_id, b.kind, b.status = 'verified', extract(epoch FROM b.restorable_at)::float8, b.label,
        (SELECT f.backup_id FROM ops.backups f
@@ -478,10 +481,11 @@ SELECT b.backup_id, b.kind, b.status = 'verified', extract(epoch FROM b.restorab
            AND f.status IN ('completed', 'verified')
          ORDER BY f.started_at DESC LIMIT 1)
   FROM ops.backups b
- WHERE b.backend = $1 AND b.status IN ('completed', 'verified') AND b.label IS NOT NULL
+ WHERE b.backend = $1 AND b.location = $2 AND b.status IN ('completed', 'verified')
+   AND b.label IS NOT NULL
  ORDER BY b.restorable_at, b.backup_id
 )sql",
-                                                     backend_->name())) {
+                                                     backend_->name(), backend_->location())) {
         backup::RetainedBackup retained;
         retained.id = row[0].as<std::int64_t>();
         retained.kind = row[1].as<std::string>();
