@@ -67,6 +67,7 @@ COMMENT ON COLUMN ops.backup_markers.row_counts IS 'ops.key_table_counts() at th
 COMMENT ON COLUMN ops.backup_markers.configuration IS
   'The configuration that travels with the backup: each server configuration file outside the data directory and the worker''s own file, by path, with secrets removed by the worker';
 GRANT SELECT ON ops.backup_markers TO expense_ops_admin;
+SELECT pg_catalog.pg_extension_config_dump('ops.backup_markers', '');
 
 CREATE FUNCTION ops.write_backup_marker(worker_id text, purpose text, configuration jsonb DEFAULT '{}')
 RETURNS ops.backup_markers
@@ -134,6 +135,7 @@ COMMENT ON COLUMN ops.backup_requests.requested_at IS 'When';
 COMMENT ON COLUMN ops.backup_requests.taken_at IS 'When a backup worker took it up';
 COMMENT ON COLUMN ops.backup_requests.taken_by IS 'The backup worker that took it up';
 GRANT SELECT ON ops.backup_requests TO expense_ops_admin, expense_ops_worker;
+SELECT pg_catalog.pg_extension_config_dump('ops.backup_requests', '');
 
 CREATE FUNCTION ops.request_backup_work(kind text, reason text) RETURNS ops.backup_requests
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -158,14 +160,17 @@ BEGIN
   END IF;
   -- The partial unique index serialises two requests of one kind: the second waits for the
   -- first to commit, then joins it.
-  INSERT INTO ops.backup_requests AS r (kind, reason, requested_by)
-  VALUES (request_backup_work.kind, btrim(request_backup_work.reason), requester)
-  ON CONFLICT (kind) WHERE taken_at IS NULL DO NOTHING
-  RETURNING * INTO request;
-  IF NOT FOUND THEN
+  -- The waiting one may be taken between the two statements: then there is room for ours.
+  LOOP
+    INSERT INTO ops.backup_requests AS r (kind, reason, requested_by)
+    VALUES (request_backup_work.kind, btrim(request_backup_work.reason), requester)
+    ON CONFLICT (kind) WHERE taken_at IS NULL DO NOTHING
+    RETURNING * INTO request;
+    EXIT WHEN FOUND;
     SELECT * INTO request FROM ops.backup_requests r
      WHERE r.kind = request_backup_work.kind AND r.taken_at IS NULL;
-  END IF;
+    EXIT WHEN FOUND;
+  END LOOP;
   -- The backup worker listens, and takes it up at once.
   PERFORM pg_notify('expense_ops_backups', request.kind);
   RETURN request;
@@ -266,6 +271,7 @@ COMMENT ON COLUMN ops.backups.verify_seconds IS 'How long the verification took'
 COMMENT ON COLUMN ops.backups.row_counts_after IS 'ops.key_table_counts() when the backup ended: with the marker''s, the range a restore''s counts must fall in';
 COMMENT ON COLUMN ops.backups.error IS 'Why it failed: the tool''s own message';
 GRANT SELECT ON ops.backups TO expense_ops_admin, expense_ops_worker;
+SELECT pg_catalog.pg_extension_config_dump('ops.backups', '');
 
 -- A report that does not fit the backup's state (finishing one that is not running, verifying
 -- one that failed) is the worker's mistake or a second worker's: it is refused, not guessed at.
@@ -436,6 +442,7 @@ COMMENT ON COLUMN ops.restore_tests.rto_seconds IS 'The measured RTO: from the s
 COMMENT ON COLUMN ops.restore_tests.checks IS 'Each check''s outcome: [{"check", "passed", "detail", "seconds"}]';
 COMMENT ON COLUMN ops.restore_tests.error IS 'Why it failed, in short';
 GRANT SELECT ON ops.restore_tests TO expense_ops_admin, expense_ops_worker;
+SELECT pg_catalog.pg_extension_config_dump('ops.restore_tests', '');
 
 CREATE FUNCTION ops.restore_test_started(worker_id text, kind text, backup_id bigint, reason text,
                                          request_id bigint, target_time timestamptz)
@@ -541,11 +548,13 @@ RETURNS TABLE (rpo_seconds double precision, restorable_at timestamptz, restorab
                seconds_since_passed_restore_test double precision, wal_archiving text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   WITH verified AS (
-    SELECT b.backup_id, b.restorable_at FROM ops.backups b
+    SELECT b.backup_id, b.backend, b.restorable_at FROM ops.backups b
      WHERE b.status = 'verified' AND b.restorable_at <= at
      ORDER BY b.restorable_at DESC LIMIT 1
   ), archiver AS (
-    -- Archived WAL extends a verified backup only while archiving works: the last attempt succeeded.
+    -- Archived WAL extends a verified backup only while archiving works (the last attempt
+    -- succeeded), and only a backend that restores through it: pgbackrest, whose archive-push
+    -- the archiver runs. A base backup restores to its own end, whatever archive_command does.
     SELECT a.last_archived_time,
            CASE WHEN a.last_archived_time IS NULL AND a.last_failed_time IS NULL THEN 'off'
                 WHEN a.last_failed_time IS NOT NULL
@@ -553,10 +562,12 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                 ELSE 'ok' END AS state
       FROM pg_stat_archiver a
   ), point AS (
-    SELECT CASE WHEN ar.state = 'ok' AND ar.last_archived_time > v.restorable_at AND ar.last_archived_time <= at
+    SELECT CASE WHEN v.backend = 'pgbackrest' AND ar.state = 'ok' AND ar.last_archived_time > v.restorable_at
+                     AND ar.last_archived_time <= at
                 THEN ar.last_archived_time ELSE v.restorable_at END AS restorable_at,
            CASE WHEN v.backup_id IS NULL THEN NULL
-                WHEN ar.state = 'ok' AND ar.last_archived_time > v.restorable_at AND ar.last_archived_time <= at
+                WHEN v.backend = 'pgbackrest' AND ar.state = 'ok' AND ar.last_archived_time > v.restorable_at
+                     AND ar.last_archived_time <= at
                 THEN 'archived_wal' ELSE 'backup' END AS restorable_from,
            v.backup_id, ar.state
       FROM archiver ar LEFT JOIN verified v ON true
@@ -578,7 +589,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     LEFT JOIN last_test lt ON true LEFT JOIN last_passed lp ON true
 $$;
 COMMENT ON FUNCTION ops.backup_status(timestamptz) IS
-  'The recovery objectives at an instant: rpo_seconds is the time since the newest restorable point (the end of the newest verified backup, or the last archived WAL after it while archiving works; before any, since ops.backup_settings.tracking_since), the newest restore test and the RTO of the newest passing one, and wal_archiving (off, ok or failing)';
+  'The recovery objectives at an instant: rpo_seconds is the time since the newest restorable point (the end of the newest verified backup, or, for a pgbackrest backup, the last archived WAL after it while archiving works; before any, since ops.backup_settings.tracking_since), the newest restore test and the RTO of the newest passing one, and wal_archiving (off, ok or failing)';
 REVOKE ALL ON FUNCTION ops.backup_status(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.backup_status(timestamptz) TO expense_ops_admin, expense_ops_worker;
 
@@ -704,6 +715,8 @@ BEGIN
     END IF;
     -- A failed backup answers too: waiting longer would not make it pass.
     EXIT WHEN answer.status = 'failed' OR pg_catalog.clock_timestamp() >= deadline;
+    -- Each poll in a transaction of its own: a gate waiting half an hour holds none open.
+    COMMIT;
     PERFORM pg_catalog.pg_sleep(least(0.5, greatest(0, extract(epoch FROM deadline - pg_catalog.clock_timestamp()))));
   END LOOP;
   passed := false;
@@ -761,7 +774,10 @@ COMMENT ON COLUMN api.backups.error IS 'Why it failed, paths cut out';
 
 CREATE VIEW api.restore_tests WITH (security_barrier = true) AS
 SELECT t.restore_test_id, t.kind, t.backup_id, t.reason, t.request_id, t.target_time, t.status, t.started_at,
-       t.finished_at, t.restore_seconds, t.rto_seconds, t.checks, ops.without_paths(t.error) AS error
+       t.finished_at, t.restore_seconds, t.rto_seconds,
+       coalesce((SELECT jsonb_agg(c || jsonb_build_object('detail', ops.without_paths(c->>'detail')) ORDER BY n)
+                   FROM jsonb_array_elements(t.checks) WITH ORDINALITY AS e(c, n)), '[]') AS checks,
+       ops.without_paths(t.error) AS error
   FROM ops.restore_tests t
  WHERE (SELECT ops.is_support_staff());
 COMMENT ON VIEW api.restore_tests IS
@@ -777,7 +793,7 @@ COMMENT ON COLUMN api.restore_tests.started_at IS 'When the restore started';
 COMMENT ON COLUMN api.restore_tests.finished_at IS 'When the checks ended';
 COMMENT ON COLUMN api.restore_tests.restore_seconds IS 'The bare restore, until the server accepted connections';
 COMMENT ON COLUMN api.restore_tests.rto_seconds IS 'The measured RTO: restore start to passing checks';
-COMMENT ON COLUMN api.restore_tests.checks IS 'Each check: check, passed, detail, seconds';
+COMMENT ON COLUMN api.restore_tests.checks IS 'Each check: check, passed, detail (paths cut out), seconds';
 COMMENT ON COLUMN api.restore_tests.error IS 'Why it failed, paths cut out';
 
 CREATE VIEW api.backup_requests WITH (security_barrier = true) AS

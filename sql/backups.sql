@@ -71,6 +71,10 @@ SELECT e.token = m.token AS marker_token, e.extension_version = (SELECT extversi
   FROM ops.restore_expectations(4) e JOIN ops.backups b ON b.backup_id = 4 JOIN ops.backup_markers m USING (marker_id);
 SET ROLE backup_test_worker;
 SELECT ops.restore_test_started('db-host', 'restore', 4, 'on demand', NULL, NULL) AS second_restore_test_id;
+SELECT ops.restore_test_started('db-host', 'restore', 4, 'scratch gone', NULL, NULL) AS third_restore_test_id;
+SELECT status, error FROM ops.restore_test_finished(4, false,
+  '[{"check": "restore", "passed": true, "detail": "restored"}, {"check": "start", "passed": false, "detail": "cannot open /var/lib/postgresql/expense_ops/scratch/restore-4/data/PG_VERSION"}]',
+  NULL, NULL, 'start: the restored server did not start');
 SELECT t.restore_test_id, t.status, t.error FROM ops.restore_tests_interrupted('db-host') t;
 RESET ROLE;
 
@@ -108,6 +112,8 @@ SELECT ops.request_backup(repeat('x', 501));
 SELECT ops.request_backup_work('snapshot', 'x');
 SELECT backup_id, status, error FROM api.backups ORDER BY backup_id;
 SELECT restore_test_id, kind, status, rto_seconds FROM api.restore_tests ORDER BY restore_test_id;
+-- The checks' details lose their paths on the way out, as errors do.
+SELECT restore_test_id, checks->1->>'detail' AS second_detail, error FROM api.restore_tests WHERE status = 'failed';
 RESET ROLE;
 SET ROLE backup_test_worker;
 SELECT request_id, kind, taken_by FROM ops.take_backup_request('db-host', '{backup}');

@@ -344,6 +344,9 @@ def faults(cluster, work, backups, scratch):
               and check_names(refused).get("start") is False and "no_such_library" in refused["error"], refused)
         cluster.sql("ALTER SYSTEM RESET shared_preload_libraries")
         check("and its scratch directory is gone", os.listdir(scratch) == [], os.listdir(scratch))
+        drill = wait_for_test(cluster, request(cluster, "pitr_drill", "asked of basebackup"))
+        check("a point-in-time drill asked of the basebackup backend fails, saying it needs pgbackrest",
+              drill and drill["status"] == "failed" and "pgbackrest" in (drill["error"] or ""), drill)
 
         # A killed pg_basebackup: the backup fails, its partial files go, the next one is good.
         fill(cluster, 150)

@@ -1066,3 +1066,15 @@ TEST(BackupPolicySecrets, NoSecretAppearsAnywhereInTheOutput) {
     EXPECT_NE(kept.find(name), std::string::npos) << name;
   }
 }
+
+// A copy must still start a server: settings that only name a secret's kind stay as they are.
+TEST(BackupPolicySecrets, SettingsThatNameNoSecretStaySoTheCopyStillStarts) {
+  const std::string text =
+      "password_encryption = scram-sha-256\n"
+      "ssl_passphrase_command_supports_reload = on\n"
+      "ssl_passphrase_command = 'cat /etc/ssl/THEPASSPHRASE'\n";
+  const std::string copy = backup::without_secrets(text);
+  EXPECT_NE(copy.find("password_encryption = scram-sha-256"), std::string::npos) << copy;
+  EXPECT_NE(copy.find("ssl_passphrase_command_supports_reload = on"), std::string::npos) << copy;
+  EXPECT_EQ(copy.find("THEPASSPHRASE"), std::string::npos) << copy;
+}

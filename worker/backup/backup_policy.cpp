@@ -144,7 +144,14 @@ std::string lowercase(std::string text) {
 }
 
 bool names_a_secret(const std::string& key) {
+  // Settings that name a secret's kind or handling, not a secret: a copy without them would not
+  // start a server.
+  static const std::set<std::string> kNoSecret = {"password_encryption",
+                                                  "ssl_passphrase_command_supports_reload"};
   const std::string name = lowercase(key);
+  if (kNoSecret.count(name) != 0) {
+    return false;
+  }
   for (const char* word : {"password", "passphrase", "secret", "token", "credential"}) {
     if (name.find(word) != std::string::npos) {
       return true;

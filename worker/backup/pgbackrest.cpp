@@ -184,13 +184,14 @@ void PgBackRestBackend::restore(const std::string& label, const std::string& tar
                                 const std::optional<std::string>& target_time) {
   std::vector<std::string> arguments = {"--pg1-path=" + target, "--archive-mode=off",
                                         "--target-action=promote"};
+  // Always the backup the worker verified and records. A drill's target comes after that
+  // backup ended (the worker writes its markers once it has chosen it): a backup that ended after
+  // its target would silently restore to its own end instead.
+  arguments.emplace_back("--set=" + label);
   if (target_time) {
-    // No --set: pgBackRest picks the newest backup that ended before the target. A backup named
-    // explicitly that ended after it would silently restore to its own end instead.
     arguments.emplace_back("--type=time");
     arguments.emplace_back("--target=" + *target_time);
   } else {
-    arguments.emplace_back("--set=" + label);
     arguments.emplace_back("--type=immediate");
   }
   run("restore", arguments);

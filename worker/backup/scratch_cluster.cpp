@@ -142,7 +142,8 @@ void ScratchCluster::start(Seconds timeout) {
           << " -c port=" << port_ << " -c listen_addresses=127.0.0.1"
           << " -c unix_socket_directories=" << shell_quoted(directory_)
           << " -c archive_mode=off -c archive_command='' -c primary_conninfo=''"
-          << " -c primary_slot_name=''";
+          << " -c primary_slot_name='' -c max_logical_replication_workers=0"
+          << " -c logging_collector=off";
   const auto seconds = std::to_string(std::max(1L, static_cast<long>(timeout.count())));
   started_ = true;  // from here on, stop() tries: pg_ctl may have started it and then given up
   const SubprocessResult result =

@@ -2,10 +2,12 @@
 // the scratch directory, a server started there on a free loopback port as the worker's own OS
 // user, and everything removed at the end, whatever happened.
 //
-// The server can never touch the live system: archive_mode is off and there is no
-// primary_conninfo, on its command line, which no file in the restored data directory can
-// override; its socket is in the test's own directory, its pg_hba.conf lets only that socket in,
-// and it refuses every TCP connection.
+// The server can never touch the live system: archive_mode is off, there is no primary_conninfo,
+// no logical replication worker runs (a restored subscription would take the live one's
+// changes), and no logging collector writes into the live log directory, all on its command
+// line, which no file in the restored data directory can override. Its socket is in the test's
+// own directory, its pg_hba.conf lets only that socket in, and it refuses every TCP connection.
+// What postgresql.auto.conf preloads, it preloads: a restore must load what production loads.
 #pragma once
 
 #include <atomic>

@@ -124,9 +124,9 @@ class BackupsJob : public Job {
   }
 
   std::optional<Request> take_request(pqxx::connection& connection) {
-    const std::string kinds = backend_->supports_point_in_time()
-                                  ? "{backup,restore_test,pitr_drill}"
-                                  : "{backup,restore_test}";
+    // A drill asked of a backend that cannot restore to a point in time is taken too, and
+    // recorded as a failed drill that says why: left waiting, it would block the kind for good.
+    const std::string kinds = "{backup,restore_test,pitr_drill}";
     pqxx::work transaction(connection);
     const pqxx::row row = transaction.exec_params1(
         "SELECT request_id, kind, reason FROM ops.take_backup_request($1, $2::text[])", worker_id_,
@@ -371,7 +371,11 @@ SELECT extract(epoch FROM now())::float8,
     backup::RestoreExpectations expected;
     std::optional<DrillTarget> drill;
     std::string drill_error;
-    if (kind == "pitr_drill") {
+    if (kind == "pitr_drill" && !backend_->supports_point_in_time()) {
+      drill_error = "the " + backend_->name() +
+                    " backend restores a backup to its end only; a point-in-time drill needs the "
+                    "pgbackrest backend and its WAL archive";
+    } else if (kind == "pitr_drill") {
       drill = prepare_drill(connection, drill_error);
     }
     std::int64_t test_id = 0;
@@ -394,14 +398,16 @@ SELECT extract(epoch FROM now())::float8,
       }
       expected.database = row[4].as<std::string>();
       std::optional<std::string> target;
-      if (kind == "pitr_drill") {
-        target = drill ? drill->target : std::string("1970-01-01 00:00:00+00");
+      if (drill) {
+        target = drill->target;
       }
-      test_id =
-          transaction
-              .exec_params1("SELECT ops.restore_test_started($1, $2, $3, $4, $5, $6::timestamptz)",
-                            worker_id_, kind, *backup_id, reason, request_id, target)[0]
-              .as<std::int64_t>();
+      // A drill that could not be prepared has no target of its own: now stands for it.
+      test_id = transaction
+                    .exec_params1(
+                        "SELECT ops.restore_test_started($1, $2, $3, $4, $5, "
+                        "CASE WHEN $2 = 'pitr_drill' THEN coalesce($6::timestamptz, now()) END)",
+                        worker_id_, kind, *backup_id, reason, request_id, target)[0]
+                    .as<std::int64_t>();
       transaction.commit();
     }
     log::info("restore_test_started",
@@ -499,8 +505,25 @@ SELECT b.backup_id, b.kind, b.status = 'verified', extract(epoch FROM b.restorab
       }
       transaction.commit();
     }
-    for (const std::int64_t id :
-         backup::backups_to_expire(backups, now, config_.backup.retention)) {
+    std::vector<std::int64_t> expire =
+        backup::backups_to_expire(backups, now, config_.backup.retention);
+    // Backups that failed their verification are whole copies nobody will restore: all but the
+    // newest (kept to look into) go at once, or a verification that keeps failing would fill the
+    // disk with a copy an hour.
+    {
+      pqxx::work transaction(connection);
+      const pqxx::result failed = transaction.exec_params(
+          "SELECT backup_id, label FROM ops.backups WHERE backend = $1 AND location = $2 "
+          "AND status = 'failed' AND failed_step = 'verification' AND label IS NOT NULL "
+          "ORDER BY started_at DESC, backup_id DESC OFFSET 1",
+          backend_->name(), backend_->location());
+      transaction.commit();
+      for (const auto& row : failed) {
+        expire.push_back(row[0].as<std::int64_t>());
+        labels[row[0].as<std::int64_t>()] = row[1].as<std::string>();
+      }
+    }
+    for (const std::int64_t id : expire) {
       try {
         backend_->expire(labels[id]);
       } catch (const backup::BackupFailure& failure) {
