@@ -150,8 +150,10 @@ SELECT extract(epoch FROM now())::float8,
          WHERE b.backend = $1 AND b.status IN ('completed', 'verified', 'expired')),
        EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.status IN ('completed', 'verified')),
        EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.status = 'verified'),
-       (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t WHERE t.kind = 'restore'),
-       (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t WHERE t.kind = 'pitr_drill')
+       (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t
+          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'restore' AND b.backend = $1),
+       (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t
+          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'pitr_drill' AND b.backend = $1)
 )sql",
                                                      backend_->name());
     transaction.commit();
