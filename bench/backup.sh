@@ -21,10 +21,15 @@ mkdir -p "$work" "$here/results"
 chown "$SERVER_USER": "$work" 2>/dev/null || true
 chmod 755 "$work"
 worker_pid=
+# The worker runs under runuser in a background subshell: the signal goes to the worker itself.
+stop_worker() {
+  pkill -TERM -f "^$work/expense-ops-worker " 2>/dev/null || true
+  wait "$worker_pid" 2>/dev/null || true
+  worker_pid=
+}
 cleanup() {
   if [ -n "$worker_pid" ]; then
-    kill -TERM "$worker_pid" 2>/dev/null || true
-    wait "$worker_pid" 2>/dev/null || true
+    stop_worker
   fi
   rm -rf "$work"
   psql -X -q -d "$db" -c "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers" \
@@ -72,9 +77,7 @@ until [ "$(psql -X -A -t -d "$db" -c "SELECT count(*) FROM ops.restore_tests WHE
   fi
   sleep 1
 done
-kill -TERM "$worker_pid"
-wait "$worker_pid" 2>/dev/null || true
-worker_pid=
+stop_worker
 tar_after=$(tar_seconds)
 
 read -r backup_s verify_s bytes status < <(psql -X -A -t -F ' ' -d "$db" -c \
