@@ -1,6 +1,7 @@
 #include "worker/backup/backend.hpp"
 
 #include <libpq-fe.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <memory>
@@ -36,25 +37,55 @@ std::vector<std::string> tool_environment(const std::string& dsn) {
   return environment;
 }
 
-std::string tool_message(const std::string& tool, const std::string& output, int exit_code) {
-  // The last few lines: where PostgreSQL's tools and pgBackRest say what went wrong.
+std::string last_lines(const std::string& text, std::size_t count) {
   std::vector<std::string> lines;
-  std::istringstream text(output);
-  for (std::string line; std::getline(text, line);) {
+  std::istringstream reader(text);
+  for (std::string line; std::getline(reader, line);) {
     if (line.find_first_not_of(" \t\r") != std::string::npos) {
       lines.push_back(line);
     }
   }
-  std::string said;
-  const std::size_t first = lines.size() > 4 ? lines.size() - 4 : 0;
-  for (std::size_t i = first; i < lines.size(); ++i) {
-    said += (said.empty() ? "" : " | ") + lines[i];
+  std::string joined;
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) {
+    joined += (joined.empty() ? "" : " | ") + lines[i];
   }
+  return joined;
+}
+
+std::string tool_message(const std::string& tool, const std::string& output, int exit_code) {
+  const std::string said = last_lines(output, 4);
   std::string message = tool + " exited with " + std::to_string(exit_code);
   if (!said.empty()) {
     message += ": " + said;
   }
   return one_line_excerpt(message, 1500);
+}
+
+std::string output_of_success(const std::string& tool, const SubprocessResult& result,
+                              Seconds timeout) {
+  if (!result.started) {
+    throw BackupFailure(tool + " cannot be started: " + result.error);
+  }
+  if (result.timed_out) {
+    throw BackupFailure(tool + " was killed after the backup-timeout of " +
+                        std::to_string(static_cast<long>(timeout.count())) + " s");
+  }
+  if (result.stopped) {
+    throw BackupFailure(tool + " was stopped: the worker is stopping");
+  }
+  if (!result.error.empty()) {
+    throw BackupFailure(tool + ": " + result.error);  // started, and then lost track of
+  }
+  if (!result.exit_code()) {
+    throw BackupFailure(
+        tool + " was killed by signal " +
+        std::to_string(WIFSIGNALED(result.wait_status) ? WTERMSIG(result.wait_status) : 0) +
+        (result.output.empty() ? "" : ": " + tool_message(tool, result.output, -1)));
+  }
+  if (*result.exit_code() != 0) {
+    throw BackupFailure(tool_message(tool, result.output, *result.exit_code()));
+  }
+  return result.output;
 }
 
 std::unique_ptr<Backend> make_backend(const WorkerConfig& config, const std::atomic<bool>* stop) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "worker/config.hpp"
+#include "worker/subprocess.hpp"
 
 namespace expense_ops::worker::backup {
 
@@ -70,8 +71,17 @@ std::unique_ptr<Backend> make_backend(const WorkerConfig& config, const std::ato
 // only the worker's own user can read, unlike a command line.
 std::vector<std::string> tool_environment(const std::string& dsn);
 
-// What a tool said, in one bounded line for a record: its last lines, where PostgreSQL's tools
-// put the error.
+// The last `count` lines of `text` that are not blank, joined by " | ": where PostgreSQL's tools
+// and a server's log say what went wrong.
+std::string last_lines(const std::string& text, std::size_t count);
+
+// What a tool said, in one bounded line for a record: its last lines.
 std::string tool_message(const std::string& tool, const std::string& output, int exit_code);
+
+// The output of a tool that ran to its end and exited 0; otherwise BackupFailure saying why (not
+// started, killed at `timeout`, stopped with the worker, killed by a signal, or its exit code
+// and its last lines).
+std::string output_of_success(const std::string& tool, const SubprocessResult& result,
+                              Seconds timeout);
 
 }  // namespace expense_ops::worker::backup

@@ -103,30 +103,7 @@ std::string BaseBackupBackend::run_tool(const std::string& tool,
   spec.timeout = config_.timeout;
   spec.stop = stop_;
   spec.kept_output_bytes = 16384;
-  const SubprocessResult result = run_subprocess(spec);
-  if (!result.started) {
-    throw BackupFailure(tool + " cannot be started: " + result.error);
-  }
-  if (result.timed_out) {
-    throw BackupFailure(tool + " was killed after the backup-timeout of " +
-                        std::to_string(static_cast<long>(config_.timeout.count())) + " s");
-  }
-  if (result.stopped) {
-    throw BackupFailure(tool + " was stopped: the worker is stopping");
-  }
-  if (!result.error.empty()) {
-    throw BackupFailure(tool + ": " + result.error);  // started, and then lost track of
-  }
-  if (!result.exit_code()) {
-    throw BackupFailure(
-        tool + " was killed by signal " +
-        std::to_string(WIFSIGNALED(result.wait_status) ? WTERMSIG(result.wait_status) : 0) +
-        (result.output.empty() ? "" : ": " + tool_message(tool, result.output, -1)));
-  }
-  if (*result.exit_code() != 0) {
-    throw BackupFailure(tool_message(tool, result.output, *result.exit_code()));
-  }
-  return result.output;
+  return output_of_success(tool, run_subprocess(spec), config_.timeout);
 }
 
 TakenBackup BaseBackupBackend::take(const std::string& kind,

@@ -67,21 +67,7 @@ std::string PgBackRestBackend::run(const std::string& command,
   spec.kept_output_bytes = 1 << 20;  // info's JSON and verify's report are read whole
   // Its own process group, killed whole: a backup's `backup:local` children would otherwise
   // outlive a killed pgbackrest and hold its lock.
-  const SubprocessResult result = run_subprocess(spec);
-  if (!result.started) {
-    throw BackupFailure("pgbackrest cannot be started: " + result.error);
-  }
-  if (result.timed_out) {
-    throw BackupFailure("pgbackrest " + command + " was killed after the backup-timeout");
-  }
-  if (result.stopped) {
-    throw BackupFailure("pgbackrest " + command + " was stopped: the worker is stopping");
-  }
-  if (!result.succeeded()) {
-    throw BackupFailure(
-        tool_message("pgbackrest " + command, result.output, result.exit_code().value_or(-1)));
-  }
-  return result.output;
+  return output_of_success("pgbackrest " + command, run_subprocess(spec), config_.timeout);
 }
 
 std::vector<std::string> PgBackRestBackend::labels() const {

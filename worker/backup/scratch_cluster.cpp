@@ -164,15 +164,9 @@ std::string ScratchCluster::connection_string(const std::string& database) const
 
 std::string ScratchCluster::log_tail() const {
   std::ifstream file(fs::path(directory_) / "server.log");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);) {
-    lines.push_back(line);
-  }
-  std::string tail;
-  const std::size_t first = lines.size() > 6 ? lines.size() - 6 : 0;
-  for (std::size_t i = first; i < lines.size(); ++i) {
-    tail += (tail.empty() ? "" : " | ") + lines[i];
-  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  const std::string tail = last_lines(text.str(), 6);
   return tail.empty() ? "(the server wrote no log)" : one_line_excerpt(tail, 1500);
 }
 
