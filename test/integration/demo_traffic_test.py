@@ -92,6 +92,28 @@ class Nginx:
                                 stdout=subprocess.PIPE, text=True).stdout
         return {int(uid) for uid in listed.split()}
 
+    def workers_write_to(self, path):
+        """Whether every worker holds PATH open. USR1 makes the master create the new log at once
+        but its workers reopen only on their next turn of the event loop, so a request between
+        the two still goes to the renamed file."""
+        try:
+            wanted = os.stat(path)
+        except FileNotFoundError:
+            return False
+        listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+                                stdout=subprocess.PIPE, text=True).stdout.split()
+        if not listed:
+            return False
+        for pid in listed:
+            try:
+                held = {(st.st_dev, st.st_ino) for st in
+                        (os.stat(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))}
+            except OSError:
+                return False
+            if (wanted.st_dev, wanted.st_ino) not in held:
+                return False
+        return True
+
     def stop(self):
         fixtures.terminate(self.process)
 
@@ -243,8 +265,8 @@ def with_nginx(work, nginx):
         os.rename(nginx.access_log, nginx.access_log + ".1")
         late = [nginx.request(f"/rotation/before-reopen/{i}") for i in range(5)]
         nginx.process.send_signal(signal.SIGUSR1)
-        check("nginx opens a new access log", wait_until(5, lambda: os.path.exists(nginx.access_log)),
-              tail(nginx.output(), 3))
+        check("nginx opens a new access log, in its worker too",
+              wait_until(5, lambda: nginx.workers_write_to(nginx.access_log)), tail(nginx.output(), 3))
         fresh = [nginx.request(f"/rotation/after-reopen/{i}") for i in range(7)]
         rotated = lines_of(nginx.access_log + ".1")
         check("the old file got the lines before the reopen, the new one those after",
