@@ -180,7 +180,7 @@ backup_port=$(free_port $((metrics_port + 1)))
 install -m 0755 build/expense-ops-worker "$backup_base/expense-ops-worker"
 as_server_user tee "$backup_base/backup.conf" >/dev/null <<CONF
 # Written by scripts/run.sh for this make run (docs/backups.md).
-dsn = host=127.0.0.1 port=$port dbname=$database user=expense_ops_worker_login
+dsn = host=127.0.0.1 port=$port dbname=$database user=expense_ops_backup_login
 replication-dsn = host=127.0.0.1 port=$port user=postgres
 backup-directory = $backup_base/backups
 scratch-directory = $backup_base/scratch
@@ -218,7 +218,8 @@ nginx:       http://127.0.0.1:$http_port/ (access log: .run/nginx/access.json, c
 traffic:     SYNTHETIC, scripts/demo-traffic.py into .run/traffic.json, shipped as "synthetic"
 worker:      http://127.0.0.1:$metrics_port/metrics and /healthz; the log channel's notifications are
              the "event":"notification" lines of .run/worker.log
-backups:     expense-ops-worker --jobs backup as postgres (log: .run/backup.log, /metrics on $backup_port):
+backups:     expense-ops-worker --jobs backup as postgres, role expense_ops_backup_login (log: .run/backup.log,
+             /metrics on $backup_port):
              basebackup into .run/backup/backups, restore tests in .run/backup/scratch
 
 SELECT jsonb_pretty(api.health());

@@ -14,8 +14,20 @@ SELECT s.rpo_seconds >= 0 AND s.rpo_seconds < 3600 AS rpo_from_tracking, s.resto
        s.last_restore_test_status
   FROM ops.backup_status() s;
 
--- The worker's reports go through functions it may execute, and nothing else.
-CREATE ROLE backup_test_worker IN ROLE expense_ops_worker;
+-- The default worker's role records nothing of backups, nor reads where they are: only the
+-- backup worker's login also holds expense_ops_backup.
+CREATE ROLE backup_test_default_worker IN ROLE expense_ops_worker;
+SET ROLE backup_test_default_worker;
+SELECT ops.write_backup_marker('db-host', 'backup');
+SELECT ops.backup_verified(1, 1);
+SELECT ops.restore_test_finished(1, true, '[]', 1, 1, NULL);
+SELECT ops.take_backup_request('db-host', ARRAY['backup']);
+SELECT count(*) FROM ops.backups;
+RESET ROLE;
+DROP ROLE backup_test_default_worker;
+
+-- The backup worker's reports go through functions it may execute, and nothing else.
+CREATE ROLE backup_test_worker IN ROLE expense_ops_worker, expense_ops_backup;
 SET ROLE backup_test_worker;
 INSERT INTO ops.backups (worker_id, backend, reason, marker_id) VALUES ('w', 'basebackup', 'x', 1);
 SELECT m.purpose, m.worker_id, m.row_counts ? 'expense.expenses' AS counts_expenses,

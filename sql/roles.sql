@@ -3,7 +3,7 @@ CREATE EXTENSION IF NOT EXISTS expense_ops;
 
 SELECT rolname, rolcanlogin, rolsuper, rolinherit
   FROM pg_roles
- WHERE rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_admin')
+ WHERE rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup', 'expense_ops_admin')
  ORDER BY rolname;
 
 -- Roles outlive the extension; creating it again finds them and does not fail.
@@ -26,7 +26,7 @@ SELECT r.rolname,
        has_table_privilege(r.rolname, 'ops.worker_heartbeats', 'SELECT') AS read_heartbeats,
        has_table_privilege(r.rolname, 'ops.worker_heartbeats', 'INSERT') AS write_heartbeats
   FROM pg_roles r
- WHERE r.rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_admin')
+ WHERE r.rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup', 'expense_ops_admin')
  ORDER BY r.rolname;
 
 -- PUBLIC gets nothing: a role outside expense_ops cannot reach the API.

@@ -16,7 +16,7 @@ COMMENT ON COLUMN ops.backup_settings.singleton IS 'Always true: there is one ro
 COMMENT ON COLUMN ops.backup_settings.tracking_since IS
   'When the extension began to track backups (its install, or the update to 0.8.0): until a backup is verified, the RPO counts from here, and so does the age of the newest restore test';
 INSERT INTO ops.backup_settings DEFAULT VALUES;
-GRANT SELECT ON ops.backup_settings TO expense_ops_admin, expense_ops_worker;
+GRANT SELECT ON ops.backup_settings TO expense_ops_admin, expense_ops_backup;
 SELECT pg_catalog.pg_extension_config_dump('ops.backup_settings', '');
 
 -- ---------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ $$;
 COMMENT ON FUNCTION ops.key_table_counts() IS
   'Row counts of the key tables (organisations, users, expenses and their audit trail, tickets and their events): recorded with each backup marker and when the backup ends, and compared with a restore''s';
 REVOKE ALL ON FUNCTION ops.key_table_counts() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.key_table_counts() TO expense_ops_admin, expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.key_table_counts() TO expense_ops_admin, expense_ops_backup;
 
 CREATE TABLE ops.backup_markers (
   marker_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -85,7 +85,7 @@ $$;
 COMMENT ON FUNCTION ops.write_backup_marker(text, text, jsonb) IS
   'Writes a backup marker with a fresh random token and the key tables'' row counts, and returns it (the backup worker, which commits it before the backup starts)';
 REVOKE ALL ON FUNCTION ops.write_backup_marker(text, text, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.write_backup_marker(text, text, jsonb) TO expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.write_backup_marker(text, text, jsonb) TO expense_ops_backup;
 
 -- The server's configuration files that live outside its data directory (Debian keeps them
 -- under /etc/postgresql): the backup worker, on the database host, copies them into the marker.
@@ -102,7 +102,7 @@ $$;
 COMMENT ON FUNCTION ops.backup_configuration_files() IS
   'Paths of the server''s configuration files (postgresql.conf and its includes, pg_hba.conf, pg_ident.conf) outside the data directory, which a base backup does not hold: the backup worker copies them into each backup marker';
 REVOKE ALL ON FUNCTION ops.backup_configuration_files() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.backup_configuration_files() TO expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.backup_configuration_files() TO expense_ops_backup;
 
 -- ---------------------------------------------------------------------------------------------
 -- Requests: a backup, a restore test or a drill on demand. One waits per kind: asking again
@@ -129,7 +129,7 @@ COMMENT ON COLUMN ops.backup_requests.requested_by IS 'Who asked: the API user''
 COMMENT ON COLUMN ops.backup_requests.requested_at IS 'When';
 COMMENT ON COLUMN ops.backup_requests.taken_at IS 'When a backup worker took it up';
 COMMENT ON COLUMN ops.backup_requests.taken_by IS 'The backup worker that took it up';
-GRANT SELECT ON ops.backup_requests TO expense_ops_admin, expense_ops_worker;
+GRANT SELECT ON ops.backup_requests TO expense_ops_admin, expense_ops_backup;
 SELECT pg_catalog.pg_extension_config_dump('ops.backup_requests', '');
 
 CREATE FUNCTION ops.request_backup_work(kind text, reason text) RETURNS ops.backup_requests
@@ -202,7 +202,7 @@ $$;
 COMMENT ON FUNCTION ops.take_backup_request(text, text[]) IS
   'The oldest waiting request of the given kinds, now taken by this backup worker; NULL when none waits';
 REVOKE ALL ON FUNCTION ops.take_backup_request(text, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.take_backup_request(text, text[]) TO expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.take_backup_request(text, text[]) TO expense_ops_backup;
 
 -- ---------------------------------------------------------------------------------------------
 -- Backups.
@@ -265,7 +265,7 @@ COMMENT ON COLUMN ops.backups.backup_seconds IS 'How long the backup took';
 COMMENT ON COLUMN ops.backups.verify_seconds IS 'How long the verification took';
 COMMENT ON COLUMN ops.backups.row_counts_after IS 'ops.key_table_counts() when the backup ended: with the marker''s, the range a restore''s counts must fall in';
 COMMENT ON COLUMN ops.backups.error IS 'Why it failed: the tool''s own message';
-GRANT SELECT ON ops.backups TO expense_ops_admin, expense_ops_worker;
+GRANT SELECT ON ops.backups TO expense_ops_admin, expense_ops_backup;
 SELECT pg_catalog.pg_extension_config_dump('ops.backups', '');
 
 -- A report that does not fit the backup's state (finishing one that is not running, verifying
@@ -394,7 +394,7 @@ REVOKE ALL ON FUNCTION ops.backup_started(text, text, text, text, bigint, bigint
 GRANT EXECUTE ON FUNCTION ops.backup_started(text, text, text, text, bigint, bigint, text),
   ops.backup_finished(bigint, text, bigint, pg_lsn, pg_lsn, timestamptz, double precision),
   ops.backup_verified(bigint, double precision), ops.backup_failed(bigint, text, text),
-  ops.backup_expired(bigint), ops.backups_interrupted(text) TO expense_ops_worker;
+  ops.backup_expired(bigint), ops.backups_interrupted(text) TO expense_ops_backup;
 
 -- ---------------------------------------------------------------------------------------------
 -- Restore tests.
@@ -436,7 +436,7 @@ COMMENT ON COLUMN ops.restore_tests.restore_seconds IS 'The bare restore: from i
 COMMENT ON COLUMN ops.restore_tests.rto_seconds IS 'The measured RTO: from the start of the restore to the passing checks';
 COMMENT ON COLUMN ops.restore_tests.checks IS 'Each check''s outcome: [{"check", "passed", "detail", "seconds"}]';
 COMMENT ON COLUMN ops.restore_tests.error IS 'Why it failed, in short';
-GRANT SELECT ON ops.restore_tests TO expense_ops_admin, expense_ops_worker;
+GRANT SELECT ON ops.restore_tests TO expense_ops_admin, expense_ops_backup;
 SELECT pg_catalog.pg_extension_config_dump('ops.restore_tests', '');
 
 CREATE FUNCTION ops.restore_test_started(worker_id text, kind text, backup_id bigint, reason text,
@@ -515,7 +515,7 @@ REVOKE ALL ON FUNCTION ops.restore_test_started(text, text, bigint, text, bigint
   ops.restore_tests_interrupted(text), ops.restore_expectations(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ops.restore_test_started(text, text, bigint, text, bigint, timestamptz),
   ops.restore_test_finished(bigint, boolean, jsonb, double precision, double precision, text),
-  ops.restore_tests_interrupted(text), ops.restore_expectations(bigint) TO expense_ops_worker;
+  ops.restore_tests_interrupted(text), ops.restore_expectations(bigint) TO expense_ops_backup;
 
 -- A drill needs WAL archived past its second marker before it restores.
 CREATE FUNCTION ops.backup_switch_wal() RETURNS text
@@ -531,7 +531,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION ops.wal_archived(text) IS 'Whether the archiver has archived the WAL file (or a later one)';
 REVOKE ALL ON FUNCTION ops.backup_switch_wal(), ops.wal_archived(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.backup_switch_wal(), ops.wal_archived(text) TO expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.backup_switch_wal(), ops.wal_archived(text) TO expense_ops_backup;
 
 -- ---------------------------------------------------------------------------------------------
 -- The objectives: RPO and the restore tests, for the metrics, api.health_db() and the gate.
@@ -586,7 +586,7 @@ $$;
 COMMENT ON FUNCTION ops.backup_status(timestamptz) IS
   'The recovery objectives at an instant: rpo_seconds is the time since the newest restorable point (the end of the newest verified backup, or, for a pgbackrest backup, the last archived WAL after it while archiving works; before any, since ops.backup_settings.tracking_since), the newest restore test and the RTO of the newest passing one, and wal_archiving (off, ok or failing)';
 REVOKE ALL ON FUNCTION ops.backup_status(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ops.backup_status(timestamptz) TO expense_ops_admin, expense_ops_worker;
+GRANT EXECUTE ON FUNCTION ops.backup_status(timestamptz) TO expense_ops_admin, expense_ops_backup;
 
 -- The series of the backup metrics of ops.metrics (ops.metric_samples() hands them here).
 CREATE FUNCTION ops.backup_metric_samples(metric text, at timestamptz)

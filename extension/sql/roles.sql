@@ -18,7 +18,8 @@ BEGIN
     ('expense_anon', 'expense_ops: the unauthenticated caller (PostgREST db-anon-role)'),
     ('expense_user', 'expense_ops: every logged-in caller of the api schema'),
     ('expense_ops_worker', 'expense_ops: privileges of the sidecar worker; grant it to the worker''s LOGIN role'),
-    ('expense_ops_admin', 'expense_ops: support staff and DBAs working in psql')
+    ('expense_ops_admin', 'expense_ops: support staff and DBAs working in psql'),
+    ('expense_ops_backup', 'expense_ops: privileges of the backup job set (expense-ops-worker --jobs backup) to record backups and restore tests; grant it, with expense_ops_worker, to the backup worker''s LOGIN role only')
   LOOP
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN
       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
@@ -45,4 +46,4 @@ GRANT USAGE ON SCHEMA expense, iam TO expense_user;
 -- expense for the error catalog (expense.sqlstate), which the tickets' triggers raise through
 -- when staff write tickets in psql.
 GRANT USAGE ON SCHEMA expense, iam, ops TO expense_ops_admin;
-GRANT USAGE ON SCHEMA ops TO expense_ops_worker;
+GRANT USAGE ON SCHEMA ops TO expense_ops_worker, expense_ops_backup;

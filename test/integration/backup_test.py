@@ -12,6 +12,7 @@ basebackup backend:
     test's verification), an unwritable backup directory, a full disk (a small tmpfs), a killed
     pg_basebackup (its partial files removed, the next backup good), a worker killed mid-backup,
     a restore that does not start, a marker missing.
+Requests: two staff sessions asking at once make one request, not two.
 pgbackrest backend: WAL archived by archive-push, full and differential backups, verify, a
 restore test and a point-in-time drill between two markers; a byte flipped in the repository.
 
@@ -25,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg2
@@ -47,13 +49,15 @@ class Cluster:
         result = cluster_sh('cluster_create "$1" "$2" && cluster_start "$1"', base, str(port))
         if result.returncode != 0:
             raise RuntimeError("cannot create the backup test's cluster:\n" + result.stdout)
-        self.dsn = f"host={base} port={port} dbname={DATABASE} user=postgres"
+        # The backup worker logs in with the two roles docs/backups.md grants it, no more.
+        self.dsn = f"host={base} port={port} dbname={DATABASE} user=it_backup_login"
         admin = self.connect("postgres")
         with admin.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {DATABASE}")
         admin.close()
         self.admin = self.connect(DATABASE)
         self.sql("CREATE EXTENSION expense_ops")
+        self.sql("CREATE ROLE it_backup_login LOGIN IN ROLE expense_ops_worker, expense_ops_backup")
 
     def connect(self, database=DATABASE):
         connection = psycopg2.connect(host=self.base, port=self.port, dbname=database, user="postgres")
@@ -180,6 +184,55 @@ def fill(cluster, megabytes):
     cluster.sql("CREATE TABLE IF NOT EXISTS public.ballast (id bigint, pad text)")
     cluster.sql("INSERT INTO public.ballast SELECT g, repeat(md5(g::text), 30)"
                 " FROM generate_series(1, %s) g", (megabytes * 1000,))
+
+
+# --- requests from two sessions at once ----------------------------------------------------
+
+def two_requests_at_once(cluster):
+    """Two staff sessions asking for a backup at the same moment: the partial unique index makes
+    the second wait for the first, then join its request, never add a second one. If the first
+    rolls back, the second's own request stands. No worker runs yet, so nothing takes them."""
+    cluster.sql("CREATE ROLE it_backup_staff LOGIN IN ROLE expense_ops_admin")
+    def staff_session():
+        connection = psycopg2.connect(host=cluster.base, port=cluster.port, dbname=DATABASE, user="it_backup_staff")
+        connection.autocommit = False
+        return connection
+    def ask(connection, kind, reason, answers):
+        with connection.cursor() as cursor:
+            if kind == "backup":
+                cursor.execute("SELECT (ops.request_backup(%s)).request_id", (reason,))
+            else:
+                cursor.execute("SELECT (ops.request_restore_test(%s)).request_id", (reason,))
+            answers.append(cursor.fetchone()[0])
+    def waits_on_a_lock(connection):
+        return cluster.value("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                             (connection.get_backend_pid(),)) is True
+    for kind, first_ends in (("backup", "commit"), ("restore_test", "rollback")):
+        first, second = staff_session(), staff_session()
+        try:
+            first_answer, second_answer = [], []
+            ask(first, kind, "first", first_answer)
+            asking = threading.Thread(target=ask, args=(second, kind, "second", second_answer))
+            asking.start()
+            blocked = wait_until(10, lambda: waits_on_a_lock(second))
+            answered_early = bool(second_answer)
+            getattr(first, first_ends)()
+            asking.join(10)
+            second.commit()
+            waiting = cluster.sql("SELECT request_id, reason FROM ops.backup_requests"
+                                  " WHERE kind = %s AND taken_at IS NULL", (kind,))
+            if first_ends == "commit":
+                check("two sessions ask for a backup at once: the second waits for the first and joins its request",
+                      blocked and not answered_early and second_answer == first_answer
+                      and waiting == [(first_answer[0], "first")], (blocked, first_answer, second_answer, waiting))
+            else:
+                check("when the first session rolls back, the waiting second one's own request stands",
+                      blocked and not answered_early and second_answer and second_answer != first_answer
+                      and waiting == [(second_answer[0], "second")], (blocked, first_answer, second_answer, waiting))
+        finally:
+            first.close()
+            second.close()
+    cluster.sql("DELETE FROM ops.backup_requests")
 
 
 # --- basebackup ----------------------------------------------------------------------------
@@ -540,6 +593,7 @@ def main():
         cluster = Cluster(server_owned(os.path.join(work, "cluster")), fixtures.free_port(55900))
         try:
             backups, scratch = None, None
+            two_requests_at_once(cluster)
             if "basebackup" in parts or "faults" in parts:
                 backups, scratch = basebackup(cluster, work)
             if "faults" in parts:

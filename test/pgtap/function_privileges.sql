@@ -3,7 +3,7 @@
 -- executable by the API roles, except the few listed here, which row-level security, the views
 -- and the INSTEAD OF triggers call with the caller's rights.
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 CREATE TEMP VIEW extension_functions AS
 SELECT p.oid, p.oid::regprocedure::text AS signature, n.nspname AS schema, p.prorettype = 'trigger'::regtype AS is_trigger
@@ -19,7 +19,7 @@ SELECT is(array_agg(signature ORDER BY signature) FILTER (WHERE has_function_pri
 SELECT is(array_agg(signature ORDER BY signature)
             FILTER (WHERE has_function_privilege(r, oid, 'EXECUTE')), NULL,
           format('no trigger function is executable by %s', r))
-  FROM extension_functions, unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker']) r
+  FROM extension_functions, unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup']) r
  WHERE is_trigger
  GROUP BY r ORDER BY r;
 
@@ -100,19 +100,23 @@ SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_pri
                     'ops.sketch_count_below(ops.latency_sketch,double precision)',
                     'ops.slo_status(timestamp with time zone)',
                     'ops.slo_burn_rate(text,interval,timestamp with time zone)',
-                    'ops.sla_tickets_at_risk(timestamp with time zone)',
-                    -- the backup job set: markers, requests, each step of a backup and a restore test
-                    'ops.key_table_counts()', 'ops.write_backup_marker(text,text,jsonb)',
-                    'ops.backup_configuration_files()', 'ops.take_backup_request(text,text[])',
-                    'ops.backup_started(text,text,text,text,bigint,bigint,text)',
-                    'ops.backup_finished(bigint,text,bigint,pg_lsn,pg_lsn,timestamp with time zone,double precision)',
-                    'ops.backup_verified(bigint,double precision)', 'ops.backup_failed(bigint,text,text)',
-                    'ops.backup_expired(bigint)', 'ops.backups_interrupted(text)',
-                    'ops.restore_test_started(text,text,bigint,text,bigint,timestamp with time zone)',
-                    'ops.restore_test_finished(bigint,boolean,jsonb,double precision,double precision,text)',
-                    'ops.restore_tests_interrupted(text)', 'ops.restore_expectations(bigint)',
-                    'ops.backup_switch_wal()', 'ops.wal_archived(text)', 'ops.backup_status(timestamp with time zone)'],
-              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, alert evaluation, the outbox, the payload builders and the backup job set''s reports');
+                    'ops.sla_tickets_at_risk(timestamp with time zone)'],
+              'the worker executes exactly its heartbeat, the SLA refresh, the health functions, the latency sketch, the monitoring writers, metrics and objectives, alert evaluation, the outbox and the payload builders, and nothing of backups');
+
+SELECT set_eq($$SELECT signature FROM extension_functions WHERE has_function_privilege('expense_ops_backup', oid, 'EXECUTE')$$,
+              ARRAY[
+                -- the backup job set: markers, requests, each step of a backup and a restore test
+                'ops.key_table_counts()', 'ops.write_backup_marker(text,text,jsonb)',
+                'ops.backup_configuration_files()', 'ops.take_backup_request(text,text[])',
+                'ops.backup_started(text,text,text,text,bigint,bigint,text)',
+                'ops.backup_finished(bigint,text,bigint,pg_lsn,pg_lsn,timestamp with time zone,double precision)',
+                'ops.backup_verified(bigint,double precision)', 'ops.backup_failed(bigint,text,text)',
+                'ops.backup_expired(bigint)', 'ops.backups_interrupted(text)',
+                'ops.restore_test_started(text,text,bigint,text,bigint,timestamp with time zone)',
+                'ops.restore_test_finished(bigint,boolean,jsonb,double precision,double precision,text)',
+                'ops.restore_tests_interrupted(text)', 'ops.restore_expectations(bigint)',
+                'ops.backup_switch_wal()', 'ops.wal_archived(text)', 'ops.backup_status(timestamp with time zone)'],
+              'the backup worker''s role executes exactly the backup job set''s reports');
 
 SELECT * FROM finish();
 ROLLBACK;

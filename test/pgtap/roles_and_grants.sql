@@ -1,14 +1,14 @@
 -- The public surface (docs/operations.md, "Roles"): roles, schemas, and least privilege.
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 
 SELECT has_role(r, format('role %s exists', r))
-  FROM unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_admin']) r;
+  FROM unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup', 'expense_ops_admin']) r;
 SELECT isnt_superuser(r, format('%s is not a superuser', r))
-  FROM unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_admin']) r;
+  FROM unnest(ARRAY['expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup', 'expense_ops_admin']) r;
 SELECT ok(NOT rolcanlogin, format('%s is NOLOGIN', rolname))
   FROM pg_roles
- WHERE rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_admin')
+ WHERE rolname IN ('expense_anon', 'expense_user', 'expense_ops_worker', 'expense_ops_backup', 'expense_ops_admin')
  ORDER BY rolname;
 
 SELECT schemas_are(ARRAY['api', 'expense', 'iam', 'ops', 'public'], 'the extension adds exactly api, expense, iam and ops');
