@@ -118,7 +118,7 @@ deps:
 cmake-build:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
 		-DEXPENSE_OPS_WERROR=$(if $(CI)$(WERROR),ON,OFF) >/dev/null
-	cmake --build build -j2
+	cmake --build build -j2 $(if $(CMAKE_TARGET),--target $(CMAKE_TARGET))
 
 # The core and its unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, in their own
 # build tree; any report fails the tests.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: every test layer on a throwaway cluster, each printing its own totals.
-#   format -> unit (ctest) -> sanitizers (ASan + UBSan) -> clang-tidy -> pg_regress -> pgTAP ->
-#   integration, then a check of the server log for crashed backends. Exits non-zero if any
-#   layer fails.
+#   format -> unit (ctest) -> sanitizers (ASan + UBSan) -> clang-tidy, beside
+#   pg_regress -> pgTAP -> integration, then a check of the server log for crashed backends.
+#   Exits non-zero if any layer fails.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,38 +11,52 @@ source scripts/cluster.sh
 scripts/install-deps.sh || exit 1
 
 echo "== build"
+build_started=$SECONDS
 # Warnings are errors in the test build, as in CI.
 make -s WERROR=1 >/dev/null || exit 1
 install_extension || exit 1
 install_extension install-probes || exit 1
-make -s WERROR=1 cmake-build >/dev/null || exit 1
+# The worker now, which the integration layer runs; the unit tests build in their own layer.
+make -s WERROR=1 cmake-build CMAKE_TARGET=expense-ops-worker >/dev/null || exit 1
 
 base=$(mktemp -d /tmp/expense_ops_test.XXXXXX)
 port=$(free_port 55432)
+static_layers=
+# A process and everything it started, children first (the background layers' make and compilers).
+stop_tree() {
+  local child
+  for child in $(pgrep -P "$1"); do
+    stop_tree "$child"
+  done
+  kill "$1" 2>/dev/null
+}
 cleanup() {
+  if [ -n "$static_layers" ]; then
+    stop_tree "$static_layers"
+  fi
   cluster_stop "$base"
   rm -rf "$base"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+echo "   built in $((SECONDS - build_started)) s"
 # pg_stat_statements is preloaded as make run does: the integration layer samples it.
 cluster_create "$base" "$port" pg_stat_statements || exit 1
 cluster_start "$base" || { cat "$base/server.log"; exit 1; }
 cluster_env "$base" "$port"
 echo "   cluster on port $port, as user $SERVER_USER, in $base"
 
-declare -a layer_names layer_results
+# Each layer leaves one line, "name<TAB>result<TAB>seconds", in $layers/<its place in the summary>:
+# the layers without a database run in a background subshell beside those with one.
+layers=$base/layers
+mkdir "$layers"
 run_layer() {
-  local name=$1
-  shift
+  local place=$1 name=$2 started=$SECONDS result=passed
+  shift 2
   echo
   echo "== $name"
-  if "$@"; then
-    layer_results+=("passed")
-  else
-    layer_results+=("FAILED")
-  fi
-  layer_names+=("$name")
+  "$@" || result=FAILED
+  printf '%s\t%s\t%s s\n' "$name" "$result" "$((SECONDS - started))" >"$layers/$place"
 }
 
 pgtap() {
@@ -60,7 +74,8 @@ regress() {
 }
 
 unit() {
-  ctest --test-dir build --output-on-failure && make -s check-core-isolation
+  make -s WERROR=1 cmake-build >/dev/null && ctest --test-dir build --output-on-failure &&
+    make -s check-core-isolation
 }
 
 # One TAP stream per file of test/integration, read by prove; its summary is the layer's totals.
@@ -70,38 +85,55 @@ integration() {
     prove --verbose --timer --exec /usr/bin/python3 test/integration/*_test.py
 }
 
-run_layer "format (clang-format)" make -s format-check
-run_layer "unit (ctest)" unit
-run_layer "sanitizers (ASan+UBSan)" make -s sanitize
-run_layer "clang-tidy" make -s tidy
-run_layer "pg_regress" regress
-run_layer "pgTAP" pgtap
-run_layer "integration" integration
+# The layers without a database (formatting, the unit tests' build and run, the sanitizer build
+# and clang-tidy) are CPU-bound compiles; the database layers mostly wait on servers, browsers and timers. So both
+# run at once, the compiles at the lowest priority: the database layers' timing sees almost none
+# of them, and make test takes the longer of the two, not their sum.
+(
+  renice -n 19 -p "$BASHPID" >/dev/null
+  run_layer 1 "format (clang-format)" make -s format-check
+  run_layer 2 "unit (ctest)" unit
+  run_layer 3 "sanitizers (ASan+UBSan)" make -s sanitize
+  run_layer 4 "clang-tidy" make -s tidy
+) >"$base/static.log" 2>&1 &
+static_layers=$!
+echo "   format, unit, sanitizers and clang-tidy run beside the database layers (at nice 19);"
+echo "   their output follows the integration layer's"
+
+run_layer 5 "pg_regress" regress
+run_layer 6 "pgTAP" pgtap
+run_layer 7 "integration" integration
+
+wait "$static_layers"
+static_layers=
+cat "$base/static.log"
 
 echo
 echo "== server log"
 if crashes=$(cluster_crashes "$base"); then
   echo "backends crashed during the tests:"
   echo "$crashes"
-  layer_names+=("no crashed backends")
-  layer_results+=("FAILED")
+  printf 'no crashed backends\tFAILED\t\n' >"$layers/8"
 else
   echo "no backend terminated by a signal"
-  layer_names+=("no crashed backends")
-  layer_results+=("passed")
+  printf 'no crashed backends\tpassed\t\n' >"$layers/8"
 fi
 
 echo
 echo "== summary"
 passed=0
 failed=0
-for i in "${!layer_names[@]}"; do
-  printf '   %-26s %s\n' "${layer_names[$i]}" "${layer_results[$i]}"
-  if [ "${layer_results[$i]}" = passed ]; then
+for place in 1 2 3 4 5 6 7 8; do
+  if ! { [ -f "$layers/$place" ] && IFS=$'\t' read -r name result seconds <"$layers/$place"; }; then
+    name="layer $place" result="FAILED" seconds="(did not finish)"
+  fi
+  printf '   %-26s %-7s %s\n' "$name" "$result" "$seconds"
+  if [ "$result" = passed ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
   fi
 done
 echo "layers: $passed passed, $failed failed"
+echo "make test took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$failed" -eq 0 ]
