@@ -12,7 +12,8 @@ basebackup backend:
     test's verification), an unwritable backup directory, a full disk (a small tmpfs), a killed
     pg_basebackup (its partial files removed, the next backup good), a worker killed mid-backup,
     a restore that does not start, a marker missing.
-Requests: two staff sessions asking at once make one request, not two.
+Requests: two staff sessions asking at once make one request, not two; backups asked for
+without pause do not hold off the restore test the schedule has due.
 pgbackrest backend: WAL archived by archive-push, full and differential backups, verify, a
 restore test and a point-in-time drill between two markers; a byte flipped in the repository.
 
@@ -236,6 +237,41 @@ def two_requests_at_once(cluster):
 
 
 # --- basebackup ----------------------------------------------------------------------------
+
+def requests_and_schedule(cluster, work, backups, scratch):
+    """A backup asked for again each time the worker takes one must not hold off the restore test
+    the schedule has due: requests come first, but not twice running."""
+    options = [f"backup-directory = {backups}", f"scratch-directory = {scratch}", "backup-time = 03:00",
+               "restore-test-days = 0.0001"]  # a restore test is due every 9 s
+    since = cluster.value("SELECT now()")
+    asker = cluster.connect()
+    stop = threading.Event()
+    def keep_asking():
+        with asker.cursor() as cursor:
+            while not stop.is_set():
+                cursor.execute("SELECT count(*) FROM ops.backup_requests WHERE kind = 'backup' AND taken_at IS NULL")
+                if cursor.fetchone()[0] == 0:
+                    cursor.execute("SELECT ops.request_backup('asked again')")
+                time.sleep(0.05)
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        with BackupWorker(work, "requests", cluster, *options):
+            scheduled = wait_until(60, lambda: cluster.value(
+                "SELECT count(*) FROM ops.restore_tests WHERE started_at > %s AND reason = 'scheduled'"
+                " AND status <> 'running'", (since,)) >= 1)
+            stop.set()
+            asking.join(10)
+            served = cluster.value("SELECT count(*) FROM ops.backups WHERE started_at > %s"
+                                   " AND reason = 'asked again'", (since,))
+    finally:
+        stop.set()
+        asking.join(10)
+        asker.close()
+    check(f"backups asked for without pause ({served} taken) do not hold off the restore test the schedule has due",
+          scheduled and served >= 1, served)
+    cluster.sql("DELETE FROM ops.backup_requests WHERE taken_at IS NULL")
+
 
 def staff_view(cluster):
     """api.backups, api.restore_tests and api.health_db() through the PostgREST-shaped client,
@@ -596,6 +632,8 @@ def main():
             two_requests_at_once(cluster)
             if "basebackup" in parts or "faults" in parts:
                 backups, scratch = basebackup(cluster, work)
+            if "basebackup" in parts:
+                requests_and_schedule(cluster, work, backups, scratch)
             if "faults" in parts:
                 faults(cluster, work, backups, scratch)
             if "pgbackrest" in parts:

@@ -1,6 +1,12 @@
 // Reading pgBackRest 2.45's `verify --output=text --verbose`, which exits 0 whatever it finds
 // (worker/backup/pgbackrest.hpp). The reports are as pgBackRest printed them in a real run.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "worker/backup/pgbackrest.hpp"
 
@@ -62,4 +68,40 @@ status: error
   backup: 20261202-025157F, status: valid, total files checked: 966, total valid files: 966
 )";
   EXPECT_EQ(verify_problems(report, "20261202-025157F", {}), "WAL archive: 7 of 8 files valid");
+}
+
+// The restore step of a restore test gets what is left of the restore test's timeout, not the
+// (longer) backup-timeout. A stand-in pgbackrest that never finishes shows which one applies.
+TEST(PgBackRestRestore, IsCutShortAtTheTimeoutItIsGivenNotAtTheBackupTimeout) {
+  namespace fs = std::filesystem;
+  const fs::path directory =
+      fs::temp_directory_path() / ("pgbackrest_restore_test_" + std::to_string(::getpid()));
+  fs::create_directories(directory);
+  const fs::path program = directory / "pgbackrest";
+  {
+    std::ofstream script(program);
+    script << "#!/bin/sh\nexec sleep 60\n";
+  }
+  fs::permissions(program, fs::perms::owner_all);
+
+  expense_ops::worker::BackupConfig config;
+  config.backend = "pgbackrest";
+  config.pgbackrest_bin = program.string();
+  config.timeout = expense_ops::worker::Seconds(3600);
+  expense_ops::worker::backup::PgBackRestBackend backend(config, nullptr);
+
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    backend.restore("20261202-025157F", (directory / "data").string(), std::nullopt,
+                    expense_ops::worker::Seconds(1));
+    ADD_FAILURE() << "a restore that never ends returned";
+  } catch (const expense_ops::worker::backup::BackupFailure& failure) {
+    EXPECT_NE(std::string(failure.what())
+                  .find("pgbackrest restore was killed after what was left of the "
+                        "restore-test-timeout of 1 s"),
+              std::string::npos)
+        << failure.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  fs::remove_all(directory);
 }

@@ -62,12 +62,12 @@ std::string tool_message(const std::string& tool, const std::string& output, int
 }
 
 std::string output_of_success(const std::string& tool, const SubprocessResult& result,
-                              Seconds timeout) {
+                              Seconds timeout, const std::string& limit) {
   if (!result.started) {
     throw BackupFailure(tool + " cannot be started: " + result.error);
   }
   if (result.timed_out) {
-    throw BackupFailure(tool + " was killed after the backup-timeout of " +
+    throw BackupFailure(tool + " was killed after " + limit + " of " +
                         std::to_string(static_cast<long>(timeout.count())) + " s");
   }
   if (result.stopped) {

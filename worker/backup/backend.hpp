@@ -56,9 +56,10 @@ class Backend {
   // Removes a backup. Throws BackupFailure.
   virtual void expire(const std::string& label) = 0;
   // Restores a backup into `target` (an empty directory the worker made), to its end or, with
-  // `target_time`, to that moment (supports_point_in_time()). Throws BackupFailure.
+  // `target_time`, to that moment (supports_point_in_time()), within `timeout`: what is left of
+  // the restore test's. Throws BackupFailure.
   virtual void restore(const std::string& label, const std::string& target,
-                       const std::optional<std::string>& target_time) = 0;
+                       const std::optional<std::string>& target_time, Seconds timeout) = 0;
   // Removes what interrupted backups left (a worker killed midway), before the next one.
   virtual void remove_partial_backups() = 0;
 };
@@ -79,9 +80,9 @@ std::string last_lines(const std::string& text, std::size_t count);
 std::string tool_message(const std::string& tool, const std::string& output, int exit_code);
 
 // The output of a tool that ran to its end and exited 0; otherwise BackupFailure saying why (not
-// started, killed at `timeout`, stopped with the worker, killed by a signal, or its exit code
-// and its last lines).
+// started, killed at `timeout`, which the setting `limit` names, stopped with the worker, killed
+// by a signal, or its exit code and its last lines).
 std::string output_of_success(const std::string& tool, const SubprocessResult& result,
-                              Seconds timeout);
+                              Seconds timeout, const std::string& limit = "the backup-timeout");
 
 }  // namespace expense_ops::worker::backup

@@ -168,8 +168,11 @@ void BaseBackupBackend::expire(const std::string& label) {
   }
 }
 
+// A copy within this process, which no timeout can cut short: the restore test's deadline
+// applies from the server's start on.
 void BaseBackupBackend::restore(const std::string& label, const std::string& target,
-                                const std::optional<std::string>& target_time) {
+                                const std::optional<std::string>& target_time,
+                                Seconds /*timeout*/) {
   if (target_time) {
     throw BackupFailure(
         "the basebackup backend restores a backup to its end only; a point in time needs the "

@@ -26,7 +26,7 @@ class BaseBackupBackend : public Backend {
   void verify(const std::string& label) override;
   void expire(const std::string& label) override;
   void restore(const std::string& label, const std::string& target,
-               const std::optional<std::string>& target_time) override;
+               const std::optional<std::string>& target_time, Seconds timeout) override;
   void remove_partial_backups() override;
 
  private:

@@ -53,6 +53,12 @@ std::string PgBackRestBackend::location() const {
 
 std::string PgBackRestBackend::run(const std::string& command,
                                    const std::vector<std::string>& arguments) const {
+  return run(command, arguments, config_.timeout, "the backup-timeout");
+}
+
+std::string PgBackRestBackend::run(const std::string& command,
+                                   const std::vector<std::string>& arguments, Seconds timeout,
+                                   const std::string& limit) const {
   SubprocessSpec spec;
   spec.argv.push_back(config_.pgbackrest_bin);
   if (!config_.pgbackrest_config.empty()) {
@@ -62,12 +68,12 @@ std::string PgBackRestBackend::run(const std::string& command,
   spec.argv.insert(spec.argv.end(), arguments.begin(), arguments.end());
   spec.argv.push_back(command);
   spec.environment = tool_environment("");
-  spec.timeout = config_.timeout;
+  spec.timeout = timeout;
   spec.stop = stop_;
   spec.kept_output_bytes = 1 << 20;  // info's JSON and verify's report are read whole
   // Its own process group, killed whole: a backup's `backup:local` children would otherwise
   // outlive a killed pgbackrest and hold its lock.
-  return output_of_success("pgbackrest " + command, run_subprocess(spec), config_.timeout);
+  return output_of_success("pgbackrest " + command, run_subprocess(spec), timeout, limit);
 }
 
 std::vector<std::string> PgBackRestBackend::labels() const {
@@ -167,7 +173,7 @@ void PgBackRestBackend::expire(const std::string& label) {
 }
 
 void PgBackRestBackend::restore(const std::string& label, const std::string& target,
-                                const std::optional<std::string>& target_time) {
+                                const std::optional<std::string>& target_time, Seconds timeout) {
   std::vector<std::string> arguments = {"--pg1-path=" + target, "--archive-mode=off",
                                         "--target-action=promote"};
   // Always the backup the worker verified and records. A drill's target comes after that
@@ -180,7 +186,7 @@ void PgBackRestBackend::restore(const std::string& label, const std::string& tar
   } else {
     arguments.emplace_back("--type=immediate");
   }
-  run("restore", arguments);
+  run("restore", arguments, timeout, "what was left of the restore-test-timeout");
 }
 
 }  // namespace expense_ops::worker::backup

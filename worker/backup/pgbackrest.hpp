@@ -22,12 +22,15 @@ class PgBackRestBackend : public Backend {
   void verify(const std::string& label) override;
   void expire(const std::string& label) override;
   void restore(const std::string& label, const std::string& target,
-               const std::optional<std::string>& target_time) override;
+               const std::optional<std::string>& target_time, Seconds timeout) override;
   void remove_partial_backups() override {}  // pgBackRest resumes or removes them itself
 
  private:
   // Runs `pgbackrest <command> <arguments>` for the stanza; its output, or BackupFailure.
   std::string run(const std::string& command, const std::vector<std::string>& arguments) const;
+  // ... within `timeout`, which the setting `limit` names in the error.
+  std::string run(const std::string& command, const std::vector<std::string>& arguments,
+                  Seconds timeout, const std::string& limit) const;
   // The stanza's backups, oldest first, as `info --output=json` lists them.
   std::vector<std::string> labels() const;
 

@@ -124,7 +124,7 @@ RestoreTestOutcome run_restore_test(Backend& backend, const BackupConfig& config
     ScratchCluster cluster(config, stop, name);
     auto step = Clock::now();
     try {
-      backend.restore(label, cluster.data_directory(), target_time);
+      backend.restore(label, cluster.data_directory(), target_time, remaining());
       checks.add("restore", true,
                  "restored " + label + (target_time ? " to " + *target_time : " to its end"), step);
     } catch (const BackupFailure& failure) {

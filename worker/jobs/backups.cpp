@@ -77,6 +77,14 @@ class BackupsJob : public Job {
     }
     requested_ = false;
     more_ = false;
+    // Requests come first, but never twice running while the schedule has work due: someone
+    // asking for a backup all day long must not hold off the restore tests, nor the other way.
+    if (served_request_last_) {
+      served_request_last_ = false;
+      if (run_schedule(connection)) {
+        return;
+      }
+    }
     if (const std::optional<Request> request = take_request(connection)) {
       if (request->kind == "backup") {
         take_backup(connection, request->reason, request->id);
@@ -84,6 +92,7 @@ class BackupsJob : public Job {
         test_restore(connection, request->kind == "pitr_drill" ? "pitr_drill" : "restore",
                      request->reason, request->id);
       }
+      served_request_last_ = true;
       more_ = true;  // another request, or the schedule, may be waiting
       return;
     }
@@ -138,7 +147,9 @@ class BackupsJob : public Job {
     return Request{row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::string>()};
   }
 
-  void run_schedule(pqxx::connection& connection) {
+  // Takes the backup, restore test or drill that is due, if one is (then true), else expires
+  // what retention no longer keeps, at most every kRetentionEvery.
+  bool run_schedule(pqxx::connection& connection) {
     pqxx::work transaction(connection);
     const pqxx::row state = transaction.exec_params1(R"sql(
 SELECT extract(epoch FROM now())::float8,
@@ -178,20 +189,27 @@ SELECT extract(epoch FROM now())::float8,
                            config_.backup.retry_delay)) {
       take_backup(connection, "scheduled", std::nullopt);
       more_ = true;
-    } else if (backup::restore_test_due(now, optional_time(6), config_.backup.restore_test_every,
-                                        verified_exists)) {
+      return true;
+    }
+    if (backup::restore_test_due(now, optional_time(6), config_.backup.restore_test_every,
+                                 verified_exists)) {
       test_restore(connection, "restore", "scheduled", std::nullopt);
       more_ = true;
-    } else if (backend_->supports_point_in_time() &&
-               backup::restore_test_due(now, optional_time(7), config_.backup.pitr_drill_every,
-                                        verified_exists)) {
+      return true;
+    }
+    if (backend_->supports_point_in_time() &&
+        backup::restore_test_due(now, optional_time(7), config_.backup.pitr_drill_every,
+                                 verified_exists)) {
       test_restore(connection, "pitr_drill", "scheduled", std::nullopt);
       more_ = true;
-    } else if (!last_retention_ ||
-               SteadyClock::now() - *last_retention_ >=
-                   std::chrono::duration_cast<SteadyClock::duration>(kRetentionEvery)) {
+      return true;
+    }
+    if (!last_retention_ ||
+        SteadyClock::now() - *last_retention_ >=
+            std::chrono::duration_cast<SteadyClock::duration>(kRetentionEvery)) {
       expire_old_backups(connection);
     }
+    return false;
   }
 
   // The configuration that travels with the backup, secrets removed: the server's files outside
@@ -548,6 +566,7 @@ SELECT b.backup_id, b.kind, b.status = 'verified', extract(epoch FROM b.restorab
   std::atomic<bool> requested_{false};
   bool recovered_ = false;
   bool more_ = false;
+  bool served_request_last_ = false;
   std::optional<SteadyTime> last_retention_;
 };
 
