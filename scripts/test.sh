@@ -13,7 +13,7 @@ scripts/install-deps.sh || exit 1
 echo "== build"
 build_started=$SECONDS
 # Warnings are errors in the test build, as in CI.
-make -s WERROR=1 >/dev/null || exit 1
+make -s -j2 WERROR=1 >/dev/null || exit 1
 install_extension || exit 1
 install_extension install-probes || exit 1
 # The worker now, which the integration layer runs; the unit tests build in their own layer.
@@ -74,8 +74,8 @@ regress() {
 }
 
 unit() {
-  make -s WERROR=1 cmake-build >/dev/null && ctest --test-dir build --output-on-failure &&
-    make -s check-core-isolation
+  make -s WERROR=1 cmake-build CMAKE_TARGET=expense_ops_unit >/dev/null &&
+    ctest --test-dir build -j2 --output-on-failure && make -s check-core-isolation
 }
 
 # One TAP stream per file of test/integration, read by prove; its summary is the layer's totals.
