@@ -115,8 +115,14 @@ check-core-isolation:
 deps:
 	scripts/install-deps.sh
 
+# Debug information for the CMake trees: -g1 is the line tables, enough for every backtrace and
+# sanitizer report to name file and line, and compiles in about 60 % of -g's time. For gdb's
+# locals and types: make cmake-build DEBUG_INFO=-g.
+DEBUG_INFO ?= -g1
+
 cmake-build:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 $(DEBUG_INFO) -DNDEBUG" \
 		-DEXPENSE_OPS_WERROR=$(if $(CI)$(WERROR),ON,OFF) >/dev/null
 	cmake --build build -j2 $(if $(CMAKE_TARGET),--target $(CMAKE_TARGET))
 
@@ -125,7 +131,7 @@ cmake-build:
 # reports stay exact, and it compiles in two thirds of -O2's time.
 sanitize:
 	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXPENSE_OPS_SANITIZE=ON \
-		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DEXPENSE_OPS_WERROR=ON >/dev/null
+		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 $(DEBUG_INFO)" -DEXPENSE_OPS_WERROR=ON >/dev/null
 	cmake --build build-sanitize -j2 --target expense_ops_unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir build-sanitize -j2 --output-on-failure
