@@ -128,7 +128,8 @@ cmake-build:
 
 # The core and its unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, in their own
 # build tree; any report fails the tests. -O1, as the sanitizers' documentation advises: the
-# reports stay exact, and it compiles in two thirds of -O2's time.
+# reports stay exact, and it compiles in two thirds of -O2's time. Without -DNDEBUG on purpose:
+# the core's assertions hold here too.
 sanitize:
 	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXPENSE_OPS_SANITIZE=ON \
 		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 $(DEBUG_INFO)" -DEXPENSE_OPS_WERROR=ON >/dev/null

@@ -7,8 +7,10 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'expense_ops_worker_login') THEN
     CREATE ROLE expense_ops_worker_login LOGIN IN ROLE expense_ops_worker;
   END IF;
-  -- The backup worker also records backups and restore tests, which the default worker may not.
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'expense_ops_backup_login') THEN
+  -- The backup worker also records backups and restore tests, which the default worker may not
+  -- (expense_ops_backup, from 0.8.0 on: the upgrade test loads this file into older versions).
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'expense_ops_backup')
+     AND NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'expense_ops_backup_login') THEN
     CREATE ROLE expense_ops_backup_login LOGIN IN ROLE expense_ops_worker, expense_ops_backup;
   END IF;
   -- PostgREST's authenticator: NOINHERIT, it only switches to the roles granted to it.

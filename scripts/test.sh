@@ -22,17 +22,14 @@ make -s WERROR=1 cmake-build CMAKE_TARGET=expense-ops-worker >/dev/null || exit 
 base=$(mktemp -d /tmp/expense_ops_test.XXXXXX)
 port=$(free_port 55432)
 static_layers=
-# A process and everything it started, children first (the background layers' make and compilers).
-stop_tree() {
-  local child
-  for child in $(pgrep -P "$1"); do
-    stop_tree "$child"
-  done
-  kill "$1" 2>/dev/null
-}
 cleanup() {
+  # Cut short (Ctrl-C, or a failed start): the background layers' process group goes whole, and
+  # what they printed so far is shown before their directory goes.
   if [ -n "$static_layers" ]; then
-    stop_tree "$static_layers"
+    kill -TERM -- "-$static_layers" 2>/dev/null
+    wait "$static_layers" 2>/dev/null
+    echo "== format, unit, sanitizers and clang-tidy, cut short:"
+    tail -n 40 "$base/static.log"
   fi
   cluster_stop "$base"
   rm -rf "$base"
@@ -74,7 +71,7 @@ regress() {
 }
 
 unit() {
-  make -s WERROR=1 cmake-build CMAKE_TARGET=expense_ops_unit >/dev/null &&
+  make -s WERROR=1 cmake-build >/dev/null &&
     ctest --test-dir build -j2 --output-on-failure && make -s check-core-isolation
 }
 
@@ -86,9 +83,11 @@ integration() {
 }
 
 # The layers without a database (formatting, the unit tests' build and run, the sanitizer build
-# and clang-tidy) are CPU-bound compiles; the database layers mostly wait on servers, browsers and timers. So both
-# run at once, the compiles at the lowest priority: the database layers' timing sees almost none
-# of them, and make test takes the longer of the two, not their sum.
+# and clang-tidy) are CPU-bound compiles; the database layers mostly wait on servers, browsers
+# and timers. So both run at once, the compiles at the lowest priority: the database layers'
+# timing sees almost none of them, and make test takes the longer of the two, not their sum.
+# Job control (set -m) gives them a process group of their own, which cleanup stops whole.
+set -m
 (
   renice -n 19 -p "$BASHPID" >/dev/null
   run_layer 1 "format (clang-format)" make -s format-check
@@ -97,6 +96,7 @@ integration() {
   run_layer 4 "clang-tidy" make -s tidy
 ) >"$base/static.log" 2>&1 &
 static_layers=$!
+set +m
 echo "   format, unit, sanitizers and clang-tidy run beside the database layers (at nice 19);"
 echo "   their output follows the integration layer's"
 

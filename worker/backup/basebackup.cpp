@@ -168,8 +168,8 @@ void BaseBackupBackend::expire(const std::string& label) {
   }
 }
 
-// A copy within this process, which no timeout can cut short: the restore test's deadline
-// applies from the server's start on.
+// A copy within this process, which no timeout can cut short: the restore test checks its
+// deadline once the copy is done.
 void BaseBackupBackend::restore(const std::string& label, const std::string& target,
                                 const std::optional<std::string>& target_time,
                                 Seconds /*timeout*/) {

@@ -125,6 +125,11 @@ RestoreTestOutcome run_restore_test(Backend& backend, const BackupConfig& config
     auto step = Clock::now();
     try {
       backend.restore(label, cluster.data_directory(), target_time, remaining());
+      if (Clock::now() >= deadline) {
+        checks.add("restore", false,
+                   "restoring " + label + " took longer than the restore-test-timeout", step);
+        return outcome;
+      }
       checks.add("restore", true,
                  "restored " + label + (target_time ? " to " + *target_time : " to its end"), step);
     } catch (const BackupFailure& failure) {

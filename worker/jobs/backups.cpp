@@ -148,25 +148,26 @@ class BackupsJob : public Job {
   }
 
   // Takes the backup, restore test or drill that is due, if one is (then true), else expires
-  // what retention no longer keeps, at most every kRetentionEvery.
+  // what retention no longer keeps, at most every kRetentionEvery. Only this backend's location
+  // counts: a new backup-directory or stanza starts with a backup of its own, at once.
   bool run_schedule(pqxx::connection& connection) {
     pqxx::work transaction(connection);
     const pqxx::row state = transaction.exec_params1(R"sql(
 SELECT extract(epoch FROM now())::float8,
-       (SELECT extract(epoch FROM b.started_at)::float8 FROM ops.backups b WHERE b.backend = $1
+       (SELECT extract(epoch FROM b.started_at)::float8 FROM ops.backups b WHERE b.backend = $1 AND b.location = $2
          ORDER BY b.started_at DESC, b.backup_id DESC LIMIT 1),
-       (SELECT b.status = 'failed' FROM ops.backups b WHERE b.backend = $1
+       (SELECT b.status = 'failed' FROM ops.backups b WHERE b.backend = $1 AND b.location = $2
          ORDER BY b.started_at DESC, b.backup_id DESC LIMIT 1),
        (SELECT extract(epoch FROM max(b.started_at))::float8 FROM ops.backups b
-         WHERE b.backend = $1 AND b.status IN ('completed', 'verified', 'expired')),
-       EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.status IN ('completed', 'verified')),
-       EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.status = 'verified'),
+         WHERE b.backend = $1 AND b.location = $2 AND b.status IN ('completed', 'verified', 'expired')),
+       EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.location = $2 AND b.status IN ('completed', 'verified')),
+       EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 AND b.location = $2 AND b.status = 'verified'),
        (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t
-          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'restore' AND b.backend = $1),
+          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'restore' AND b.backend = $1 AND b.location = $2),
        (SELECT extract(epoch FROM max(t.started_at))::float8 FROM ops.restore_tests t
-          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'pitr_drill' AND b.backend = $1)
+          JOIN ops.backups b USING (backup_id) WHERE t.kind = 'pitr_drill' AND b.backend = $1 AND b.location = $2)
 )sql",
-                                                     backend_->name());
+                                                     backend_->name(), backend_->location());
     transaction.commit();
     const WallTime now = from_epoch(state[0].as<double>());
     std::optional<backup::LastAttempt> last_attempt;
@@ -191,16 +192,18 @@ SELECT extract(epoch FROM now())::float8,
       more_ = true;
       return true;
     }
+    // A test skipped for want of a verified backup is not work done: run again at once, it
+    // would only be skipped again.
     if (backup::restore_test_due(now, optional_time(6), config_.backup.restore_test_every,
-                                 verified_exists)) {
-      test_restore(connection, "restore", "scheduled", std::nullopt);
+                                 verified_exists) &&
+        test_restore(connection, "restore", "scheduled", std::nullopt)) {
       more_ = true;
       return true;
     }
     if (backend_->supports_point_in_time() &&
         backup::restore_test_due(now, optional_time(7), config_.backup.pitr_drill_every,
-                                 verified_exists)) {
-      test_restore(connection, "pitr_drill", "scheduled", std::nullopt);
+                                 verified_exists) &&
+        test_restore(connection, "pitr_drill", "scheduled", std::nullopt)) {
       more_ = true;
       return true;
     }
@@ -366,7 +369,8 @@ SELECT extract(epoch FROM now())::float8,
     return drill;
   }
 
-  void test_restore(pqxx::connection& connection, const std::string& kind,
+  // A restore test or drill of the newest verified backup, recorded; false when there is none.
+  bool test_restore(pqxx::connection& connection, const std::string& kind,
                     const std::string& reason, std::optional<std::int64_t> request_id) {
     std::optional<std::int64_t> backup_id;
     std::string label;
@@ -386,7 +390,7 @@ SELECT extract(epoch FROM now())::float8,
       log::warn("restore_test_skipped", {{"kind", kind},
                                          {"reason", reason},
                                          {"hint", "there is no verified backup to restore yet"}});
-      return;
+      return false;
     }
     backup::RestoreExpectations expected;
     std::optional<DrillTarget> drill;
@@ -486,6 +490,7 @@ SELECT extract(epoch FROM now())::float8,
       log::error("restore_test_failed",
                  {{"restore_test_id", test_id}, {"kind", kind}, {"error", outcome.error}});
     }
+    return true;
   }
 
   void expire_old_backups(pqxx::connection& connection) {
