@@ -3,25 +3,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 #include <vector>
 
+#include "worker/text.hpp"
+
 namespace expense_ops::worker {
-
-namespace {
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 std::optional<CpuTimes> parse_proc_stat(const std::string& text) {
   std::istringstream lines(text);

@@ -1,8 +1,20 @@
 #include "worker/text.hpp"
 
 #include <cctype>
+#include <fstream>
+#include <sstream>
 
 namespace expense_ops::worker {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
 
 std::string_view trimmed(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,9 @@ namespace expense_ops::worker {
 
 // `text` without the white space at either end.
 std::string_view trimmed(std::string_view text);
+
+// The whole of a file, byte for byte; nullopt when it cannot be opened.
+std::optional<std::string> read_file(const std::string& path);
 
 // One line of at most `limit` bytes of valid UTF-8, control characters and invalid bytes
 // replaced: what an error may quote of a receiver's answer or a command's output.

@@ -163,10 +163,8 @@ std::string ScratchCluster::connection_string(const std::string& database) const
 }
 
 std::string ScratchCluster::log_tail() const {
-  std::ifstream file(fs::path(directory_) / "server.log");
-  std::ostringstream text;
-  text << file.rdbuf();
-  const std::string tail = last_lines(text.str(), 6);
+  const std::string tail =
+      last_lines(read_file((fs::path(directory_) / "server.log").string()).value_or(""), 6);
   return tail.empty() ? "(the server wrote no log)" : one_line_excerpt(tail, 1500);
 }
 

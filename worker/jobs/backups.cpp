@@ -7,12 +7,10 @@
 #include <date/tz.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <thread>
 
 #include "worker/backup/backend.hpp"
@@ -23,6 +21,7 @@
 #include "worker/log.hpp"
 #include "worker/notification_wait.hpp"
 #include "worker/schedule.hpp"
+#include "worker/text.hpp"
 
 namespace expense_ops::worker {
 
@@ -42,14 +41,9 @@ WallTime from_epoch(double seconds) {
   return WallTime(std::chrono::duration_cast<WallClock::duration>(Seconds(seconds)));
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return "<unreadable by the backup worker>";
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+// A configuration file's text for the copy, or a note in its place that says why it is missing.
+std::string configuration_file(const std::string& path) {
+  return read_file(path).value_or("<unreadable by the backup worker>");
 }
 
 struct Request {
@@ -221,11 +215,11 @@ SELECT extract(epoch FROM now())::float8,
     pqxx::work transaction(connection);
     for (const auto& row : transaction.exec("SELECT * FROM ops.backup_configuration_files()")) {
       const std::string path = row[0].as<std::string>();
-      copy[path] = backup::without_secrets(read_text_file(path));
+      copy[path] = backup::without_secrets(configuration_file(path));
     }
     transaction.commit();
     if (!config_.config_path.empty()) {
-      copy[config_.config_path] = backup::without_secrets(read_text_file(config_.config_path));
+      copy[config_.config_path] = backup::without_secrets(configuration_file(config_.config_path));
     }
     nlohmann::json document = nlohmann::json::object();
     for (const auto& [path, text] : copy) {
