@@ -237,9 +237,10 @@ SELECT extract(epoch FROM now())::float8,
         transaction
             .exec_params1(
                 "SELECT EXISTS (SELECT FROM ops.backups b WHERE b.backend = $1 "
-                "AND b.kind = 'full' AND b.status IN ('completed', 'verified') "
-                "AND b.started_at > now() - make_interval(secs => $2))",
-                backend_->name(), std::chrono::duration<double>(kFullEvery).count())[0]
+                "AND b.location = $2 AND b.kind = 'full' AND b.status IN ('completed', 'verified') "
+                "AND b.started_at > now() - make_interval(secs => $3))",
+                backend_->name(), backend_->location(),
+                std::chrono::duration<double>(kFullEvery).count())[0]
             .as<bool>();
     transaction.commit();
     return recent_full ? "diff" : "full";
@@ -502,7 +503,8 @@ SELECT extract(epoch FROM now())::float8,
       for (const auto& row : transaction.exec_params(R"sql(
 SELECT b.backup_id, b.kind, b.status = 'verified', extract(epoch FROM b.restorable_at)::float8, b.label,
        (SELECT f.backup_id FROM ops.backups f
-         WHERE b.kind = 'diff' AND f.backend = b.backend AND f.kind = 'full' AND f.started_at < b.started_at
+         WHERE b.kind = 'diff' AND f.backend = b.backend AND f.location = b.location AND f.kind = 'full'
+           AND f.started_at < b.started_at
            AND f.status IN ('completed', 'verified')
          ORDER BY f.started_at DESC LIMIT 1)
   FROM ops.backups b
