@@ -180,6 +180,22 @@ def check_names(test):
     return {c["check"]: c["passed"] for c in (test or {}).get("checks", [])}
 
 
+def flip_a_byte(directory, larger_than, offset):
+    """Inverts the byte at OFFSET of the first file under DIRECTORY larger than LARGER_THAN bytes:
+    the rot a verification must find."""
+    for root, _, files in os.walk(directory):
+        for name in sorted(files):
+            victim = os.path.join(root, name)
+            if os.path.getsize(victim) > larger_than:
+                with open(victim, "r+b") as file:
+                    file.seek(offset)
+                    byte = file.read(1)
+                    file.seek(offset)
+                    file.write(bytes([byte[0] ^ 0xFF]))
+                return
+    raise RuntimeError(f"no file over {larger_than} bytes under {directory}")
+
+
 def fill(cluster, megabytes):
     """Rows enough that a backup takes a moment (to be killed in)."""
     cluster.sql("CREATE TABLE IF NOT EXISTS public.ballast (id bigint, pad text)")
@@ -374,19 +390,7 @@ def basebackup(cluster, work):
 
         # A byte flipped in the newest backup: the restore test's verification finds it.
         label = newest(cluster)["label"]
-        victim = None
-        for root, _, files in os.walk(os.path.join(backups, label, "data", "base")):
-            for name in files:
-                if os.path.getsize(os.path.join(root, name)) > 8192:
-                    victim = os.path.join(root, name)
-                    break
-            if victim:
-                break
-        with open(victim, "r+b") as file:
-            file.seek(4000)
-            byte = file.read(1)
-            file.seek(4000)
-            file.write(bytes([byte[0] ^ 0xFF]))
+        flip_a_byte(os.path.join(backups, label, "data", "base"), larger_than=8192, offset=4000)
         flipped = wait_for_test(cluster, request(cluster, "restore_test", "after a flipped byte"))
         rotten = newest(cluster)
         check("a byte flipped in a backup: verification fails, the backup is failed",
@@ -597,19 +601,8 @@ def pgbackrest(cluster, work):
         # A byte flipped in the repository: the next restore test's verification finds it.
         label = newest(cluster)["label"]
         full_label = first.get("label")
-        victim = None
-        for root, _, files in os.walk(os.path.join(repository, "backup", "main", full_label, "pg_data", "base")):
-            for name in sorted(files):
-                if os.path.getsize(os.path.join(root, name)) > 1024:
-                    victim = os.path.join(root, name)
-                    break
-            if victim:
-                break
-        with open(victim, "r+b") as file:
-            file.seek(100)
-            byte = file.read(1)
-            file.seek(100)
-            file.write(bytes([byte[0] ^ 0xFF]))
+        flip_a_byte(os.path.join(repository, "backup", "main", full_label, "pg_data", "base"),
+                    larger_than=1024, offset=100)
         flipped = wait_for_test(cluster, request(cluster, "restore_test", "after a flipped byte"), seconds=240)
         rotten = cluster.sql("SELECT row_to_json(b) FROM ops.backups b WHERE label = %s", (label,))[0][0]
         check("pgbackrest: a byte flipped in the full backup fails the verification of the differential on it",
